@@ -1,0 +1,652 @@
+"""Sans-I/O stream decoder: bytes in, batches of checked frames and SI samples out.
+
+``feed(data)`` takes any chunk of a serial (COBS + 0x00) stream; ``feed_packet(pkt)`` takes one
+BLE notification (one frame, no COBS). Neither ever raises on bad input: every problem is counted
+by kind, and decoding resynchronises at the next delimiter (serial) or packet (BLE).
+
+The output of a feed is a :class:`Batch`: a structured array of samples in SI units (no Python
+object per sample), a structured array of data-frame metadata, the decoded non-data messages,
+the sample gaps found and the problem counts. The same frames in the same order give the same
+batches' concatenation however the bytes were chunked.
+"""
+
+from __future__ import annotations
+
+from binascii import crc_hqx
+from collections import Counter
+from collections.abc import Iterable
+from itertools import repeat
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_protocol.batch import FRAME_DTYPE, Batch, Gap, Message, SampleFlag, Samples
+from firmware_protocol.cobs import cobs_decode_many, cobs_max_encoded_len
+from firmware_protocol.frame import (
+    COMMANDS,
+    DATA_TYPES,
+    IMU6_BYTES_PER_SAMPLE,
+    IMU6_OVERHEAD,
+    KNOWN_TYPES,
+    MAX_FRAME_LEN,
+    MIN_FRAME_LEN,
+    PROTOCOL_VERSION,
+    FrameType,
+    is_reply,
+)
+from firmware_protocol.imu6 import RAW_MAX, RAW_MIN, gather_imu6
+from firmware_protocol.messages import (
+    Config,
+    PayloadError,
+    StartReply,
+    Status,
+    decode_command,
+    decode_reply,
+    decode_telemetry,
+)
+from firmware_protocol.tracker import (
+    QUARANTINE_CHAIN,
+    SEQ_MOD,
+    Tracker,
+    unwrap_idx,
+)
+
+MAX_ENCODED_LEN = cobs_max_encoded_len(MAX_FRAME_LEN)
+
+#: Problem kinds, each counted in :attr:`StreamDecoder.problems`.
+PROBLEM_KINDS = (
+    "bad_cobs",  # a COBS code ran past its block
+    "truncated",  # shorter than a frame / an IMU6 header
+    "oversize",  # longer than 3080 B (frame) or its COBS encoding
+    "bad_crc",
+    "bad_version",
+    "unknown_type",
+    "bad_length",  # IMU6 length != 20 + 12·n, or n == 0
+    "bad_payload",  # command/reply/telemetry body shorter than its layout
+    "implausible",  # CRC-valid data frame off the sample_idx/t_us line (and no re-anchor)
+    "duplicate",  # a frame whose samples (or seq, for other frames) were already delivered
+    "out_of_order",  # a live frame arriving after later ones; its samples are delivered, LATE
+    "lost_frames",  # frames missing from seq
+    "lost_samples",  # samples missing from sample_idx (gaps still open when they were found)
+    "unknown_cfg",  # data frame with a cfg_id whose scales are unknown (samples are NaN)
+    "reanchored",  # the timing line was re-anchored on a chain of frames
+)
+
+
+@dataclass
+class _Scale:
+    acc: float
+    gyr: float
+    period_us: float
+    n_max: int
+
+
+class StreamDecoder:
+    """Decode one direction of one device's byte stream.
+
+    ``framing``: ``"cobs"`` (serial: ``COBS(frame) + 0x00``) or ``"packet"`` (BLE: one frame per
+    notification). ``direction``: ``"device"`` (device→host: data, replies, telemetry) or
+    ``"host"`` (host→device: commands). ``configs`` pre-loads scale factors by ``cfg_id``;
+    GET_CONFIG/SET_CONFIG replies seen in the stream add to them.
+    """
+
+    def __init__(self, framing: str = "cobs", direction: str = "device",
+                 configs: dict[int, Config] | None = None) -> None:
+        if framing not in ("cobs", "packet"):
+            raise ValueError(f"framing must be 'cobs' or 'packet', not {framing!r}")
+        if direction not in ("device", "host"):
+            raise ValueError(f"direction must be 'device' or 'host', not {direction!r}")
+        self.framing = framing
+        self.direction = direction
+        self.problems: Counter = Counter({k: 0 for k in PROBLEM_KINDS})
+        self.frames_ok = 0
+        self.samples_out = 0
+        self.bytes_in = 0
+        self._pending = b""
+        self._skipping = False  # inside an oversize run: drop until the next delimiter
+        self._frame_no = 0
+        self._tracker = Tracker()
+        self._scales: dict[int, _Scale] = {}
+        for cfg in (configs or {}).values():
+            self._register_config(cfg)
+
+    # ------------------------------------------------------------------ public API
+    def feed(self, data: bytes | bytearray | memoryview) -> Batch:
+        """Feed any chunk of a COBS-framed stream; returns what completed in it."""
+        if self.framing != "cobs":
+            raise RuntimeError("feed() is for framing='cobs'; use feed_packet()")
+        data = bytes(data)
+        self.bytes_in += len(data)
+        batch = Batch()
+        buf = self._pending + data if self._pending else data
+        last_zero = buf.rfind(b"\x00")
+        if last_zero < 0:
+            self._keep_pending(buf, batch)
+            return self._finish(batch)
+        complete, rest = buf[: last_zero + 1], buf[last_zero + 1 :]
+        arr = np.frombuffer(complete, dtype=np.uint8)
+        zeros = np.flatnonzero(arr == 0)
+        starts = np.empty(zeros.size, np.int64)
+        starts[0] = 0
+        starts[1:] = zeros[:-1] + 1
+        ends = zeros.astype(np.int64)
+        if self._skipping:  # tail of an oversize run, already counted
+            starts, ends = starts[1:], ends[1:]
+            self._skipping = False
+        self._pending = b""
+        self._keep_pending(rest, batch)
+        lens = ends - starts
+        keep = lens > 0  # back-to-back delimiters are idle fill, not frames
+        over = lens > MAX_ENCODED_LEN
+        batch.problems["oversize"] += int(over.sum())
+        keep &= ~over
+        starts, ends = starts[keep], ends[keep]
+        out, ostarts, olens, ok = cobs_decode_many(arr, starts, ends)
+        batch.problems["bad_cobs"] += int((~ok).sum())
+        self._process(out, ostarts[ok], olens[ok], batch)
+        return self._finish(batch)
+
+    def feed_packet(self, packet: bytes | bytearray | memoryview) -> Batch:
+        """Feed one BLE notification (exactly one frame)."""
+        return self.feed_packets([packet])
+
+    def feed_packets(self, packets: Iterable[bytes | bytearray | memoryview]) -> Batch:
+        """Feed many BLE notifications at once (replay); same result as one by one."""
+        if self.framing != "packet":
+            raise RuntimeError("feed_packet() is for framing='packet'; use feed()")
+        pk = [bytes(p) for p in packets]
+        lens = np.fromiter((len(p) for p in pk), dtype=np.int64, count=len(pk))
+        self.bytes_in += int(lens.sum())
+        starts = np.zeros(lens.size, np.int64)
+        if lens.size:
+            np.cumsum(lens[:-1], out=starts[1:])
+        arr = np.frombuffer(b"".join(pk), dtype=np.uint8)
+        batch = Batch()
+        self._process(arr, starts, lens, batch)
+        return self._finish(batch)
+
+    def flush(self) -> Batch:
+        """End of stream: count an unterminated tail and frames still held in quarantine."""
+        batch = Batch()
+        if self._pending:
+            batch.problems["truncated"] += 1
+            self._pending = b""
+        self._skipping = False
+        batch.problems["implausible"] += len(self._tracker.quarantine)
+        self._tracker.quarantine = []
+        return self._finish(batch)
+
+    @property
+    def scales(self) -> dict[int, tuple[float, float]]:
+        """Known ``cfg_id`` → (acc m/s² per count, gyro rad/s per count)."""
+        return {k: (v.acc, v.gyr) for k, v in self._scales.items()}
+
+    # ------------------------------------------------------------------ internals
+    def _keep_pending(self, rest: bytes, batch: Batch) -> None:
+        if self._skipping:
+            return
+        if len(rest) > MAX_ENCODED_LEN:  # hostile or lost delimiter: bound memory
+            batch.problems["oversize"] += 1
+            self._skipping = True
+            self._pending = b""
+        else:
+            self._pending = rest
+
+    def _finish(self, batch: Batch) -> Batch:
+        self.problems.update(batch.problems)
+        self.samples_out += len(batch.samples)
+        return batch
+
+    def _register_config(self, cfg: Config) -> None:
+        period = 1e6 / cfg.odr_hz if cfg.odr_hz > 0 else float("nan")
+        self._scales[cfg.cfg_id] = _Scale(cfg.acc_scale_mps2, cfg.gyro_scale_radps, period,
+                                          cfg.n_max or 255)
+        self._switch_cfg(cfg.cfg_id)
+
+    def _process(self, buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
+                 batch: Batch) -> None:
+        """Check candidate frames ``buf[starts[k]:starts[k]+lens[k]]`` and run them in order."""
+        pb = batch.problems
+        short = lens < MIN_FRAME_LEN
+        long_ = lens > MAX_FRAME_LEN
+        pb["truncated"] += int(short.sum())
+        pb["oversize"] += int(long_.sum())
+        sel = ~(short | long_)
+        starts, lens = starts[sel], lens[sel]
+        if starts.size == 0:
+            return
+        mv = memoryview(buf.data) if buf.flags.c_contiguous else memoryview(buf.tobytes())
+        end = starts + lens
+        slices = map(slice, starts.tolist(), (end - 2).tolist())
+        calc = np.fromiter(map(crc_hqx, map(mv.__getitem__, slices), repeat(0xFFFF)),
+                           dtype=np.int64, count=starts.size)
+        stored = buf[end - 2].astype(np.int64) | (buf[end - 1].astype(np.int64) << 8)
+        good = calc == stored
+        pb["bad_crc"] += int((~good).sum())
+        starts, lens = starts[good], lens[good]
+        version = buf[starts]
+        ftype = buf[starts + 1]
+        badv = version != PROTOCOL_VERSION
+        pb["bad_version"] += int(badv.sum())
+        known = np.isin(ftype, np.fromiter(KNOWN_TYPES, np.uint8))
+        if self.direction == "host":
+            known &= ftype < 0x10
+        else:
+            known &= ftype >= 0x10
+        unk = ~badv & ~known
+        pb["unknown_type"] += int(unk.sum())
+        sel = ~badv & known
+        starts, lens, ftype = starts[sel], lens[sel], ftype[sel]
+        is_data = np.isin(ftype, [int(t) for t in DATA_TYPES])
+        # IMU6 length and n checks
+        n_arr = np.zeros(starts.size, np.int64)
+        n_arr[is_data] = buf[starts[is_data] + 17]
+        trunc = is_data & (lens < IMU6_OVERHEAD)
+        badlen = is_data & ~trunc & ((lens != IMU6_OVERHEAD + IMU6_BYTES_PER_SAMPLE * n_arr)
+                                     | (n_arr == 0))
+        pb["truncated"] += int(trunc.sum())
+        pb["bad_length"] += int(badlen.sum())
+        sel = ~(trunc | badlen)
+        starts, lens, ftype, is_data, n_arr = (starts[sel], lens[sel], ftype[sel], is_data[sel],
+                                               n_arr[sel])
+        seq = (buf[starts + 2].astype(np.int64) | (buf[starts + 3].astype(np.int64) << 8))
+        nf = starts.size
+        if nf == 0:
+            return
+        # data frame headers and raw samples, gathered per length
+        t_us = np.zeros(nf, np.float64)
+        t_raw = np.zeros(nf, np.uint64)
+        idx_raw = np.zeros(nf, np.int64)
+        cfg = np.zeros(nf, np.int64)
+        raw_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # n -> (frame positions, raw)
+        for n in np.unique(n_arr[is_data]).tolist():
+            pos = np.flatnonzero(is_data & (n_arr == n))
+            heads, raw = gather_imu6(buf, starts[pos], n)
+            t_raw[pos] = heads["t_us"]
+            t_us[pos] = heads["t_us"].astype(np.float64)
+            idx_raw[pos] = heads["sample_idx"]
+            cfg[pos] = heads["cfg_id"]
+            raw_of[n] = (pos, raw)
+        f = _Frames(buf, starts, lens, ftype, seq, is_data, n_arr, t_us, t_raw, idx_raw, cfg,
+                    raw_of)
+        self._run(f, batch)
+
+
+    # ------------------------------------------------------------------ sequential part
+    # One decision per frame, in stream order; runs of clean live frames are decided in bulk
+    # (vectorised), which is the common case. Accepted frames are recorded as segments:
+    #   ("run", i, j, first_no)              frames i..j-1, no flags
+    #   ("one", i, flag, mask, no)           one frame, optional per-sample keep mask
+    #   ("held", _HeldFrame, no)             a frame released from quarantine
+    def _run(self, f: _Frames, batch: Batch) -> None:
+        segs: list[tuple] = []
+        live = f.ftype == FrameType.IMU6
+        nf = f.starts.size
+        i = 0
+        state_at = -1  # position whose acceptance the tracker state reflects
+        while i < nf:
+            tr = self._tracker
+            if (live[i] and tr.line.started and not tr.quarantine and tr.last_seq >= 0
+                    and (state_at == i - 1 or i == 0)):
+                j = self._clean_run(f, i, live)
+                if j > i:
+                    self._accept_run(f, i, j, segs)
+                    state_at = j - 1
+                    i = j
+                    continue
+            state_at = i if self._slow(f, i, batch, segs) else -1
+            i += 1
+        self._emit(f, segs, batch)
+
+    def _take_no(self, k: int = 1) -> int:
+        first = self._frame_no
+        self._frame_no += k
+        self.frames_ok += k
+        return first
+
+    def _clean_run(self, f: _Frames, i: int, live: np.ndarray) -> int:
+        """End (exclusive) of the run from ``i`` of live frames that continue perfectly."""
+        tr = self._tracker
+        ln = tr.line
+        nf = f.starts.size
+        stop = i
+        while stop < nf and live[stop] and stop - i < 8192:
+            stop += 1
+        sl = slice(i, stop)
+        seq, n, t = f.seq[sl], f.n_arr[sl], f.t_us[sl]
+        exp_idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
+        prev_seq = np.concatenate(([tr.last_seq], seq[:-1]))
+        prev_idx = np.concatenate(([ln.last_idx], exp_idx[:-1]))
+        prev_t = np.concatenate(([ln.last_t_us], t[:-1]))
+        ok = (seq - prev_seq) % SEQ_MOD == 1
+        ok &= f.idx_raw[sl] == exp_idx % (1 << 32)
+        ok &= f.cfg[sl] == ln.cfg_id
+        ok &= n <= ln.n_max
+        ok &= ln.plausible(prev_idx, prev_t, exp_idx, t)
+        bad = np.flatnonzero(~ok)
+        return i + (int(bad[0]) if bad.size else stop - i)
+
+    def _accept_run(self, f: _Frames, i: int, j: int, segs: list) -> None:
+        tr = self._tracker
+        ln = tr.line
+        n = f.n_arr[i:j]
+        idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
+        f.idx[i:j] = idx
+        prev_idx = np.concatenate(([ln.last_idx], idx[:-1]))
+        prev_t = np.concatenate(([ln.last_t_us], f.t_us[i : j - 1]))
+        f.period[i:j] = ln.period_us(prev_idx, prev_t)
+        segs.append(("run", i, j, self._take_no(j - i)))
+        tr.recent_seqs.extend(f.seq[i : j - 1].tolist())
+        tr.advance_seq(int(f.seq[j - 1]))
+        tr.accept_live(int(idx[-1]), float(f.t_us[j - 1]), int(n[-1]))
+
+    def _accept_one(self, f: _Frames, i: int, u: int, period: float, flag: int,
+                    segs: list, mask: np.ndarray | None = None) -> None:
+        f.idx[i] = u
+        f.period[i] = period
+        segs.append(("one", i, int(flag), mask, self._take_no()))
+
+    def _slow(self, f: _Frames, i: int, batch: Batch, segs: list) -> bool:
+        """Decide frame ``i`` alone. True if the tracker now sits right after it."""
+        tr = self._tracker
+        ln = tr.line
+        pb = batch.problems
+        seq, ftype = int(f.seq[i]), int(f.ftype[i])
+        verdict, lost = tr.note_seq(seq)
+        if not f.is_data[i]:
+            if verdict == "behind":
+                if seq in tr.recent_seqs:
+                    pb["duplicate"] += 1
+                    return False
+                pb["out_of_order"] += 1
+            else:
+                pb["lost_frames"] += lost
+                tr.advance_seq(seq)
+            self._message(f, i, ftype, seq, batch)
+            return False
+        n, t, cfg_id = int(f.n_arr[i]), float(f.t_us[i]), int(f.cfg[i])
+        if ftype == FrameType.IMU6_BACKLOG:
+            if verdict != "behind":
+                pb["lost_frames"] += lost
+                tr.advance_seq(seq)
+            if not ln.started:
+                return False
+            u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
+            mask = tr.take_from_gaps(u, u + n)
+            if mask.any():
+                period = float(ln.period_us(ln.last_idx, ln.last_t_us))
+                self._accept_one(f, i, u, period, SampleFlag.BACKLOG, segs,
+                                 None if mask.all() else mask)
+            return False
+        cfg_known = cfg_id in self._scales or (not self._scales and
+                                                (ln.cfg_id < 0 or cfg_id == ln.cfg_id))
+        if not ln.started:
+            ref = tr.restart_idx if tr.restart_idx >= 0 else int(f.idx_raw[i])
+            u = int(unwrap_idx(int(f.idx_raw[i]), ref))
+            if not cfg_known or n > ln.n_max:
+                return self._hold(f, i, u, batch, segs)
+            flag = 0
+            if tr.restart_idx >= 0 and u > tr.restart_idx:
+                flag = self._gap(tr.restart_idx, u, batch)
+            tr.restart_idx = -1
+            pb["lost_frames"] += lost if verdict == "gap" else 0
+            self._switch_cfg(cfg_id)
+            tr.accept_live(u, t, n)
+            tr.advance_seq(seq)
+            self._accept_one(f, i, u, ln.nominal_period_us, flag, segs)
+            return True
+        u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
+        on_line = bool(ln.plausible(ln.last_idx, ln.last_t_us, u, t)) and cfg_known \
+            and n <= ln.n_max
+        if not on_line:
+            return self._hold(f, i, u, batch, segs)
+        period = float(ln.period_us(ln.last_idx, ln.last_t_us))
+        if u < ln.next_idx:  # behind the stream: a late frame or a duplicate
+            mask = tr.take_from_gaps(u, u + n)
+            if not mask.any():
+                pb["duplicate"] += 1
+                return False
+            pb["out_of_order"] += 1
+            self._accept_one(f, i, u, period, SampleFlag.LATE, segs,
+                             None if mask.all() else mask)
+            return False
+        flag = self._gap(ln.next_idx, u, batch) if u > ln.next_idx else 0
+        if verdict == "gap":
+            pb["lost_frames"] += lost
+        if cfg_id != ln.cfg_id:
+            self._switch_cfg(cfg_id)
+        tr.accept_live(u, t, n)
+        tr.advance_seq(seq)
+        self._accept_one(f, i, u, period, flag, segs)
+        return True
+
+    def _gap(self, first: int, end: int, batch: Batch) -> int:
+        """Record samples [first, end) as missing; returns the GAP_BEFORE flag."""
+        batch.problems["lost_samples"] += end - first
+        self._tracker.open_gap(first, end)
+        batch.gaps.append(Gap(first, end - first, self._frame_no))
+        return int(SampleFlag.GAP_BEFORE)
+
+    def _switch_cfg(self, cfg_id: int) -> None:
+        ln = self._tracker.line
+        ln.cfg_id = cfg_id
+        sc = self._scales.get(cfg_id)
+        if sc is not None:
+            ln.nominal_period_us = sc.period_us
+            ln.n_max = sc.n_max
+
+    def _hold(self, f: _Frames, i: int, u: int, batch: Batch, segs: list) -> bool:
+        """Quarantine an off-line live frame; re-anchor when three chain up."""
+        tr = self._tracker
+        q = tr.quarantine
+        h = _HeldFrame(seq=int(f.seq[i]), idx=u, t_us=float(f.t_us[i]), n=int(f.n_arr[i]),
+                       cfg_id=int(f.cfg[i]), t_raw=int(f.t_raw[i]),
+                       raw=f.raw_for(i).copy())
+        if q:
+            last = q[-1]
+            u_chain = int(unwrap_idx(int(f.idx_raw[i]), last.idx + last.n))
+            period = (h.t_us - last.t_us) / max(u_chain - last.idx, 1)
+            nominal = tr.line.nominal_period_us
+            if ((h.seq - last.seq) % SEQ_MOD == 1 and u_chain == last.idx + last.n
+                    and h.cfg_id == last.cfg_id and period > 0
+                    and (np.isnan(nominal) or abs(period / nominal - 1) < 0.2)):
+                h.idx = u_chain
+            else:
+                batch.problems["implausible"] += len(q)
+                q.clear()
+        q.append(h)
+        if len(q) < QUARANTINE_CHAIN:
+            return False
+        batch.problems["reanchored"] += 1
+        ln = tr.line
+        first = q[0]
+        flag = 0
+        if ln.started and 0 < first.idx - ln.next_idx < (1 << 26):
+            flag = self._gap(ln.next_idx, first.idx, batch)
+        tr.restart_idx = -1
+        tr.reanchor(first.idx, first.t_us)
+        self._switch_cfg(first.cfg_id)
+        prev_idx, prev_t = first.idx, first.t_us
+        for k, hk in enumerate(q):
+            hk.period = (float(ln.nominal_period_us) if k == 0
+                         else float(ln.period_us(prev_idx, prev_t)))
+            hk.flag = flag if k == 0 else 0
+            segs.append(("held", hk, self._take_no()))
+            tr.accept_live(hk.idx, hk.t_us, hk.n)
+            prev_idx, prev_t = hk.idx, hk.t_us
+        tr.advance_seq(q[-1].seq)
+        q.clear()
+        return True
+
+    def _message(self, f: _Frames, i: int, ftype: int, seq: int, batch: Batch) -> None:
+        s, n = int(f.starts[i]), int(f.lens[i])
+        payload = f.buf[s + 4 : s + n - 2].tobytes()
+        try:
+            if ftype in COMMANDS:
+                body = decode_command(ftype, payload)
+            elif is_reply(ftype):
+                body = decode_reply(ftype, payload)
+            else:
+                body = decode_telemetry(ftype, payload)
+        except PayloadError:
+            batch.problems["bad_payload"] += 1
+            return
+        if is_reply(ftype) and body.status == Status.OK:
+            if isinstance(body.body, Config):
+                self._register_config(body.body)
+            elif isinstance(body.body, StartReply):
+                self._on_start(body.body)
+        batch.messages.append(Message(self._take_no(), seq, ftype, body))
+
+    def _on_start(self, rep: StartReply) -> None:
+        tr = self._tracker
+        ln = tr.line
+        if ln.started:
+            u = int(unwrap_idx(rep.sample_idx, ln.next_idx))
+            if u >= ln.next_idx:  # resumed: keep counting; a gap shows on the next frame
+                return
+        tr.restart(rep.sample_idx)
+        if rep.cfg_id in self._scales:
+            self._switch_cfg(rep.cfg_id)
+
+    # ------------------------------------------------------------------ output
+    def _emit(self, f: _Frames, segs: list, batch: Batch) -> None:
+        """Build the frame table and the SI sample array of the accepted frames, in order."""
+        if not segs:
+            return
+        pos_parts, flag_parts, no_parts = [], [], []
+        held: list[tuple[int, _HeldFrame]] = []
+        masks: dict[int, np.ndarray] = {}
+        row = 0
+        for seg in segs:
+            if seg[0] == "run":
+                _, i, j, no = seg
+                pos_parts.append(np.arange(i, j))
+                flag_parts.append(np.zeros(j - i, np.uint8))
+                no_parts.append(np.arange(no, no + j - i))
+                row += j - i
+            elif seg[0] == "one":
+                _, i, flag, mask, no = seg
+                pos_parts.append(np.array([i]))
+                flag_parts.append(np.array([flag], np.uint8))
+                no_parts.append(np.array([no]))
+                if mask is not None:
+                    masks[row] = mask
+                row += 1
+            else:
+                _, h, no = seg
+                pos_parts.append(np.array([-1]))
+                flag_parts.append(np.array([h.flag], np.uint8))
+                no_parts.append(np.array([no]))
+                held.append((row, h))
+                row += 1
+        pos = np.concatenate(pos_parts)
+        nfr = pos.size
+        fr = np.zeros(nfr, FRAME_DTYPE)
+        fr["frame_no"] = np.concatenate(no_parts)
+        p = pos >= 0
+        pp = pos[p]
+        fr["seq"][p] = f.seq[pp]
+        fr["type"][p] = f.ftype[pp]
+        fr["t_us"][p] = f.t_raw[pp]
+        fr["sample_idx"][p] = f.idx[pp]
+        fr["cfg_id"][p] = f.cfg[pp]
+        fr["n"][p] = f.n_arr[pp]
+        fr["period_us"][p] = f.period[pp]
+        for r, h in held:
+            fr[r] = (fr["frame_no"][r], h.seq, FrameType.IMU6, h.t_raw, h.idx, h.cfg_id, h.n,
+                     h.period)
+        counts = fr["n"].astype(np.int64)
+        offsets = np.cumsum(counts) - counts
+        total = int(counts.sum())
+        if len(f.raw_of) == 1 and not held:  # common case: one frame size
+            ((_pos, raw_n),) = f.raw_of.values()
+            raw = raw_n[f.row[pos]].reshape(-1, 6)
+        else:
+            raw = np.empty((total, 6), np.int16)
+            n_of = np.where(p, f.n_arr[np.where(p, pos, 0)], -1)
+            for n, (_pos, raw_n) in f.raw_of.items():
+                sel = np.flatnonzero(n_of == n)
+                if sel.size:
+                    at = (offsets[sel][:, None] + np.arange(n)).ravel()
+                    raw[at] = raw_n[f.row[pos[sel]]].reshape(-1, 6)
+            for r, h in held:
+                raw[offsets[r] : offsets[r] + h.n] = h.raw
+        if (counts == counts[0]).all():
+            n0 = int(counts[0])
+            rep = np.repeat(np.arange(nfr), n0)
+            within = np.tile(np.arange(n0), nfr)
+        else:
+            rep = np.repeat(np.arange(nfr), counts)
+            within = np.arange(total) - offsets[rep]
+        first_idx = fr["sample_idx"]
+        if nfr == 1 or (first_idx[1:] == first_idx[:-1] + counts[:-1]).all():
+            sample_idx = first_idx[0] + np.arange(total, dtype=np.int64)
+        else:
+            sample_idx = first_idx[rep] + within
+        t_dev = fr["t_us"].astype(np.float64)[rep] + within * fr["period_us"][rep]
+        fflags = np.concatenate(flag_parts)
+        fl = (fflags & ~np.uint8(SampleFlag.GAP_BEFORE))[rep]
+        fl[offsets] |= fflags & np.uint8(SampleFlag.GAP_BEFORE)
+        lim = (raw >= RAW_MAX) | (raw <= RAW_MIN)
+        if lim.any():
+            fl[lim[:, :3].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_ACC)
+            fl[lim[:, 3:].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_GYR)
+        cids = np.unique(fr["cfg_id"])
+        if cids.size == 1:
+            sc = self._scales.get(int(cids[0]))
+            scale = np.array([[sc.acc] * 3 + [sc.gyr] * 3]) if sc else np.full((1, 6), np.nan)
+            if sc is None:
+                batch.problems["unknown_cfg"] += nfr
+        else:
+            per_frame = np.full((nfr, 6), np.nan)
+            for cid in cids.tolist():
+                sel = fr["cfg_id"] == cid
+                sc = self._scales.get(cid)
+                if sc is None:
+                    batch.problems["unknown_cfg"] += int(sel.sum())
+                else:
+                    per_frame[sel] = [sc.acc] * 3 + [sc.gyr] * 3
+            scale = per_frame[rep]
+        si = np.multiply(raw, scale)  # (N, 6) float64
+        if np.isnan(scale).any():
+            fl[np.isnan(si[:, 0])] |= np.uint8(SampleFlag.UNKNOWN_CFG)
+        s = Samples(sample_idx, t_dev, si[:, :3], si[:, 3:], fl)
+        if masks:
+            keep = np.ones(total, bool)
+            for r, m in masks.items():
+                keep[offsets[r] : offsets[r] + counts[r]] = m
+            s = s[keep]
+        batch.samples = s
+        batch.frames = fr
+
+
+@dataclass
+class _HeldFrame:
+    seq: int
+    idx: int
+    t_us: float
+    n: int
+    cfg_id: int
+    t_raw: int
+    raw: np.ndarray
+    period: float = float("nan")
+    flag: int = 0
+
+
+class _Frames:
+    """Column view of the checked frames of one feed (positions in stream order)."""
+
+    def __init__(self, buf, starts, lens, ftype, seq, is_data, n_arr, t_us, t_raw, idx_raw,
+                 cfg, raw_of) -> None:
+        self.buf, self.starts, self.lens, self.ftype, self.seq = buf, starts, lens, ftype, seq
+        self.is_data, self.n_arr, self.t_us, self.t_raw = is_data, n_arr, t_us, t_raw
+        self.idx_raw, self.cfg, self.raw_of = idx_raw, cfg, raw_of
+        self.idx = np.zeros(starts.size, np.int64)
+        self.period = np.full(starts.size, np.nan)
+        self.row = np.full(starts.size, -1, np.int64)
+        for pos, _raw in raw_of.values():
+            self.row[pos] = np.arange(pos.size)
+
+    def raw_for(self, i: int) -> np.ndarray:
+        return self.raw_of[int(self.n_arr[i])][1][self.row[i]]
