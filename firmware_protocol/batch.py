@@ -13,6 +13,8 @@ from enum import IntFlag
 
 import numpy as np
 
+from firmware_protocol.frame import type_name
+
 
 class SampleFlag(IntFlag):
     """Bits of the per-sample ``flags`` column."""
@@ -83,6 +85,10 @@ class Message:
     seq: int
     type: int
     body: object  # Command, Reply, DeviceStatus, Event or Log
+
+    @property
+    def name(self) -> str:
+        return type_name(self.type)
 
 
 @dataclass(frozen=True, slots=True)

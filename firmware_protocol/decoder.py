@@ -15,8 +15,8 @@ from __future__ import annotations
 from binascii import crc_hqx
 from collections import Counter
 from collections.abc import Iterable
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -102,6 +102,7 @@ class StreamDecoder:
         self.frames_ok = 0
         self.samples_out = 0
         self.bytes_in = 0
+        self.recovered_samples = 0  # samples of reported gaps that arrived later
         self._pending = b""
         self._skipping = False  # inside an oversize run: drop until the next delimiter
         self._frame_no = 0
@@ -175,6 +176,16 @@ class StreamDecoder:
         batch.problems["implausible"] += len(self._tracker.quarantine)
         self._tracker.quarantine = []
         return self._finish(batch)
+
+    @property
+    def next_sample_idx(self) -> int:
+        """Index of the next live sample expected (-1 before the first data frame)."""
+        return self._tracker.line.next_idx
+
+    @property
+    def open_gaps(self) -> list[tuple[int, int]]:
+        """Sample ranges [first, end) reported missing and not filled since."""
+        return [(a, b) for a, b in self._tracker.open_gaps]
 
     @property
     def scales(self) -> dict[int, tuple[float, float]]:
@@ -372,8 +383,17 @@ class StreamDecoder:
             if not ln.started:
                 return False
             u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
+            if not ln.plausible(ln.last_idx, ln.last_t_us, u, t) or cfg_id != ln.cfg_id:
+                pb["implausible"] += 1
+                return False
             mask = tr.take_from_gaps(u, u + n)
+            if u + n > ln.next_idx:  # ahead of the live stream: it continues after these
+                if u > ln.next_idx:
+                    self._gap(ln.next_idx, u, batch)
+                mask[max(ln.next_idx - u, 0) :] = True
+                tr.accept_live(u, t, n)
             if mask.any():
+                self.recovered_samples += int(mask.sum())
                 period = float(ln.period_us(ln.last_idx, ln.last_t_us))
                 self._accept_one(f, i, u, period, SampleFlag.BACKLOG, segs,
                                  None if mask.all() else mask)
@@ -407,6 +427,7 @@ class StreamDecoder:
                 pb["duplicate"] += 1
                 return False
             pb["out_of_order"] += 1
+            self.recovered_samples += int(mask.sum())
             self._accept_one(f, i, u, period, SampleFlag.LATE, segs,
                              None if mask.all() else mask)
             return False
@@ -495,15 +516,18 @@ class StreamDecoder:
             if isinstance(body.body, Config):
                 self._register_config(body.body)
             elif isinstance(body.body, StartReply):
-                self._on_start(body.body)
+                self._on_start(body.body, batch)
         batch.messages.append(Message(self._take_no(), seq, ftype, body))
 
-    def _on_start(self, rep: StartReply) -> None:
+    def _on_start(self, rep: StartReply, batch: Batch) -> None:
         tr = self._tracker
         ln = tr.line
         if ln.started:
             u = int(unwrap_idx(rep.sample_idx, ln.next_idx))
-            if u >= ln.next_idx:  # resumed: keep counting; a gap shows on the next frame
+            if u >= ln.next_idx:  # resumed: what was sampled meanwhile is missing (backlog)
+                if u > ln.next_idx:
+                    self._gap(ln.next_idx, u, batch)
+                    ln.next_idx = u
                 return
         tr.restart(rep.sample_idx)
         if rep.cfg_id in self._scales:

@@ -1,0 +1,406 @@
+"""Throughput of firmware_protocol.StreamDecoder on a realistic one-hour stream of one sensor.
+
+Run: ``uv run python benchmarks/decoder_throughput.py`` (``--quick``: one minute of data, for the
+smoke test). Prints the machine, then a table per transport path:
+
+* serial / COBS: ``feed`` in chunks of 4 KiB, 64 KiB and one chunk of the whole stream;
+* BLE / packet: ``feed_packet`` one notification at a time and ``feed_packets`` in lists of 1000;
+* a plain-Python reference decoder (byte-by-byte COBS, ``binascii.crc_hqx``, ``struct.unpack`` per
+  frame and per sample, Python-float scaling, a list of per-sample tuples) on the same bytes.
+
+The machine is shared and noisy: every timing is repeated, median and min are printed, and the
+speed-up against the reference (measured in the same run) is the number to compare across runs.
+The fast decoder's samples must equal the reference's exactly (exit status 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import struct
+import sys
+import time
+from binascii import crc_hqx
+
+import numpy as np
+
+from firmware_protocol import Batch, StreamDecoder, cobs_encode, encode_frame, encode_imu6
+from firmware_protocol.messages import Config, DeviceStatus, Reply
+
+ODR_HZ = 416
+N_PER_FRAME = 18
+ODR_TRUE_HZ = ODR_HZ * 1.013  # the IMU's real output data rate strays from nominal
+T0_US = 12_345_678
+TARGET_MBPS = 50.0
+TARGET_SPS = 1e6
+CONFIG = Config(odr_hz=ODR_HZ, acc_range_g=16, gyro_range_dps=2000, n_max=N_PER_FRAME, cfg_id=1,
+                acc_scale_mps2=16 * 9.80665 / 32768,
+                gyro_scale_radps=float(np.deg2rad(2000) / 32768))
+
+
+# --------------------------------------------------------------------------- machine
+def machine() -> dict[str, str]:
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    return {
+        "cpu": model,
+        "cores": f"{os.cpu_count()} logical ({usable} usable by this process)",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "numpy": np.__version__,
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+    }
+
+
+def print_machine() -> None:
+    print("machine:")
+    for k, v in machine().items():
+        print(f"  {k:7s} {v}")
+
+
+# --------------------------------------------------------------------------- stream
+def make_raw(rng: np.random.Generator, n_samples: int) -> np.ndarray:
+    """(n, 6) int16 counts of a running foot sensor at 16 g / 2000 dps.
+
+    Accelerometer: gravity (2048 counts) on z plus a stride-periodic swing of up to ~±2000
+    counts; gyroscope: small values (tens of counts), so most high bytes are 0x00 or 0xFF,
+    which is the COBS-heavy case (every 0x00 byte is a COBS code position).
+    """
+    t = np.arange(n_samples) / ODR_TRUE_HZ
+    stride = 1.45 + 0.05 * np.sin(2 * np.pi * t / 97.0)  # strides per second, slowly varying
+    ph = 2 * np.pi * np.cumsum(stride) / ODR_TRUE_HZ
+    raw = np.empty((n_samples, 6))
+    raw[:, 0] = 1400 * np.sin(ph) + 400 * np.sin(2 * ph + 0.3)
+    raw[:, 1] = 500 * np.sin(ph + 1.1)
+    raw[:, 2] = 2048 + 1500 * np.sin(ph + 0.5) ** 3
+    raw[:, 3] = 60 * np.sin(ph + 0.2)
+    raw[:, 4] = 90 * np.sin(ph + 2.0) + 20 * np.sin(3 * ph)
+    raw[:, 5] = 25 * np.sin(ph + 0.7)
+    raw[:, :3] += rng.normal(0, 25, (n_samples, 3))
+    raw[:, 3:] += rng.normal(0, 6, (n_samples, 3))
+    return np.clip(np.rint(raw), -32000, 32000).astype(np.int16)
+
+
+def make_frames(seconds: float, seed: int = 1) -> tuple[list[bytes], int]:
+    """Frames of one sensor's device→host stream: a GET_CONFIG reply, then IMU6 frames
+    (416 Hz, n = 18) with a STATUS frame once per device second. Returns (frames, n_samples)."""
+    rng = np.random.default_rng(seed)
+    n_frames = int(seconds * ODR_HZ) // N_PER_FRAME
+    n_samples = n_frames * N_PER_FRAME
+    raw = make_raw(rng, n_samples)
+    frames = [encode_frame(0x82, 0, Reply(2, 7, 0, CONFIG).pack())]
+    seq = 1
+    next_status_us = T0_US + 1_000_000
+    jitter = rng.integers(-40, 41, n_frames)
+    for k in range(n_frames):
+        idx = k * N_PER_FRAME
+        t_us = T0_US + round(idx * 1e6 / ODR_TRUE_HZ) + int(jitter[k])
+        if t_us >= next_status_us:
+            st = DeviceStatus(t_us=t_us, battery_mv=3900 - k // 2000, soc_pct=87, flags=8,
+                              fifo_overruns=0, tx_drops=0, mtu=0, temp_centi_c=3150)
+            frames.append(encode_frame(0x20, seq, st.pack()))
+            seq += 1
+            next_status_us += 1_000_000
+        frames.append(encode_imu6(seq, t_us, idx, CONFIG.cfg_id,
+                                  raw[idx : idx + N_PER_FRAME]))
+        seq += 1
+    return frames, n_samples
+
+
+def serial_stream(frames: list[bytes]) -> bytes:
+    return b"".join(cobs_encode(f) + b"\x00" for f in frames)
+
+
+# --------------------------------------------------------------------------- reference
+_HDR = struct.Struct("<BBH")
+_IMU = struct.Struct("<QIBB")
+_SMP = struct.Struct("<6h")
+_CFG = Config.FMT
+
+
+def ref_cobs_frames(stream: bytes) -> list[bytes]:
+    """Byte-by-byte COBS decoder: the frames between 0x00 delimiters (invalid blocks skipped)."""
+    frames = []
+    buf = bytearray()
+    left = 0  # data bytes still to copy in the current code block
+    code = 0
+    started = False
+    for byte in stream:
+        if byte == 0:
+            if started and left == 0:
+                frames.append(bytes(buf))
+            buf = bytearray()
+            left = 0
+            started = False
+        elif left == 0:  # a code byte
+            if started and code != 0xFF:
+                buf.append(0)
+            code = byte
+            left = byte - 1
+            started = True
+        else:
+            buf.append(byte)
+            left -= 1
+    return frames
+
+
+class RefDecoder:
+    """Plain-Python frame decoder: CRC, header, scales from the GET_CONFIG reply, per-sample
+    ``struct.unpack`` and float scaling. The sample period within a frame follows the fast
+    decoder's rule (nominal until the anchor span reaches 256 samples, then the slope from the
+    first frame), so ``t_device_us`` is comparable exactly."""
+
+    def __init__(self) -> None:
+        self.scales: dict[int, tuple[float, float, float]] = {}
+        self.out: list[tuple] = []
+        self.bad = 0
+        self.anchor: tuple[int, float] | None = None
+        self.prev: tuple[int, float] = (0, 0.0)
+
+    def frame(self, fr: bytes) -> None:
+        n_b = len(fr)
+        if n_b < 6 or crc_hqx(fr[:-2], 0xFFFF) != struct.unpack_from("<H", fr, n_b - 2)[0]:
+            self.bad += 1
+            return
+        version, ftype, _seq = _HDR.unpack_from(fr)
+        if version != 1:
+            self.bad += 1
+            return
+        if ftype == 0x82:  # GET_CONFIG reply: req_id, status, Config
+            if fr[5] == 0:
+                odr, _ag, _gd, _nm, cfg_id, acc_s, gyr_s, _x, _y, _z = _CFG.unpack_from(fr, 6)
+                self.scales[cfg_id] = (acc_s, gyr_s, 1e6 / odr)
+        elif ftype == 0x10:
+            t_us, idx, cfg_id, n = _IMU.unpack_from(fr, 4)
+            if n_b != 20 + 12 * n or cfg_id not in self.scales:
+                self.bad += 1
+                return
+            sa, sg, nominal = self.scales[cfg_id]
+            t = float(t_us)
+            if self.anchor is None:
+                self.anchor = (idx, t)
+                period = nominal
+            else:
+                a_idx, a_t = self.anchor
+                p_idx, p_t = self.prev
+                span = p_idx - a_idx
+                period = (p_t - a_t) / span if span >= 256 else nominal
+            self.prev = (idx, t)
+            out = self.out
+            for i in range(n):
+                ax, ay, az, gx, gy, gz = _SMP.unpack_from(fr, 18 + 12 * i)
+                out.append((idx + i, t + i * period, ax * sa, ay * sa, az * sa,
+                            gx * sg, gy * sg, gz * sg))
+        # STATUS and anything else: checked (CRC) and skipped
+
+
+def ref_decode_serial(stream: bytes) -> list[tuple]:
+    dec = RefDecoder()
+    for fr in ref_cobs_frames(stream):
+        dec.frame(fr)
+    return dec.out
+
+
+def ref_decode_packets(frames: list[bytes]) -> list[tuple]:
+    dec = RefDecoder()
+    for fr in frames:
+        dec.frame(fr)
+    return dec.out
+
+
+# --------------------------------------------------------------------------- runners
+def run_feed(stream: bytes, chunk: int) -> list[Batch]:
+    dec = StreamDecoder(framing="cobs")
+    mv = memoryview(stream)
+    return [dec.feed(mv[k : k + chunk]) for k in range(0, len(stream), chunk)]
+
+
+def run_packet(frames: list[bytes]) -> list[Batch]:
+    dec = StreamDecoder(framing="packet")
+    return [dec.feed_packet(f) for f in frames]
+
+
+def run_packets(frames: list[bytes], per: int) -> list[Batch]:
+    dec = StreamDecoder(framing="packet")
+    return [dec.feed_packets(frames[k : k + per]) for k in range(0, len(frames), per)]
+
+
+def timed(fn, reps: int):
+    """(times, last result). The result of each repetition is dropped before the next."""
+    times = []
+    res = None
+    for _ in range(reps):
+        res = None
+        gc.collect()
+        t0 = time.perf_counter()
+        res = fn()
+        times.append(time.perf_counter() - t0)
+    return times, res
+
+
+def samples_matrix(batches: list[Batch]) -> tuple[np.ndarray, np.ndarray]:
+    s = Batch.concat(batches).samples
+    m = np.column_stack([s.sample_idx.astype(np.float64), s.t_device_us, s.acc_mps2,
+                         s.gyr_radps])
+    return m, s.flags
+
+
+def check_equal(name: str, got: tuple[np.ndarray, np.ndarray], ref: np.ndarray) -> bool:
+    m, flags = got
+    if m.shape != ref.shape:
+        print(f"  MISMATCH {name}: shape {m.shape} vs reference {ref.shape}")
+        return False
+    cols = ["sample_idx", "t_device_us", "ax", "ay", "az", "gx", "gy", "gz"]
+    ok = True
+    for c, col in enumerate(cols):
+        diff = np.flatnonzero(m[:, c] != ref[:, c])
+        if diff.size:
+            k = int(diff[0])
+            print(f"  MISMATCH {name}: column {col} differs in {diff.size} samples, first at "
+                  f"row {k}: {m[k, c]!r} vs reference {ref[k, c]!r}")
+            ok = False
+    if flags.any():
+        print(f"  MISMATCH {name}: {int((flags != 0).sum())} samples carry flags")
+        ok = False
+    return ok
+
+
+# --------------------------------------------------------------------------- main
+def fmt_row(name: str, times: list[float], n_bytes: int, n_frames: int, n_samples: int,
+            ref_med: float | None) -> tuple[str, float, float]:
+    med, mn = statistics.median(times), min(times)
+    speedup = f"{ref_med / med:8.1f}x" if ref_med else f"{'1.0x':>9s}"
+    row = (f"  {name:34s} {med * 1e3:9.1f} {mn * 1e3:9.1f} {n_bytes / med / 1e6:8.1f} "
+           f"{n_bytes / mn / 1e6:8.1f} {n_frames / med / 1e3:8.1f} {n_samples / med / 1e6:8.2f} "
+           f"{n_samples / mn / 1e6:8.2f} {speedup}")
+    return row, n_bytes / med / 1e6, n_samples / med
+
+
+HEAD = (f"  {'case':34s} {'med ms':>9s} {'min ms':>9s} {'MB/s med':>8s} {'MB/s max':>8s} "
+        f"{'kfr/s':>8s} {'MS/s med':>8s} {'MS/s max':>8s} {'vs ref':>9s}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one minute of data, fewer repetitions")
+    ap.add_argument("--seconds", type=float, default=None, help="stream length (default 3600)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 7, quick 3)")
+    ap.add_argument("--ref-reps", type=int, default=None,
+                    help="repetitions of the slow reference (default 3, quick 2)")
+    args = ap.parse_args()
+    seconds = args.seconds or (60.0 if args.quick else 3600.0)
+    reps = args.reps or (3 if args.quick else 7)
+    ref_reps = args.ref_reps or (2 if args.quick else 3)
+
+    print("decoder_throughput: firmware_protocol.StreamDecoder vs a plain-Python reference")
+    print_machine()
+    t0 = time.perf_counter()
+    frames, n_samples = make_frames(seconds)
+    stream = serial_stream(frames)
+    n_frames = len(frames)
+    n_pkt_bytes = sum(map(len, frames))
+    raw_zero = sum(f.count(0) for f in frames) / n_pkt_bytes
+    print(f"stream: {seconds:g} s of one sensor at {ODR_HZ} Hz (true ODR {ODR_TRUE_HZ:.1f} Hz), "
+          f"n = {N_PER_FRAME}/frame, 1 STATUS/s, GET_CONFIG reply first")
+    print(f"  {n_frames} frames ({n_frames - 1 - n_samples // N_PER_FRAME} STATUS), "
+          f"{n_samples} samples, {n_pkt_bytes / 1e6:.2f} MB of frames, serial "
+          f"{len(stream) / 1e6:.2f} MB (COBS + delimiters, {len(stream) / n_pkt_bytes - 1:.2%} "
+          f"overhead), {raw_zero:.1%} of frame bytes are 0x00 "
+          f"(built in {time.perf_counter() - t0:.1f} s)")
+    print(f"  repetitions: {reps} (reference: {ref_reps}); times are per whole stream")
+
+    ok = True
+    # ----- reference first (its results are the yardstick)
+    ref_s_times, ref_s = timed(lambda: ref_decode_serial(stream), ref_reps)
+    ref_p_times, ref_p = timed(lambda: ref_decode_packets(frames), ref_reps)
+    ref = np.array(ref_s, dtype=np.float64)
+    if ref.shape != (n_samples, 8):
+        print(f"reference decoded {ref.shape[0]} samples, expected {n_samples}")
+        ok = False
+    if not np.array_equal(ref, np.array(ref_p, dtype=np.float64)):
+        print("reference serial and packet outputs differ")
+        ok = False
+    del ref_s, ref_p
+    ref_s_med = statistics.median(ref_s_times)
+    ref_p_med = statistics.median(ref_p_times)
+
+    cases = [
+        ("serial", "feed, 4 KiB chunks", lambda: run_feed(stream, 4096)),
+        ("serial", "feed, 64 KiB chunks", lambda: run_feed(stream, 65536)),
+        ("serial", "feed, one chunk (whole stream)", lambda: run_feed(stream, len(stream))),
+        ("ble", "feed_packet, one at a time", lambda: run_packet(frames)),
+        ("ble", "feed_packets, lists of 1000", lambda: run_packets(frames, 1000)),
+    ]
+    results: dict[str, tuple[float, float]] = {}
+    rows: dict[str, list[str]] = {"serial": [], "ble": []}
+    for path, name, fn in cases:
+        times, batches = timed(fn, reps)
+        got = samples_matrix(batches)
+        del batches
+        if not check_equal(name, got, ref):
+            ok = False
+        nb = len(stream) if path == "serial" else n_pkt_bytes
+        rm = ref_s_med if path == "serial" else ref_p_med
+        row, mbps, sps = fmt_row(name, times, nb, n_frames, n_samples, rm)
+        rows[path].append(row)
+        results[name] = (mbps, sps)
+
+    print()
+    print(f"(a) serial / COBS path: {len(stream) / 1e6:.2f} MB, MB/s of serial bytes")
+    print(HEAD)
+    print(fmt_row("reference (plain Python)", ref_s_times, len(stream), n_frames, n_samples,
+                  None)[0])
+    for r in rows["serial"]:
+        print(r)
+    print()
+    print(f"(b) BLE / packet path: {n_pkt_bytes / 1e6:.2f} MB, MB/s of frame bytes")
+    print(HEAD)
+    print(fmt_row("reference (plain Python)", ref_p_times, n_pkt_bytes, n_frames, n_samples,
+                  None)[0])
+    for r in rows["ble"]:
+        print(r)
+    print("  (MS/s = million samples per second, decoded to SI float64; vs ref = reference "
+          "median / case median)")
+
+    print()
+    print("targets (medians):")
+    target_ok = True
+    for name in ("feed, 64 KiB chunks", "feed, one chunk (whole stream)", "feed, 4 KiB chunks"):
+        mbps, _ = results[name]
+        good = mbps >= TARGET_MBPS
+        target_ok &= good or name == "feed, 4 KiB chunks"
+        print(f"  COBS path >= {TARGET_MBPS:.0f} MB/s   {name:32s} {mbps:8.1f} MB/s  "
+              f"{'PASS' if good else 'FAIL'}")
+    for _path, name, _fn in cases:
+        _, sps = results[name]
+        good = sps >= TARGET_SPS
+        print(f"  >= 1 M samples/s to SI     {name:32s} {sps / 1e6:8.2f} MS/s  "
+              f"{'PASS' if good else 'FAIL'}")
+    print("  (the MB/s verdict counts 64 KiB and one-chunk feeds; 4 KiB is shown for reference)")
+    print()
+    two_sensors = 2 * 3600 * 1000
+    for name in ("feed, 64 KiB chunks", "feed_packet, one at a time",
+                 "feed_packets, lists of 1000"):
+        _, sps = results[name]
+        print(f"one hour of two 1 kHz sensors ({two_sensors / 1e6:.1f} M samples) decodes in "
+              f"{two_sensors / sps:6.1f} s  [{name}]")
+    print()
+    print(f"samples identical to the reference: {'yes' if ok else 'NO'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
