@@ -121,6 +121,6 @@ def decode_frame(buf: bytes | bytearray | memoryview) -> Frame:
         if len(b) < IMU6_OVERHEAD:
             raise FrameError("truncated", f"IMU6 frame of {len(b)} B is shorter than 20 B")
         n = b[17]
-        if len(b) != IMU6_OVERHEAD + IMU6_BYTES_PER_SAMPLE * n:
+        if n == 0 or len(b) != IMU6_OVERHEAD + IMU6_BYTES_PER_SAMPLE * n:
             raise FrameError("bad_length", f"IMU6 frame of {len(b)} B does not hold n={n}")
     return Frame(type=ftype, seq=seq, payload=b[HEADER_LEN:-CRC_LEN], version=version)

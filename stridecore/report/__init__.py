@@ -1,0 +1,1 @@
+"""Session summaries, live tables and plots."""

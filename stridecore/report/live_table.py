@@ -1,0 +1,42 @@
+"""The live summary table of the demo (rich)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {x}" for k, x in v.items()) or "none"
+    return str(v)
+
+
+def health_table(d: dict, t_s: float, final: bool = False) -> Table:
+    """Stream-health rows of :meth:`StreamHealth.as_dict` at sensor time ``t_s``."""
+    dev = d["device"]
+    cfg = d["config"] or {}
+    title = f"stridecore · simulated sensor · {t_s:5.1f} s" + (" · done" if final else "")
+    tab = Table(title=title, show_header=False, title_justify="left")
+    tab.add_column("what", style="bold")
+    tab.add_column("value")
+    rows = [
+        ("device", f"{_fmt(dev['uid'])} {_fmt(dev['placement'])} {_fmt(dev['imu'])} "
+                   f"fw {_fmt(dev['firmware'])}"),
+        ("config", f"{_fmt(cfg.get('odr_hz'))} Hz, ±{_fmt(cfg.get('acc_range_g'))} g, "
+                   f"±{_fmt(cfg.get('gyro_range_dps'))} °/s"),
+        ("measured ODR", f"{_fmt(d['measured_odr_hz'])} Hz (device clock)"),
+        ("samples", f"{d['samples']} in {d['data_frames']} frames, {d['bytes']} B"),
+        ("gaps", f"{d['gaps']} found, {d['samples_recovered']} samples recovered "
+                 f"({d['backlog_samples']} backlog, {d['late_samples']} late), "
+                 f"{d['samples_missing_now']} still missing"),
+        ("disconnects", _fmt(d["disconnects"])),
+        ("clipped samples", _fmt(d["clipped_samples"])),
+        ("peaks", f"{d['peak_acc_g']} g, {d['peak_gyr_dps']} °/s"),
+        ("battery", f"{_fmt(d['battery_mv'])} mV"),
+        ("problems", _fmt(d["problems"])),
+    ]
+    for k, v in rows:
+        tab.add_row(k, v)
+    return tab
