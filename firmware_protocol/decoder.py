@@ -343,9 +343,7 @@ class StreamDecoder:
         n = f.n_arr[i:j]
         idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
         f.idx[i:j] = idx
-        prev_idx = np.concatenate(([ln.last_idx], idx[:-1]))
-        prev_t = np.concatenate(([ln.last_t_us], f.t_us[i : j - 1]))
-        f.period[i:j] = ln.period_us(prev_idx, prev_t)
+        f.period[i:j] = ln.period_us(idx, f.t_us[i:j])
         segs.append(("run", i, j, self._take_no(j - i)))
         tr.recent_seqs.extend(f.seq[i : j - 1].tolist())
         tr.advance_seq(int(f.seq[j - 1]))
@@ -394,7 +392,7 @@ class StreamDecoder:
                 tr.accept_live(u, t, n)
             if mask.any():
                 self.recovered_samples += int(mask.sum())
-                period = float(ln.period_us(ln.last_idx, ln.last_t_us))
+                period = float(ln.period_us(u, t))
                 self._accept_one(f, i, u, period, SampleFlag.BACKLOG, segs,
                                  None if mask.all() else mask)
             return False
@@ -413,14 +411,14 @@ class StreamDecoder:
             self._switch_cfg(cfg_id)
             tr.accept_live(u, t, n)
             tr.advance_seq(seq)
-            self._accept_one(f, i, u, ln.nominal_period_us, flag, segs)
+            self._accept_one(f, i, u, float(ln.period_us(u, t)), flag, segs)
             return True
         u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
         on_line = bool(ln.plausible(ln.last_idx, ln.last_t_us, u, t)) and cfg_known \
             and n <= ln.n_max
         if not on_line:
             return self._hold(f, i, u, batch, segs)
-        period = float(ln.period_us(ln.last_idx, ln.last_t_us))
+        period = float(ln.period_us(u, t))
         if u < ln.next_idx:  # behind the stream: a late frame or a duplicate
             mask = tr.take_from_gaps(u, u + n)
             if not mask.any():
@@ -437,7 +435,8 @@ class StreamDecoder:
         if cfg_id != ln.cfg_id:
             self._switch_cfg(cfg_id)
         tr.accept_live(u, t, n)
-        tr.advance_seq(seq)
+        if verdict != "behind":
+            tr.advance_seq(seq)
         self._accept_one(f, i, u, period, flag, segs)
         return True
 
@@ -487,14 +486,11 @@ class StreamDecoder:
         tr.restart_idx = -1
         tr.reanchor(first.idx, first.t_us)
         self._switch_cfg(first.cfg_id)
-        prev_idx, prev_t = first.idx, first.t_us
         for k, hk in enumerate(q):
-            hk.period = (float(ln.nominal_period_us) if k == 0
-                         else float(ln.period_us(prev_idx, prev_t)))
+            hk.period = float(ln.period_us(hk.idx, hk.t_us))
             hk.flag = flag if k == 0 else 0
             segs.append(("held", hk, self._take_no()))
             tr.accept_live(hk.idx, hk.t_us, hk.n)
-            prev_idx, prev_t = hk.idx, hk.t_us
         tr.advance_seq(q[-1].seq)
         q.clear()
         return True

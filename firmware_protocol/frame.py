@@ -47,21 +47,25 @@ class FrameType(IntEnum):
 
 
 COMMANDS = frozenset(t for t in FrameType if t < 0x10)
+COMMAND_RANGE = range(0x01, 0x10)
 DATA_TYPES = frozenset({FrameType.IMU6, FrameType.IMU6_BACKLOG})
+# Replies to every command-range type are known: a device answers a command it does not know
+# with status 1 (unknown type) in a reply of that type | 0x80.
 KNOWN_TYPES = frozenset(
-    {int(t) for t in FrameType} | {int(t) | REPLY_BIT for t in COMMANDS}
+    {int(t) for t in FrameType} | {c | REPLY_BIT for c in COMMAND_RANGE}
 )
 
 
 def is_reply(frame_type: int) -> bool:
-    """True for ``command | 0x80`` of a known command."""
-    return bool(frame_type & REPLY_BIT) and (frame_type & 0x7F) in COMMANDS
+    """True for ``command | 0x80`` of a command-range type (0x81–0x8F)."""
+    return bool(frame_type & REPLY_BIT) and (frame_type & 0x7F) in COMMAND_RANGE
 
 
 def type_name(frame_type: int) -> str:
     """Readable name of a type byte (``GET_INFO_REPLY``, ``IMU6``, ``0x3f``)."""
     if is_reply(frame_type):
-        return FrameType(frame_type & 0x7F).name + "_REPLY"
+        cmd = frame_type & 0x7F
+        return (FrameType(cmd).name if cmd in COMMANDS else f"0x{cmd:02x}") + "_REPLY"
     try:
         return FrameType(frame_type).name
     except ValueError:

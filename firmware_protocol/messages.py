@@ -329,6 +329,8 @@ def decode_reply(frame_type: int, payload: bytes) -> Reply:
     req_id, status = payload[0], payload[1]
     body = None
     if status == Status.OK:
+        if cmd not in COMMAND_BODIES:
+            raise PayloadError(f"OK reply to unknown command 0x{cmd:02x}")
         _, rep_cls = COMMAND_BODIES[cmd]
         body = rep_cls.unpack(payload[2:])
     return Reply(cmd, req_id, status, body)

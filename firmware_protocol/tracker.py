@@ -19,7 +19,8 @@ import numpy as np
 
 SEQ_MOD = 1 << 16
 IDX_MOD = 1 << 32
-MIN_SPAN_SAMPLES = 256  # anchor span before the period is estimated from the data
+MIN_SPAN_SAMPLES = 256  # anchor span from which the measured period is used as it is
+MIN_SLOPE_SPAN = 32  # below this span the configured rate is used (timestamp jitter)
 REL_TOL = 0.05  # relative t_us tolerance (ODR strays by up to a few %)
 ABS_TOL_US = 2000.0  # absolute t_us tolerance (timestamp jitter), plus 2 periods
 MAX_FORWARD_SAMPLES = 1 << 26  # a larger forward jump is implausible (~45 h at 416 Hz)
@@ -55,20 +56,24 @@ class LineState:
     def started(self) -> bool:
         return self.next_idx >= 0
 
-    def period_us(self, prev_idx: np.ndarray | int, prev_t: np.ndarray | float) -> np.ndarray:
-        """Sample period estimate after the frame at ``prev_idx`` (µs): anchor-to-frame slope
-        once the span is long enough, else the configured ODR, else the last frame's slope."""
-        span = np.asarray(prev_idx, dtype=np.float64) - self.anchor_idx
+    def period_us(self, idx: np.ndarray | int, t_us: np.ndarray | float) -> np.ndarray:
+        """Sample period (µs) at the frame ``(idx, t_us)``: the slope of the line from the
+        anchor to it once the span is long enough; over shorter spans that slope kept within
+        ±5 % of the configured rate; the configured rate within 32 samples of the anchor (NaN
+        there without a configuration)."""
+        span = np.asarray(idx, dtype=np.float64) - self.anchor_idx
         with np.errstate(divide="ignore", invalid="ignore"):
-            slope = (np.asarray(prev_t, dtype=np.float64) - self.anchor_t_us) / span
-        fallback = self.nominal_period_us
-        if np.isnan(fallback):
-            fallback = slope  # short span and no config: best available
-        return np.where(span >= MIN_SPAN_SAMPLES, slope, fallback)
+            slope = (np.asarray(t_us, dtype=np.float64) - self.anchor_t_us) / span
+        nominal = self.nominal_period_us
+        far = np.abs(span) >= MIN_SLOPE_SPAN
+        if np.isnan(nominal):
+            return np.where(far, slope, np.nan)
+        short = np.where(far, np.clip(slope, 0.95 * nominal, 1.05 * nominal), nominal)
+        return np.where(np.abs(span) >= MIN_SPAN_SAMPLES, slope, short)
 
     def plausible(self, prev_idx, prev_t, idx, t_us) -> np.ndarray:
         """True where ``(idx, t_us)`` lies on the line through the previous accepted frame."""
-        p = self.period_us(prev_idx, prev_t)
+        p = self.period_us(prev_idx, prev_t)  # what the line knew before this frame
         d_idx = np.asarray(idx, dtype=np.float64) - np.asarray(prev_idx, dtype=np.float64)
         d_t = np.asarray(t_us, dtype=np.float64) - np.asarray(prev_t, dtype=np.float64)
         pred = d_idx * p

@@ -68,7 +68,7 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
     host.send(FrameType.GET_CONFIG, 0.0)
     host.send(FrameType.START, 0.0, StartStop(stream, 0))
     was_up = True
-    steps = int(round(duration_s / tick_s))
+    steps = round(duration_s / tick_s)
     for k in range(1, steps + 1):
         t = k * tick_s
         up = device.link_up(t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -47,7 +48,7 @@ def chunk(data: bytes, cuts: list[int]) -> list[bytes]:
     """Split ``data`` at the (sorted, deduplicated) cut positions."""
     pos = sorted({c for c in cuts if 0 < c < len(data)})
     edges = [0, *pos, len(data)]
-    return [data[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def expected_si(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

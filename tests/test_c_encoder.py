@@ -549,8 +549,10 @@ def test_serial_stream_decodes_cleanly(build):
     np.testing.assert_array_equal(s.flags, flags)
     offsets = np.concatenate(([0], 2 + N_PER_FRAME * np.arange(N_FRAMES)))
     np.testing.assert_array_equal(s.t_device_us[offsets], fr["t_us"].astype(np.float64))
+    # t_us is truncated to whole µs by the example, so the period measured over short spans
+    # carries up to ~1/32 µs per sample of that rounding
     nominal = s.sample_idx * 1e6 / ODR_HZ
-    assert np.abs(s.t_device_us - nominal).max() < 1.0
+    assert np.abs(s.t_device_us - nominal).max() < 2.0
 
     # chunking does not matter
     for seed in (2, 3):

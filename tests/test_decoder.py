@@ -64,7 +64,7 @@ def reference_decode(data: bytes) -> list[tuple[int, tuple[int, ...]]]:
 
 
 def test_clean_stream_matches_plain_reference():
-    frames, raw = data_frames(200, seed=3)
+    frames, _raw = data_frames(200, seed=3)
     data = serial([config_reply(0), *frames])
     b, dec = run_serial(data)
     ref = reference_decode(data)
@@ -198,7 +198,7 @@ def test_frames_after_garbage_and_a_hostile_length_are_recovered():
 
 
 def test_wrong_version_unknown_type_and_bad_length_are_counted():
-    frames, raw = data_frames(3)
+    frames, _raw = data_frames(3)
     bad = [
         encode_frame(0x10, 2, frames[1][4:-2], version=2),
         encode_frame(0x3F, 2, b"abc"),
@@ -212,7 +212,7 @@ def test_wrong_version_unknown_type_and_bad_length_are_counted():
 
 
 def test_dropped_frame_is_a_gap_with_a_flag():
-    frames, raw = data_frames(5)
+    frames, _raw = data_frames(5)
     b, dec = run_serial(serial([config_reply(0), *frames[:2], *frames[3:]]))
     assert problems(dec) == {"lost_frames": 1, "lost_samples": 18}
     assert [(g.first_idx, g.count) for g in b.gaps] == [(36, 18)]
@@ -222,7 +222,7 @@ def test_dropped_frame_is_a_gap_with_a_flag():
 
 
 def test_duplicate_is_dropped_and_counted():
-    frames, raw = data_frames(4)
+    frames, _raw = data_frames(4)
     b, dec = run_serial(serial([config_reply(0), frames[0], frames[1], frames[1], frames[2]]))
     assert problems(dec) == {"duplicate": 1}
     assert b.samples.sample_idx.tolist() == list(range(54))
@@ -244,7 +244,7 @@ def test_reordered_frame_is_delivered_late_and_flagged():
 
 
 def test_seq_and_sample_idx_wrap_around():
-    frames, raw = data_frames(8, seq0=65532, idx0=2**32 - 40)
+    frames, _raw = data_frames(8, seq0=65532, idx0=2**32 - 40)
     b, dec = run_serial(serial([config_reply(65531), *frames]))
     assert problems(dec) == {}
     idx = b.samples.sample_idx
@@ -262,7 +262,7 @@ def _reframe(frame: bytes, **changes) -> bytes:
 
 
 def test_crc_valid_frame_off_the_timing_line_is_implausible():
-    frames, raw = data_frames(6)
+    frames, _raw = data_frames(6)
     t_us = struct.unpack_from("<Q", frames[3], 4)[0]
     frames[3] = _reframe(frames[3], t_us=t_us + 2**40)
     b, dec = run_serial(serial([config_reply(0), *frames]))
@@ -287,7 +287,7 @@ def test_device_restart_without_start_reply_reanchors_on_three_chained_frames():
 
 
 def test_unknown_cfg_gives_nan_and_a_flag_but_keeps_samples():
-    frames, raw = data_frames(3)
+    frames, _raw = data_frames(3)
     b, dec = run_serial(serial(frames))  # no config reply: scales unknown
     assert len(b.samples) == 54
     assert np.isnan(b.samples.acc_mps2).all()

@@ -73,7 +73,8 @@ def test_type_names():
     assert type_name(0x82) == "GET_CONFIG_REPLY"
     assert type_name(0x20) == "STATUS"
     assert type_name(0x3F) == "0x3f"
-    assert 0x89 in KNOWN_TYPES and 0x8A not in KNOWN_TYPES
+    assert 0x89 in KNOWN_TYPES and 0x8A in KNOWN_TYPES and 0x90 not in KNOWN_TYPES
+    assert type_name(0x8C) == "0x0c_REPLY"
 
 
 def _body_strategy(cls):

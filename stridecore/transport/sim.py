@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from firmware_protocol.messages import DevicePlacement
 from stridecore.schema import Placement
-from stridecore.transport.sim_device import Faults, SimSensorParams
+from stridecore.transport.sim_device import SimSensorParams
 
 
 class SimUrlError(ValueError):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firmware_protocol import StreamDecoder, cobs_encode, encode_frame, encode_imu6
-from firmware_protocol.frame import REPLY_BIT, FrameType
+from firmware_protocol import cobs_encode, encode_frame, encode_imu6
+from firmware_protocol.cobs import CobsError, cobs_decode
+from firmware_protocol.frame import REPLY_BIT, FrameError, FrameType, decode_frame
 from firmware_protocol.imu6 import RAW_MAX, RAW_MIN
 from firmware_protocol.messages import (
     COMMAND_BODIES,
@@ -33,6 +34,7 @@ from firmware_protocol.messages import (
     DeviceStatus,
     Empty,
     Info,
+    PayloadError,
     ReadBacklog,
     Reply,
     StartFlag,
@@ -42,6 +44,7 @@ from firmware_protocol.messages import (
     StatusFlag,
     StreamMask,
     TimeSyncReply,
+    decode_command,
 )
 from stridecore.simulate.motion import G_MPS2, MotionSource, PeriodicGait
 
@@ -130,7 +133,8 @@ class SimDevice:
         self.motion = motion or PeriodicGait()
         self._rng = np.random.default_rng(self.p.seed)
         self._fault_rng = np.random.default_rng(self.p.seed + 1)
-        self._cmd_decoder = StreamDecoder(framing=self.p.framing, direction="host")
+        self._rx = b""  # serial bytes from the host not yet delimited
+        self._last_tx = 0.0
         self._cfg_id = 1
         self._odr_hz = self.p.odr_hz
         self._acc_range_g = self.p.acc_range_g
@@ -157,7 +161,6 @@ class SimDevice:
         cap = max(1, int(self.p.backlog_capacity_s * max(SUPPORTED_ODR_HZ)))
         self._ring_raw = np.zeros((cap, 6), np.int16)
         self._ring_idx = np.full(cap, -1, np.int64)
-        self._link_was_up = True
         self.log: list[str] = []  # human-readable device log (for debugging tests)
 
     # --------------------------------------------------------------- clock and config
@@ -191,16 +194,41 @@ class SimDevice:
         self._advance(t_s)
         if not self.link_up(t_s):
             return  # nobody is listening
-        batch = (self._cmd_decoder.feed(data) if self.p.framing == "cobs"
-                 else self._cmd_decoder.feed_packet(data))
-        for kind, count in batch.problems.items():
-            if count and kind == "bad_payload":
-                self.log.append(f"{t_s:.3f} bad command payload")
-        for msg in batch.messages:
-            cmd: Command = msg.body
-            self._handle(cmd, t_s)
-        # commands too short for their body are answered BAD_LENGTH when the type is known
-        # (the decoder counts them as bad_payload; the device cannot see req_id reliably)
+        if self.p.framing == "packet":
+            self._on_frame(bytes(data), t_s)
+            return
+        self._rx += data
+        *blocks, self._rx = self._rx.split(b"\x00")
+        if len(self._rx) > 4096:  # no delimiter in sight: drop, as firmware would
+            self._rx = b""
+        for block in blocks:
+            if block:
+                try:
+                    self._on_frame(cobs_decode(block), t_s)
+                except CobsError:
+                    self.log.append(f"{t_s:.3f} bad COBS from host")
+
+    def _on_frame(self, frame: bytes, t_s: float) -> None:
+        """One host frame: checked like firmware would, answered with a status code."""
+        try:
+            f = decode_frame(frame)
+        except FrameError as e:
+            if e.kind != "unknown_type" or len(frame) < 7 or frame[1] >= 0x10:
+                self.log.append(f"{t_s:.3f} dropped host frame: {e}")  # no reply possible
+                return
+            req = Command(frame[1], frame[4], None)
+            self._reply(req, Status.UNKNOWN_TYPE, None, t_s)
+            return
+        if f.type not in COMMAND_BODIES:
+            self.log.append(f"{t_s:.3f} host sent a non-command frame {f.name}")
+            return
+        try:
+            cmd = decode_command(f.type, f.payload)
+        except PayloadError:
+            if f.payload:
+                self._reply(Command(f.type, f.payload[0], None), Status.BAD_LENGTH, None, t_s)
+            return
+        self._handle(cmd, t_s)
 
     def _reply(self, cmd: Command, status: Status, body: object | None, t_s: float) -> None:
         rep = Reply(cmd.type, cmd.req_id, int(status), body if status == Status.OK else None)
@@ -208,7 +236,7 @@ class SimDevice:
         if isinstance(body, TimeSyncReply):
             body = TimeSyncReply(body.token, body.t_rx_us, int(self.device_us(t_tx)))
             rep = Reply(cmd.type, cmd.req_id, int(status), body)
-        self._send(FrameType(cmd.type) | REPLY_BIT, rep.pack(), t_tx)
+        self._send(cmd.type | REPLY_BIT, rep.pack(), t_tx)
 
     def _handle(self, cmd: Command, t_s: float) -> None:
         t = FrameType(cmd.type)
@@ -323,7 +351,10 @@ class SimDevice:
         self._emit(encode_frame(ftype, self._seq, payload), t_s)
 
     def _emit(self, frame: bytes, t_s: float) -> None:
-        """Queue one frame: consumes a seq, then the link faults decide its fate."""
+        """Queue one frame: consumes a seq, then the link faults decide its fate. The transmit
+        queue is FIFO, so a frame never leaves before one queued earlier."""
+        t_s = max(t_s, self._last_tx)
+        self._last_tx = t_s
         self._seq = (self._seq + 1) & 0xFFFF
         if not self.link_up(t_s):
             return
@@ -352,21 +383,30 @@ class SimDevice:
                 self._out.append(unit)
 
     def _advance(self, t_s: float) -> None:
-        """Run the IMU, the framing and the STATUS timer up to true time ``t_s``."""
+        """Run the IMU, the framing, the STATUS timer and the link up to true time ``t_s``,
+        event by event in time order, so the output does not depend on how time is advanced."""
         if t_s < self._t_now:
             return
-        up = self.link_up(t_s)
-        if self._link_was_up and not up:
-            self._streaming = False  # notifications stop with the link; sampling goes on
-        self._link_was_up = up
+        while True:
+            events = [a for a, _ in self.p.faults.disconnects_s if self._t_now < a <= t_s]
+            if self._streaming and self._stream_mask & StreamMask.STATUS \
+                    and self._next_status <= t_s:
+                events.append(self._next_status)
+            if not events:
+                break
+            t_ev = min(events)
+            if self._sampling:
+                self._sample_until(t_ev)
+            if not self.link_up(t_ev):
+                self._streaming = False  # notifications stop with the link; sampling goes on
+            elif self._streaming and t_ev == self._next_status:
+                st = self._status(t_ev)
+                self._clipped_since_status = False
+                self._send(FrameType.STATUS, st.pack(), t_ev + self.p.tx_latency_s)
+                self._next_status += self.p.status_period_s
+            self._t_now = t_ev
         if self._sampling:
             self._sample_until(t_s)
-        if self._streaming and self._stream_mask & StreamMask.STATUS:
-            while self._next_status <= t_s:
-                st = self._status(self._next_status)
-                self._clipped_since_status = False
-                self._send(FrameType.STATUS, st.pack(), self._next_status)
-                self._next_status += self.p.status_period_s
         self._t_now = t_s
 
     def _sample_until(self, t_s: float) -> None:
@@ -377,8 +417,9 @@ class SimDevice:
         idx = np.arange(self._next_idx, end)
         t = self._t_sample0 + idx / odr
         acc, gyr = self.motion.sample(t)
-        acc = acc + self._rng.standard_normal(acc.shape) * self.p.noise_acc_mps2
-        gyr = gyr + self._rng.standard_normal(gyr.shape) * self.p.noise_gyr_radps
+        noise = self._rng.standard_normal((idx.size, 6))  # row by row: split-invariant
+        acc = acc + noise[:, :3] * self.p.noise_acc_mps2
+        gyr = gyr + noise[:, 3:] * self.p.noise_gyr_radps
         a_counts = np.round(acc / acc_scale_mps2(self._acc_range_g))
         g_counts = np.round(gyr / gyro_scale_radps(self._gyro_range_dps))
         counts = np.concatenate([a_counts, g_counts], axis=1)
