@@ -91,7 +91,7 @@ def frame_streams(draw):
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     frames = [config_reply(0, dataclasses.replace(CONFIG, n_max=40))]
-    seq, idx, t = 1, draw(st.integers(0, 2**32 - 1)), 5_000_000
+    seq, idx, t = 1, draw(st.integers(0, 2**32 - 1)), 5_000_000.0
     period = 1e6 / 420.0
     for n in ns:
         raw = rng.integers(-32768, 32768, (n, 6)).astype(np.int16)

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from firmware_protocol import Batch, SampleFlag, StreamDecoder, encode_frame
+from firmware_protocol import Batch, SampleFlag, encode_frame
 from firmware_protocol.frame import FrameType
 from firmware_protocol.messages import (
     Capability,
@@ -111,7 +111,7 @@ def test_time_sync_reports_the_device_clock():
 def test_ble_frames_fit_the_mtu(mtu, n):
     assert n_for_mtu(mtu, 18) == n
     p = SimSensorParams(framing="packet", mtu=mtu)
-    host, b = session(p, 0.5)
+    _host, b = session(p, 0.5)
     assert set(b.frames["n"].tolist()) == {n}
 
 
@@ -174,7 +174,7 @@ def test_output_does_not_depend_on_how_time_is_advanced():
 
 def test_clipping_at_the_configured_range_is_flagged():
     p = dataclasses.replace(QUIET, acc_range_g=2)
-    host, b = session(p, 2.0)
+    _host, b = session(p, 2.0)
     clipped = (b.samples.flags & SampleFlag.CLIPPED_ACC) > 0
     assert clipped.any() and not clipped.all()
     lim = 32768 * acc_scale_mps2(2)
