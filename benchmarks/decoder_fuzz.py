@@ -70,6 +70,13 @@ KINDS = (
     "swap",  # the frame trades places with another data frame of the window
     "random_replace",  # COBS bytes replaced by 1-5000 random bytes (half: no 0x00 in them)
 )
+# Not in the default mix (``--kinds``): corruptions the CRC missed. 1-8 bits of the frame are
+# flipped and the CRC is recomputed, so every case is a "CRC-only pass" by construction and the
+# table shows what the decoder's remaining checks (length, type, plausibility) catch.
+EXTRA_KINDS = (
+    "crc_escape",  # bits flipped anywhere in header + payload, CRC recomputed
+    "crc_escape_hdr",  # bits flipped in the 18-byte IMU6 header only, CRC recomputed
+)
 ODR_HZ = 416
 POOL_SAMPLES = 1 << 16
 IDX_MOD = 1 << 32
@@ -98,6 +105,31 @@ def machine() -> dict[str, str]:
         "numpy": np.__version__,
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
+
+
+def code_version() -> str:
+    """Which firmware_protocol was measured: its path, the git commit of its checkout, files
+    changed since that commit, and a digest of its *.py sources."""
+    import hashlib
+    import subprocess
+    from pathlib import Path
+
+    import firmware_protocol
+
+    pkg = Path(firmware_protocol.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for f in sorted(pkg.glob("*.py")):
+        digest.update(f.name.encode() + f.read_bytes())
+    try:
+        head = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(pkg), "status", "--porcelain", "."],
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        dirty = [ln[3:] for ln in dirty if ln.strip()]
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = "", []
+    state = f"git {head or '?'}" + (f", changed: {' '.join(dirty)}" if dirty else ", clean")
+    return f"{pkg} ({state}; sources sha256 {digest.hexdigest()[:12]})"
 
 
 # --------------------------------------------------------------------------- case generation
@@ -140,9 +172,9 @@ class Case:
     note: str = ""
 
 
-def build_case(seed: int, i: int, pool: np.ndarray) -> Case:
+def build_case(seed: int, i: int, pool: np.ndarray, kinds: tuple[str, ...] = KINDS) -> Case:
     rng = np.random.default_rng([seed, i])
-    kind = KINDS[i % len(KINDS)]
+    kind = kinds[i % len(kinds)]
     n = 18 if rng.random() < 0.7 else 13
     k = int(rng.integers(4, 9))
     odr_true = ODR_HZ * (1 + rng.uniform(-0.02, 0.02))
@@ -231,6 +263,16 @@ def build_case(seed: int, i: int, pool: np.ndarray) -> Case:
             junk = rng.integers(1, 256, nb, dtype=np.uint8).tobytes()
             note = f"{nb} random non-zero B"
         seg = bytearray(junk) + b"\x00"
+    elif kind in ("crc_escape", "crc_escape_hdr"):
+        fr = bytearray(frames[m])
+        span = 18 if kind == "crc_escape_hdr" else len(fr) - 2
+        nb = int(rng.integers(1, 9))
+        bits = rng.choice(span * 8, size=nb, replace=False)
+        for b in bits.tolist():
+            fr[b // 8] ^= 1 << (b % 8)
+        fr[-2:] = crc16(fr[:-2]).to_bytes(2, "little")
+        seg = bytearray(cobs_encode(fr) + b"\x00")
+        note = f"frame bits {sorted(bits.tolist())}, CRC recomputed"
     else:  # pragma: no cover
         raise AssertionError(kind)
     if kind not in ("duplicate", "swap"):
@@ -384,14 +426,14 @@ COLS = ("cases", "lost_unexpected", "uncounted", "exceptions", "double", "pendin
         "fa_header", "fa_message", "lost_m", "lost_m1")
 
 
-def run_job(job: tuple[int, int, int]) -> tuple[dict, dict, int]:
-    seed, start, stop = job
+def run_job(job: tuple[int, int, int, tuple[str, ...]]) -> tuple[dict, dict, int]:
+    seed, start, stop, kinds = job
     pool = make_pool(seed)
-    stats: dict[str, Counter] = {kd: Counter() for kd in KINDS}
+    stats: dict[str, Counter] = {kd: Counter() for kd in kinds}
     examples: dict[str, list] = {}
     max_pending = 0
     for i in range(start, stop):
-        case = build_case(seed, i, pool)
+        case = build_case(seed, i, pool, kinds)
         o, _b = run_case(case)
         st = stats[case.kind]
         st["cases"] += 1
@@ -431,9 +473,9 @@ def run_job(job: tuple[int, int, int]) -> tuple[dict, dict, int]:
 
 
 # --------------------------------------------------------------------------- reporting
-def describe(seed: int, i: int) -> int:
+def describe(seed: int, i: int, kinds: tuple[str, ...]) -> int:
     pool = make_pool(seed)
-    case = build_case(seed, i, pool)
+    case = build_case(seed, i, pool, kinds)
     o, b = run_case(case)
     print(f"case {i} (seed {seed}): kind {case.kind}, {case.note}; window of {case.k} IMU6 "
           f"frames, n = {case.n}, mutated data frame {case.m}, allowed to lose "
@@ -468,18 +510,26 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--job", type=int, default=2000, help="cases per work unit")
     ap.add_argument("--case", type=int, default=None, help="print one case in detail")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help=f"comma-separated mutation kinds to cycle through (default: the "
+                         f"{len(KINDS)} above; also available: {', '.join(EXTRA_KINDS)})")
     args = ap.parse_args()
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS + EXTRA_KINDS]
+    if unknown or not kinds:
+        ap.error(f"unknown kinds {unknown}")
     if args.case is not None:
-        return describe(args.seed, args.case)
+        return describe(args.seed, args.case, kinds)
     n = 20_000 if args.quick else args.n
     print("decoder_fuzz: mutation fuzz of firmware_protocol.StreamDecoder (serial / COBS path)")
     print("machine:")
     for key, v in machine().items():
         print(f"  {key:7s} {v}")
+    print(f"  code    {code_version()}")
     print(f"cases: {n}, seed {args.seed}, {args.workers} worker processes, kinds cycle "
-          f"{len(KINDS)} ways (case i has kind i mod {len(KINDS)})")
-    jobs = [(args.seed, a, min(a + args.job, n)) for a in range(0, n, args.job)]
-    totals: dict[str, Counter] = {kd: Counter() for kd in KINDS}
+          f"{len(kinds)} ways (case i has kind i mod {len(kinds)})")
+    jobs = [(args.seed, a, min(a + args.job, n), kinds) for a in range(0, n, args.job)]
+    totals: dict[str, Counter] = {kd: Counter() for kd in kinds}
     examples: dict[str, list] = {}
     max_pending = 0
     t0 = time.perf_counter()
@@ -504,10 +554,10 @@ def main() -> int:
     print()
     head = (f"  {'kind':15s} {'cases':>8s} {'lost>allow':>10s} {'uncounted':>9s} {'exc':>4s} "
             f"{'double':>6s} {'pend>max':>8s} {'start rule':>10s} {'CRC-only':>8s} "
-            f"{'/M':>8s} {'dec FA':>6s} {'/M':>8s}")
+            f"{'/M':>8s} {'dec FA':>6s} {'/M':>8s} {'after FA':>8s}")
     print(head)
     grand: Counter = Counter()
-    for kd in KINDS:
+    for kd in kinds:
         c = totals[kd]
         grand.update(c)
         print(fmt_line(kd, c))
@@ -524,7 +574,9 @@ def main() -> int:
     print("  CRC-only: cases with a corrupted block (>= 6 B, not an original frame) whose CRC-16")
     print("    matches (/M: per million cases of that kind); dec FA: cases where the decoder")
     print("    delivered a frame/message that is not an original (CRC + length + type +")
-    print("    plausibility all passed). Duplicate and swap corrupt nothing (CRC-only n/a).")
+    print("    plausibility all passed). Duplicate and swap corrupt nothing (CRC-only n/a);")
+    print("  after FA: cases where an untouched frame was lost after a false accept (a corrupted")
+    print("    header that passed moved the line); not counted as failures, shown here.")
     if grand["fa"] or grand["crc_only_cases"]:
         print(f"  CRC-only blocks in total: {grand['crc_only_blocks']}; decoder false accepts by "
               f"what differed: samples {grand['fa_samples']}, frame header "
@@ -552,7 +604,7 @@ def fmt_line(name: str, c: Counter) -> str:
             f"{c['exceptions']:4d} {c['double']:6d} {c['pending_over']:8d} "
             f"{c['lost_start_rule']:10d} {c['crc_only_cases']:8d} "
             f"{per_million(c['crc_only_cases'], cases)} {c['fa']:6d} "
-            f"{per_million(c['fa'], cases)}")
+            f"{per_million(c['fa'], cases)} {c['lost_after_fa']:8d}")
 
 
 if __name__ == "__main__":

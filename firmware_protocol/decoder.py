@@ -12,16 +12,14 @@ batches' concatenation however the bytes were chunked.
 
 from __future__ import annotations
 
-from binascii import crc_hqx
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
 from firmware_protocol.batch import FRAME_DTYPE, Batch, Gap, Message, SampleFlag, Samples
-from firmware_protocol.cobs import cobs_decode_many, cobs_max_encoded_len
+from firmware_protocol.cobs import cobs_max_encoded_len
 from firmware_protocol.frame import (
     COMMANDS,
     DATA_TYPES,
@@ -52,6 +50,18 @@ from firmware_protocol.tracker import (
 )
 
 MAX_ENCODED_LEN = cobs_max_encoded_len(MAX_FRAME_LEN)
+
+
+def _lut(types) -> np.ndarray:
+    t = np.zeros(256, bool)
+    t[[int(x) for x in types]] = True
+    return t
+
+
+_DEVICE_TYPES = _lut(x for x in KNOWN_TYPES if x >= 0x10)
+_HOST_TYPES = _lut(x for x in KNOWN_TYPES if x < 0x10)
+_DATA_LUT = _lut(DATA_TYPES)
+_TELEMETRY_LUT = _lut((FrameType.STATUS, FrameType.EVENT, FrameType.LOG))
 
 #: Problem kinds, each counted in :attr:`StreamDecoder.problems`.
 PROBLEM_KINDS = (
@@ -105,6 +115,9 @@ class StreamDecoder:
         self.recovered_samples = 0  # samples of reported gaps that arrived later
         self._pending = b""
         self._skipping = False  # inside an oversize run: drop until the next delimiter
+        from firmware_protocol import kernels  # numba: imported when a decoder is made
+
+        self._kernels = kernels
         self._frame_no = 0
         self._tracker = Tracker()
         self._scales: dict[int, _Scale] = {}
@@ -125,26 +138,27 @@ class StreamDecoder:
             self._keep_pending(buf, batch)
             return self._finish(batch)
         complete, rest = buf[: last_zero + 1], buf[last_zero + 1 :]
-        arr = np.frombuffer(complete, dtype=np.uint8)
-        zeros = np.flatnonzero(arr == 0)
-        starts = np.empty(zeros.size, np.int64)
-        starts[0] = 0
-        starts[1:] = zeros[:-1] + 1
-        ends = zeros.astype(np.int64)
         if self._skipping:  # tail of an oversize run, already counted
-            starts, ends = starts[1:], ends[1:]
+            complete = complete[complete.find(b"\x00") + 1 :]
             self._skipping = False
         self._pending = b""
         self._keep_pending(rest, batch)
-        lens = ends - starts
-        keep = lens > 0  # back-to-back delimiters are idle fill, not frames
-        over = lens > MAX_ENCODED_LEN
-        batch.problems["oversize"] += int(over.sum())
-        keep &= ~over
-        starts, ends = starts[keep], ends[keep]
-        out, ostarts, olens, ok = cobs_decode_many(arr, starts, ends)
-        batch.problems["bad_cobs"] += int((~ok).sum())
-        self._process(out, ostarts[ok], olens[ok], batch)
+        if complete:
+            k = self._kernels
+            arr = np.frombuffer(complete, dtype=np.uint8)
+            nmax = complete.count(b"\x00")
+            out = np.empty(arr.size, np.uint8)
+            starts = np.empty(nmax, np.int64)
+            lens = np.empty(nmax, np.int64)
+            status = np.empty(nmax, np.uint8)
+            nb = k.cobs_frames(arr, MAX_ENCODED_LEN, k.CRC_TABLE, out, starts, lens, status)
+            status = status[:nb]
+            pb = batch.problems
+            for code, kind in ((k.BAD_COBS, "bad_cobs"), (k.OVERSIZE, "oversize"),
+                               (k.BAD_CRC, "bad_crc"), (k.TRUNCATED, "truncated")):
+                pb[kind] += int(np.count_nonzero(status == code))
+            good = status == k.OK
+            self._process(out, starts[:nb][good], lens[:nb][good], batch, crc_checked=True)
         return self._finish(batch)
 
     def feed_packet(self, packet: bytes | bytearray | memoryview) -> Batch:
@@ -215,8 +229,9 @@ class StreamDecoder:
         self._switch_cfg(cfg.cfg_id)
 
     def _process(self, buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
-                 batch: Batch) -> None:
-        """Check candidate frames ``buf[starts[k]:starts[k]+lens[k]]`` and run them in order."""
+                 batch: Batch, crc_checked: bool = False) -> None:
+        """Check candidate frames ``buf[starts[k]:starts[k]+lens[k]]`` and run them in order
+        (``crc_checked``: the COBS kernel already checked length >= 6 and the CRC)."""
         pb = batch.problems
         short = lens < MIN_FRAME_LEN
         long_ = lens > MAX_FRAME_LEN
@@ -226,29 +241,21 @@ class StreamDecoder:
         starts, lens = starts[sel], lens[sel]
         if starts.size == 0:
             return
-        mv = memoryview(buf.data) if buf.flags.c_contiguous else memoryview(buf.tobytes())
-        end = starts + lens
-        slices = map(slice, starts.tolist(), (end - 2).tolist())
-        calc = np.fromiter(map(crc_hqx, map(mv.__getitem__, slices), repeat(0xFFFF)),
-                           dtype=np.int64, count=starts.size)
-        stored = buf[end - 2].astype(np.int64) | (buf[end - 1].astype(np.int64) << 8)
-        good = calc == stored
-        pb["bad_crc"] += int((~good).sum())
-        starts, lens = starts[good], lens[good]
+        if not crc_checked:
+            k = self._kernels
+            good = k.crc_ok_many(buf, starts, lens, k.CRC_TABLE)
+            pb["bad_crc"] += int(np.count_nonzero(~good))
+            starts, lens = starts[good], lens[good]
         version = buf[starts]
         ftype = buf[starts + 1]
         badv = version != PROTOCOL_VERSION
         pb["bad_version"] += int(badv.sum())
-        known = np.isin(ftype, np.fromiter(KNOWN_TYPES, np.uint8))
-        if self.direction == "host":
-            known &= ftype < 0x10
-        else:
-            known &= ftype >= 0x10
+        known = (_HOST_TYPES if self.direction == "host" else _DEVICE_TYPES)[ftype]
         unk = ~badv & ~known
         pb["unknown_type"] += int(unk.sum())
         sel = ~badv & known
         starts, lens, ftype = starts[sel], lens[sel], ftype[sel]
-        is_data = np.isin(ftype, [int(t) for t in DATA_TYPES])
+        is_data = _DATA_LUT[ftype]
         # IMU6 length and n checks
         n_arr = np.zeros(starts.size, np.int64)
         n_arr[is_data] = buf[starts[is_data] + 17]
@@ -292,20 +299,18 @@ class StreamDecoder:
     def _run(self, f: _Frames, batch: Batch) -> None:
         segs: list[tuple] = []
         live = f.ftype == FrameType.IMU6
+        easy = live | _TELEMETRY_LUT[f.ftype]  # frames that cannot change the line state
         nf = f.starts.size
         i = 0
-        state_at = -1  # position whose acceptance the tracker state reflects
         while i < nf:
             tr = self._tracker
-            if (live[i] and tr.line.started and not tr.quarantine and tr.last_seq >= 0
-                    and (state_at == i - 1 or i == 0)):
-                j = self._clean_run(f, i, live)
+            if easy[i] and tr.line.started and not tr.quarantine and tr.last_seq >= 0:
+                j = self._clean_run(f, i, live, easy)
                 if j > i:
-                    self._accept_run(f, i, j, segs)
-                    state_at = j - 1
+                    self._accept_run(f, i, j, live, segs, batch)
                     i = j
                     continue
-            state_at = i if self._slow(f, i, batch, segs) else -1
+            self._slow(f, i, batch, segs)
             i += 1
         self._emit(f, segs, batch)
 
@@ -315,39 +320,55 @@ class StreamDecoder:
         self.frames_ok += k
         return first
 
-    def _clean_run(self, f: _Frames, i: int, live: np.ndarray) -> int:
-        """End (exclusive) of the run from ``i`` of live frames that continue perfectly."""
+    def _clean_run(self, f: _Frames, i: int, live: np.ndarray, easy: np.ndarray) -> int:
+        """End (exclusive) of the run from ``i`` of live data and telemetry frames that continue
+        perfectly: consecutive ``seq``; data frames contiguous, on the timing line, with the
+        current ``cfg_id`` and ``n <= n_max``."""
         tr = self._tracker
         ln = tr.line
-        nf = f.starts.size
-        stop = i
-        while stop < nf and live[stop] and stop - i < 8192:
-            stop += 1
+        stop = i + int(np.argmin(np.append(easy[i : i + 8192], False)))
         sl = slice(i, stop)
-        seq, n, t = f.seq[sl], f.n_arr[sl], f.t_us[sl]
-        exp_idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
-        prev_seq = np.concatenate(([tr.last_seq], seq[:-1]))
-        prev_idx = np.concatenate(([ln.last_idx], exp_idx[:-1]))
-        prev_t = np.concatenate(([ln.last_t_us], t[:-1]))
-        ok = (seq - prev_seq) % SEQ_MOD == 1
-        ok &= f.idx_raw[sl] == exp_idx % (1 << 32)
-        ok &= f.cfg[sl] == ln.cfg_id
-        ok &= n <= ln.n_max
-        ok &= ln.plausible(prev_idx, prev_t, exp_idx, t)
+        seq = f.seq[sl]
+        ok = (seq - np.concatenate(([tr.last_seq], seq[:-1]))) % SEQ_MOD == 1
+        d = np.flatnonzero(live[sl])
+        if d.size:
+            pos = i + d
+            n, t = f.n_arr[pos], f.t_us[pos]
+            exp_idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
+            prev_idx = np.concatenate(([ln.last_idx], exp_idx[:-1]))
+            prev_t = np.concatenate(([ln.last_t_us], t[:-1]))
+            ok_d = f.idx_raw[pos] == exp_idx % (1 << 32)
+            ok_d &= f.cfg[pos] == ln.cfg_id
+            ok_d &= n <= ln.n_max
+            ok_d &= ln.plausible(prev_idx, prev_t, exp_idx, t)
+            ok[d] &= ok_d
         bad = np.flatnonzero(~ok)
         return i + (int(bad[0]) if bad.size else stop - i)
 
-    def _accept_run(self, f: _Frames, i: int, j: int, segs: list) -> None:
+    def _accept_run(self, f: _Frames, i: int, j: int, live: np.ndarray, segs: list,
+                    batch: Batch) -> None:
+        """Accept the clean run [i, j): data frames in bulk, telemetry one by one, in order."""
         tr = self._tracker
         ln = tr.line
-        n = f.n_arr[i:j]
-        idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
-        f.idx[i:j] = idx
-        f.period[i:j] = ln.period_us(idx, f.t_us[i:j])
-        segs.append(("run", i, j, self._take_no(j - i)))
+        d = i + np.flatnonzero(live[i:j])
+        if d.size:
+            n = f.n_arr[d]
+            idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
+            f.idx[d] = idx
+            f.period[d] = ln.period_us(idx, f.t_us[d])
+        # split into stretches of data frames separated by telemetry frames
+        tel = (i + np.flatnonzero(~live[i:j])).tolist()
+        a = i
+        for k in [*tel, j]:
+            if k > a:
+                segs.append(("run", a, k, self._take_no(k - a)))
+            if k < j:
+                self._message(f, k, int(f.ftype[k]), int(f.seq[k]), batch)
+            a = k + 1
         tr.recent_seqs.extend(f.seq[i : j - 1].tolist())
         tr.advance_seq(int(f.seq[j - 1]))
-        tr.accept_live(int(idx[-1]), float(f.t_us[j - 1]), int(n[-1]))
+        if d.size:
+            tr.accept_live(int(idx[-1]), float(f.t_us[d[-1]]), int(n[-1]))
 
     def _accept_one(self, f: _Frames, i: int, u: int, period: float, flag: int,
                     segs: list, mask: np.ndarray | None = None) -> None:

@@ -77,8 +77,9 @@ class LineState:
         d_idx = np.asarray(idx, dtype=np.float64) - np.asarray(prev_idx, dtype=np.float64)
         d_t = np.asarray(t_us, dtype=np.float64) - np.asarray(prev_t, dtype=np.float64)
         pred = d_idx * p
-        tol = ABS_TOL_US + 2.0 * np.nan_to_num(p) + REL_TOL * np.abs(np.nan_to_num(pred))
-        ok_line = np.where(np.isnan(pred), d_t >= 0, np.abs(d_t - pred) <= tol)
+        with np.errstate(invalid="ignore"):
+            tol = ABS_TOL_US + 2.0 * p + REL_TOL * np.abs(pred)
+            ok_line = np.where(np.isnan(pred), d_t >= 0, np.abs(d_t - pred) <= tol)
         return ok_line & (d_idx <= MAX_FORWARD_SAMPLES)
 
 
