@@ -84,6 +84,14 @@ MAX_EXAMPLES = 5  # failure examples kept per kind and category
 
 
 # --------------------------------------------------------------------------- machine
+def numba_version() -> str:
+    try:
+        import numba
+    except ImportError:
+        return " (numba not installed)"
+    return f" (numba {numba.__version__})"
+
+
 def machine() -> dict[str, str]:
     model = "?"
     try:
@@ -102,7 +110,7 @@ def machine() -> dict[str, str]:
         "cpu": model,
         "cores": f"{os.cpu_count()} logical ({usable} usable by this process)",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "numpy": np.__version__,
+        "numpy": np.__version__ + numba_version(),
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
 

@@ -43,6 +43,14 @@ CONFIG = Config(odr_hz=ODR_HZ, acc_range_g=16, gyro_range_dps=2000, n_max=N_PER_
 
 
 # --------------------------------------------------------------------------- machine
+def numba_version() -> str:
+    try:
+        import numba
+    except ImportError:
+        return " (numba not installed)"
+    return f" (numba {numba.__version__})"
+
+
 def machine() -> dict[str, str]:
     model = "?"
     try:
@@ -61,7 +69,7 @@ def machine() -> dict[str, str]:
         "cpu": model,
         "cores": f"{os.cpu_count()} logical ({usable} usable by this process)",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "numpy": np.__version__,
+        "numpy": np.__version__ + numba_version(),
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
 

@@ -65,6 +65,8 @@ def gather_imu6(buf: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray
     starts = np.asarray(starts, np.int64)
     if starts.size and (np.diff(starts) == length).all():  # back to back: a plain view
         rows = buf[starts[0] : starts[0] + starts.size * length].reshape(-1, length)
+    elif starts.size * length < (1 << 20):  # small: a plain gather is quickest
+        rows = buf[starts[:, None] + np.arange(length)]
     else:
         rows = np.lib.stride_tricks.sliding_window_view(buf, length)[starts]
     heads = rows[:, :IMU6_HEADER_LEN].copy().view(HEADER_DTYPE).reshape(-1)

@@ -62,8 +62,8 @@ class LineState:
         ±5 % of the configured rate; the configured rate within 32 samples of the anchor (NaN
         there without a configuration)."""
         span = np.asarray(idx, dtype=np.float64) - self.anchor_idx
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = (np.asarray(t_us, dtype=np.float64) - self.anchor_t_us) / span
+        dt = np.asarray(t_us, dtype=np.float64) - self.anchor_t_us
+        slope = np.divide(dt, span, out=np.full(np.shape(span), np.nan), where=span != 0)
         nominal = self.nominal_period_us
         far = np.abs(span) >= MIN_SLOPE_SPAN
         if np.isnan(nominal):
@@ -77,9 +77,8 @@ class LineState:
         d_idx = np.asarray(idx, dtype=np.float64) - np.asarray(prev_idx, dtype=np.float64)
         d_t = np.asarray(t_us, dtype=np.float64) - np.asarray(prev_t, dtype=np.float64)
         pred = d_idx * p
-        with np.errstate(invalid="ignore"):
-            tol = ABS_TOL_US + 2.0 * p + REL_TOL * np.abs(pred)
-            ok_line = np.where(np.isnan(pred), d_t >= 0, np.abs(d_t - pred) <= tol)
+        tol = ABS_TOL_US + 2.0 * p + REL_TOL * np.abs(pred)
+        ok_line = np.where(np.isnan(pred), d_t >= 0, np.abs(d_t - pred) <= tol)
         return ok_line & (d_idx <= MAX_FORWARD_SAMPLES)
 
 
