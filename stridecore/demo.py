@@ -80,6 +80,7 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
             if nxt >= 0:
                 host.send(FrameType.READ_BACKLOG, t, ReadBacklog(nxt & 0xFFFFFFFF))
         was_up = up
+        res.health.link_up = up
         batch = host.collect(t)
         res.health.update(batch)
         res.batches.append(batch)

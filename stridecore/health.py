@@ -33,6 +33,7 @@ class StreamHealth:
     config: Config | None = None
     status: DeviceStatus | None = None
     disconnects: int = 0
+    link_up: bool = True
 
     def update(self, batch: Batch) -> None:
         s = batch.samples
@@ -110,6 +111,7 @@ class StreamHealth:
             "battery_mv": self.status.battery_mv if self.status else None,
             "device_fifo_overruns": self.status.fifo_overruns if self.status else None,
             "disconnects": self.disconnects,
+            "link": "up" if self.link_up else "down",
             "messages": dict(self.messages),
             "problems": {k: v for k, v in decoder.problems.items() if v},
             "bytes": decoder.bytes_in,

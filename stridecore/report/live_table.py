@@ -31,7 +31,7 @@ def health_table(d: dict, t_s: float, final: bool = False) -> Table:
         ("gaps", f"{d['gaps']} found, {d['samples_recovered']} samples recovered "
                  f"({d['backlog_samples']} backlog, {d['late_samples']} late), "
                  f"{d['samples_missing_now']} still missing"),
-        ("disconnects", _fmt(d["disconnects"])),
+        ("link", f"{d['link']}, {d['disconnects']} disconnect(s)"),
         ("clipped samples", _fmt(d["clipped_samples"])),
         ("peaks", f"{d['peak_acc_g']} g, {d['peak_gyr_dps']} °/s"),
         ("battery", f"{_fmt(d['battery_mv'])} mV"),
