@@ -4,7 +4,7 @@
 BLE notification (one frame, no COBS). Neither ever raises on bad input: every problem is counted
 by kind, and decoding resynchronises at the next delimiter (serial) or packet (BLE).
 
-The output of a feed is a :class:`Batch`: a structured array of samples in SI units (no Python
+The output of a feed is a :class:`Batch`: samples in SI units as column arrays (no Python
 object per sample), a structured array of data-frame metadata, the decoded non-data messages,
 the sample gaps found and the problem counts. The same frames in the same order give the same
 batches' concatenation however the bytes were chunked.
@@ -194,7 +194,8 @@ class StreamDecoder:
     @property
     def next_sample_idx(self) -> int:
         """Index of the next live sample expected (-1 before the first data frame)."""
-        return self._tracker.line.next_idx
+        ln = self._tracker.line
+        return ln.next_idx if ln.started else -1
 
     @property
     def open_gaps(self) -> list[tuple[int, int]]:

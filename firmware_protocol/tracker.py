@@ -47,14 +47,12 @@ class LineState:
     anchor_t_us: float = 0.0
     last_idx: int = -1
     last_t_us: float = 0.0
-    next_idx: int = -1  # -1: nothing accepted yet
+    next_idx: int = 0  # next expected sample index (meaningful once started)
+    started: bool = False  # a live frame has been accepted
+    anchored: bool = False
     cfg_id: int = -1
     nominal_period_us: float = float("nan")
     n_max: int = 255
-
-    @property
-    def started(self) -> bool:
-        return self.next_idx >= 0
 
     def period_us(self, idx: np.ndarray | int, t_us: np.ndarray | float) -> np.ndarray:
         """Sample period (µs) at the frame ``(idx, t_us)``: the slope of the line from the
@@ -83,17 +81,6 @@ class LineState:
 
 
 @dataclass
-class Held:
-    """A data frame held back by the tracker (quarantine) until its fate is known."""
-
-    key: int  # caller's handle
-    seq: int
-    idx: int
-    t_us: float
-    n: int
-
-
-@dataclass
 class Tracker:
     """Sequential state of one device→host stream."""
 
@@ -101,7 +88,7 @@ class Tracker:
     last_seq: int = -1
     recent_seqs: deque = field(default_factory=lambda: deque(maxlen=512))
     open_gaps: list = field(default_factory=list)  # [first_idx, end_idx) not yet received
-    quarantine: list = field(default_factory=list)
+    quarantine: list = field(default_factory=list)  # held-back off-line frames, in order
     restart_idx: int = -1  # from a START reply: where sample counting restarts
 
     def note_seq(self, seq: int) -> tuple[str, int]:
@@ -152,11 +139,12 @@ class Tracker:
     def accept_live(self, idx: int, t_us: float, n: int) -> None:
         """Move the line to an accepted in-order live frame."""
         ln = self.line
-        if ln.anchor_idx < 0:
-            ln.anchor_idx, ln.anchor_t_us = idx, t_us
+        if not ln.anchored:
+            ln.anchor_idx, ln.anchor_t_us, ln.anchored = idx, t_us, True
         ln.last_idx, ln.last_t_us, ln.next_idx = idx, t_us, idx + n
+        ln.started = True
 
     def reanchor(self, idx: int, t_us: float) -> None:
         ln = self.line
-        ln.anchor_idx, ln.anchor_t_us = idx, t_us
+        ln.anchor_idx, ln.anchor_t_us, ln.anchored = idx, t_us, True
         ln.last_idx, ln.last_t_us = idx, t_us
