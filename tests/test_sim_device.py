@@ -263,3 +263,18 @@ def test_sim_urls():
                      ("sim://?disconnect=5", "START_S"), ("serial:///dev/x", "not a sim")]:
         with pytest.raises(SimUrlError, match=why):
             parse_sim_url(bad)
+
+
+def test_live_pacing_uses_the_injected_clock():
+    """Real-time pacing is a clock and a sleep passed in: a virtual clock runs 30 s in no time."""
+    now = [0.0]
+    slept = []
+
+    def sleep(dt: float) -> None:
+        slept.append(dt)
+        now[0] += dt
+
+    res = run_demo(QUIET, duration_s=30.0, speed=2.0, sleep=sleep, clock=lambda: now[0])
+    assert sum(slept) == pytest.approx(15.0, abs=0.06)  # 30 s of sensor time at 2x
+    assert res.wall_time_s == pytest.approx(15.0, abs=0.06)
+    assert res.health.samples > 30 * 416
