@@ -119,6 +119,7 @@ class StreamDecoder:
 
         self._kernels = kernels
         self._frame_no = 0
+        self._look = 64  # look-ahead of the clean-run check, frames
         self._tracker = Tracker()
         self._scales: dict[int, _Scale] = {}
         for cfg in (configs or {}).values():
@@ -307,6 +308,8 @@ class StreamDecoder:
             tr = self._tracker
             if easy[i] and tr.line.started and not tr.quarantine and tr.last_seq >= 0:
                 j = self._clean_run(f, i, live, easy)
+                self._look = min(8192, self._look * 2) if j - i >= self._look else \
+                    max(64, 2 * (j - i))
                 if j > i:
                     self._accept_run(f, i, j, live, segs, batch)
                     i = j
@@ -327,7 +330,9 @@ class StreamDecoder:
         current ``cfg_id`` and ``n <= n_max``."""
         tr = self._tracker
         ln = tr.line
-        stop = i + int(np.argmin(np.append(easy[i : i + 8192], False)))
+        # look ahead as far as runs have recently reached (64 … 8192 frames), so an anomaly
+        # every few frames does not cost a long look-ahead each time
+        stop = i + int(np.argmin(np.append(easy[i : i + self._look], False)))
         sl = slice(i, stop)
         seq = f.seq[sl]
         ok = (seq - np.concatenate(([tr.last_seq], seq[:-1]))) % SEQ_MOD == 1
@@ -454,6 +459,9 @@ class StreamDecoder:
         flag = self._gap(ln.next_idx, u, batch) if u > ln.next_idx else 0
         if verdict == "gap":
             pb["lost_frames"] += lost
+        if tr.quarantine:  # the line goes on: the frames held off it were corrupt
+            pb["implausible"] += len(tr.quarantine)
+            tr.quarantine.clear()
         if cfg_id != ln.cfg_id:
             self._switch_cfg(cfg_id)
         tr.accept_live(u, t, n)

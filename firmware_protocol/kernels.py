@@ -19,7 +19,7 @@ TRUNCATED = 4
 
 
 def _crc_table() -> np.ndarray:
-    tab = np.zeros(256, np.uint16)
+    tab = np.zeros(256, np.int64)
     for b in range(256):
         c = b << 8
         for _ in range(8):
@@ -34,9 +34,9 @@ CRC_TABLE = _crc_table()
 @njit
 def crc16_at(buf, start, n, table):  # pragma: no cover - compiled
     """CRC-16/CCITT-FALSE of ``buf[start:start+n]``."""
-    crc = np.uint16(0xFFFF)
+    crc = 0xFFFF
     for k in range(start, start + n):
-        crc = np.uint16((crc << 8) & 0xFFFF) ^ table[((crc >> 8) ^ buf[k]) & 0xFF]
+        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ np.int64(buf[k])]
     return crc
 
 
@@ -89,7 +89,7 @@ def cobs_frames(buf, max_encoded, table, out, o_start, o_len, status):  # pragma
             if flen < 6:
                 status[nb] = TRUNCATED
             else:
-                stored = np.uint16(out[w - 2]) | np.uint16(np.uint16(out[w - 1]) << 8)
+                stored = np.int64(out[w - 2]) | (np.int64(out[w - 1]) << 8)
                 crc = crc16_at(out, o, flen - 2, table)
                 status[nb] = OK if crc == stored else BAD_CRC
             o = w
@@ -105,6 +105,6 @@ def crc_ok_many(buf, starts, lens, table):  # pragma: no cover - compiled
     for k in range(starts.size):
         s = starts[k]
         n = lens[k]
-        stored = np.uint16(buf[s + n - 2]) | np.uint16(np.uint16(buf[s + n - 1]) << 8)
+        stored = np.int64(buf[s + n - 2]) | (np.int64(buf[s + n - 1]) << 8)
         res[k] = crc16_at(buf, s, n - 2, table) == stored
     return res

@@ -1,0 +1,27 @@
+"""The benchmark scripts still run (tiny sizes); their numbers live in benchmarks/RESULTS.md."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+def test_throughput_script_runs_and_matches_the_reference():
+    r = subprocess.run([sys.executable, str(BENCH / "decoder_throughput.py"), "--seconds", "20",
+                        "--reps", "1", "--ref-reps", "1"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "samples identical to the reference (all 5 cases): yes" in r.stdout
+
+
+@pytest.mark.slow
+def test_fuzz_script_runs_clean():
+    r = subprocess.run([sys.executable, str(BENCH / "decoder_fuzz.py"), "--n", "400",
+                        "--workers", "1", "--seed", "7"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "verdict: PASS" in r.stdout
