@@ -12,6 +12,8 @@ batches' concatenation however the bytes were chunked.
 
 from __future__ import annotations
 
+import struct
+from binascii import crc_hqx
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ from firmware_protocol.tracker import (
 )
 
 MAX_ENCODED_LEN = cobs_max_encoded_len(MAX_FRAME_LEN)
+_IMU6_HEAD = struct.Struct("<HQIBB")  # seq, t_us, sample_idx, cfg_id, n (from offset 2)
 
 
 def _lut(types) -> np.ndarray:
@@ -164,7 +167,41 @@ class StreamDecoder:
 
     def feed_packet(self, packet: bytes | bytearray | memoryview) -> Batch:
         """Feed one BLE notification (exactly one frame)."""
-        return self.feed_packets([packet])
+        if self.framing != "packet":
+            raise RuntimeError("feed_packet() is for framing='packet'; use feed()")
+        pkt = bytes(packet)
+        batch = self._continue_line(pkt)
+        return batch if batch is not None else self.feed_packets([pkt])
+
+    def _continue_line(self, b: bytes) -> Batch | None:
+        """The common live case without array set-up: a valid IMU6 frame that continues the
+        line (the same checks as :meth:`_clean_run`). None: take the general path."""
+        tr = self._tracker
+        ln = tr.line
+        n = len(b)
+        if (n < IMU6_OVERHEAD or b[0] != PROTOCOL_VERSION or b[1] != FrameType.IMU6
+                or not ln.started or tr.quarantine or tr.last_seq < 0):
+            return None
+        seq, t_us, idx_raw, cfg_id, k = _IMU6_HEAD.unpack_from(b, 2)
+        u = ln.next_idx
+        if (k == 0 or n != IMU6_OVERHEAD + IMU6_BYTES_PER_SAMPLE * k
+                or (seq - tr.last_seq) % SEQ_MOD != 1 or idx_raw != u % (1 << 32)
+                or cfg_id != ln.cfg_id or k > ln.n_max
+                or crc_hqx(b[:-2], 0xFFFF) != int.from_bytes(b[-2:], "little")
+                or not ln.plausible(ln.last_idx, ln.last_t_us, u, float(t_us))):
+            return None
+        self.bytes_in += n
+        batch = Batch()
+        fr = np.zeros(1, FRAME_DTYPE)
+        fr[0] = (self._take_no(), seq, FrameType.IMU6, t_us, u, cfg_id, k,
+                 float(ln.period_us(u, float(t_us))))
+        raw = np.frombuffer(b, "<i2", count=6 * k, offset=18).reshape(k, 6)
+        tr.advance_seq(seq)
+        tr.accept_live(u, float(t_us), k)
+        counts = np.array([k], np.int64)
+        self._build_samples(fr, raw, counts, np.zeros(1, np.int64), np.zeros(1, np.uint8), {},
+                            batch)
+        return self._finish(batch)
 
     def feed_packets(self, packets: Iterable[bytes | bytearray | memoryview]) -> Batch:
         """Feed many BLE notifications at once (replay); same result as one by one."""
@@ -622,6 +659,15 @@ class StreamDecoder:
                     raw[at] = raw_n[f.row[pos[sel]]].reshape(-1, 6)
             for r, h in held:
                 raw[offsets[r] : offsets[r] + h.n] = h.raw
+        self._build_samples(fr, raw, counts, offsets, np.concatenate(flag_parts), masks,
+                            batch)
+
+    def _build_samples(self, fr: np.ndarray, raw: np.ndarray, counts: np.ndarray,
+                       offsets: np.ndarray, fflags: np.ndarray, masks: dict[int, np.ndarray],
+                       batch: Batch) -> None:
+        """SI samples of the accepted frames ``fr`` from their raw counts (N, 6), in order."""
+        nfr = fr.size
+        total = raw.shape[0]
         if (counts == counts[0]).all():
             n0 = int(counts[0])
             rep = np.repeat(np.arange(nfr), n0)
@@ -635,7 +681,6 @@ class StreamDecoder:
         else:
             sample_idx = first_idx[rep] + within
         t_dev = fr["t_us"].astype(np.float64)[rep] + within * fr["period_us"][rep]
-        fflags = np.concatenate(flag_parts)
         fl = (fflags & ~np.uint8(SampleFlag.GAP_BEFORE))[rep]
         fl[offsets] |= fflags & np.uint8(SampleFlag.GAP_BEFORE)
         lim = (raw >= RAW_MAX) | (raw <= RAW_MIN)
