@@ -188,19 +188,31 @@ class StreamDecoder:
                 or (seq - tr.last_seq) % SEQ_MOD != 1 or idx_raw != u % (1 << 32)
                 or cfg_id != ln.cfg_id or k > ln.n_max
                 or crc_hqx(b[:-2], 0xFFFF) != int.from_bytes(b[-2:], "little")
-                or not ln.plausible(ln.last_idx, ln.last_t_us, u, float(t_us))):
+                or not ln.plausible_1(ln.last_idx, ln.last_t_us, u, float(t_us))):
             return None
         self.bytes_in += n
         batch = Batch()
         fr = np.zeros(1, FRAME_DTYPE)
-        fr[0] = (self._take_no(), seq, FrameType.IMU6, t_us, u, cfg_id, k,
-                 float(ln.period_us(u, float(t_us))))
+        period = ln.period_us_1(u, float(t_us))
+        fr[0] = (self._take_no(), seq, FrameType.IMU6, t_us, u, cfg_id, k, period)
         raw = np.frombuffer(b, "<i2", count=6 * k, offset=18).reshape(k, 6)
         tr.advance_seq(seq)
         tr.accept_live(u, float(t_us), k)
-        counts = np.array([k], np.int64)
-        self._build_samples(fr, raw, counts, np.zeros(1, np.int64), np.zeros(1, np.uint8), {},
-                            batch)
+        i = np.arange(k)
+        sc = self._scales.get(cfg_id)
+        if sc is None:
+            batch.problems["unknown_cfg"] += 1
+            si = np.full((k, 6), np.nan)
+            flags = np.full(k, SampleFlag.UNKNOWN_CFG, np.uint8)
+        else:
+            si = raw * np.array([sc.acc, sc.acc, sc.acc, sc.gyr, sc.gyr, sc.gyr])
+            flags = np.zeros(k, np.uint8)
+        lim = (raw >= RAW_MAX) | (raw <= RAW_MIN)
+        if lim.any():
+            flags[lim[:, :3].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_ACC)
+            flags[lim[:, 3:].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_GYR)
+        batch.samples = Samples(u + i, float(t_us) + i * period, si[:, :3], si[:, 3:], flags)
+        batch.frames = fr
         return self._finish(batch)
 
     def feed_packets(self, packets: Iterable[bytes | bytearray | memoryview]) -> Batch:

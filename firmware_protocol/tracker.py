@@ -12,6 +12,7 @@ Everything here is a function of the frame sequence only, never of how bytes wer
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -78,6 +79,30 @@ class LineState:
         tol = ABS_TOL_US + 2.0 * p + REL_TOL * np.abs(pred)
         ok_line = np.where(np.isnan(pred), d_t >= 0, np.abs(d_t - pred) <= tol)
         return ok_line & (d_idx <= MAX_FORWARD_SAMPLES)
+
+    # Scalar twins of the two rules above for the one-frame live path (numpy on scalars costs
+    # ~50 µs a call); tests check they agree with the array versions everywhere.
+    def period_us_1(self, idx: int, t_us: float) -> float:
+        span = float(idx) - self.anchor_idx
+        slope = (t_us - self.anchor_t_us) / span if span != 0 else math.nan
+        nominal = self.nominal_period_us
+        far = abs(span) >= MIN_SLOPE_SPAN
+        if math.isnan(nominal):
+            return slope if far else math.nan
+        if abs(span) >= MIN_SPAN_SAMPLES:
+            return slope
+        return min(max(slope, 0.95 * nominal), 1.05 * nominal) if far else nominal
+
+    def plausible_1(self, prev_idx: int, prev_t: float, idx: int, t_us: float) -> bool:
+        p = self.period_us_1(prev_idx, prev_t)
+        d_idx = float(idx) - float(prev_idx)
+        d_t = t_us - prev_t
+        pred = d_idx * p
+        if d_idx > MAX_FORWARD_SAMPLES:
+            return False
+        if math.isnan(pred):
+            return d_t >= 0
+        return abs(d_t - pred) <= ABS_TOL_US + 2.0 * p + REL_TOL * abs(pred)
 
 
 @dataclass

@@ -326,3 +326,16 @@ def test_host_direction_decodes_commands():
     # device-to-host types on the host direction are unknown there
     b = dec.feed(serial([status_frame(4, 1)]))
     assert dec.problems["unknown_type"] == 1
+
+
+@given(st.integers(-10**6, 10**6), st.floats(-1e9, 1e9), st.integers(-10**6, 10**6),
+       st.floats(-1e9, 1e9), st.integers(-10**6, 10**6), st.floats(-1e9, 1e9),
+       st.sampled_from([float("nan"), 961.5, 2403.8461538461538, 10000.0]))
+def test_scalar_line_rules_equal_the_array_rules(a_idx, a_t, p_idx, p_t, idx, t, nominal):
+    from firmware_protocol.tracker import LineState
+
+    ln = LineState(anchor_idx=a_idx, anchor_t_us=a_t, nominal_period_us=nominal)
+    want_p = float(ln.period_us(p_idx, p_t))
+    got_p = ln.period_us_1(p_idx, p_t)
+    assert (np.isnan(want_p) and np.isnan(got_p)) or want_p == got_p
+    assert bool(ln.plausible(p_idx, p_t, idx, t)) == ln.plausible_1(p_idx, p_t, idx, t)
