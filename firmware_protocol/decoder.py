@@ -457,7 +457,7 @@ class StreamDecoder:
             if not ln.started:
                 return False
             u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
-            if not ln.plausible(ln.last_idx, ln.last_t_us, u, t) or cfg_id != ln.cfg_id:
+            if not ln.plausible_1(ln.last_idx, ln.last_t_us, u, t) or cfg_id != ln.cfg_id:
                 pb["implausible"] += 1
                 return False
             mask = tr.take_from_gaps(u, u + n)
@@ -468,7 +468,7 @@ class StreamDecoder:
                 tr.accept_live(u, t, n)
             if mask.any():
                 self.recovered_samples += int(mask.sum())
-                period = float(ln.period_us(u, t))
+                period = ln.period_us_1(u, t)
                 self._accept_one(f, i, u, period, SampleFlag.BACKLOG, segs,
                                  None if mask.all() else mask)
             return False
@@ -487,14 +487,14 @@ class StreamDecoder:
             self._switch_cfg(cfg_id)
             tr.accept_live(u, t, n)
             tr.advance_seq(seq)
-            self._accept_one(f, i, u, float(ln.period_us(u, t)), flag, segs)
+            self._accept_one(f, i, u, ln.period_us_1(u, t), flag, segs)
             return True
         u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
-        on_line = bool(ln.plausible(ln.last_idx, ln.last_t_us, u, t)) and cfg_known \
+        on_line = ln.plausible_1(ln.last_idx, ln.last_t_us, u, t) and cfg_known \
             and n <= ln.n_max
         if not on_line:
             return self._hold(f, i, u, batch, segs)
-        period = float(ln.period_us(u, t))
+        period = ln.period_us_1(u, t)
         if u < ln.next_idx:  # behind the stream: a late frame or a duplicate
             mask = tr.take_from_gaps(u, u + n)
             if not mask.any():
@@ -566,7 +566,7 @@ class StreamDecoder:
         tr.reanchor(first.idx, first.t_us)
         self._switch_cfg(first.cfg_id)
         for k, hk in enumerate(q):
-            hk.period = float(ln.period_us(hk.idx, hk.t_us))
+            hk.period = ln.period_us_1(hk.idx, hk.t_us)
             hk.flag = flag if k == 0 else 0
             segs.append(("held", hk, self._take_no()))
             tr.accept_live(hk.idx, hk.t_us, hk.n)

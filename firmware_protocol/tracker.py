@@ -37,6 +37,8 @@ def seq_delta(seq: np.ndarray | int, prev: np.ndarray | int) -> np.ndarray | int
 def unwrap_idx(raw: np.ndarray | int, ref: np.ndarray | int) -> np.ndarray | int:
     """Unwrap a u32 ``sample_idx`` to the 64-bit value nearest ``ref`` (signed 32-bit delta)."""
     d = (raw - ref) % IDX_MOD
+    if isinstance(d, int):
+        return ref + d - (IDX_MOD if d >= IDX_MOD // 2 else 0)
     return ref + d - np.where(d >= IDX_MOD // 2, IDX_MOD, 0)
 
 
