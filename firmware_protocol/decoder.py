@@ -83,6 +83,7 @@ PROBLEM_KINDS = (
     "lost_samples",  # samples missing from sample_idx (gaps still open when they were found)
     "unknown_cfg",  # data frame with a cfg_id whose scales are unknown (samples are NaN)
     "reanchored",  # the timing line was re-anchored on a chain of frames
+    "unplaced",  # backlog frame before any live frame: no line to place it on (dropped)
 )
 
 
@@ -309,8 +310,9 @@ class StreamDecoder:
         is_data = _DATA_LUT[ftype]
         # IMU6 length and n checks
         n_arr = np.zeros(starts.size, np.int64)
-        n_arr[is_data] = buf[starts[is_data] + 17]
         trunc = is_data & (lens < IMU6_OVERHEAD)
+        has_n = is_data & ~trunc  # byte 17 (n) exists only in frames of >= 20 B
+        n_arr[has_n] = buf[starts[has_n] + 17]
         badlen = is_data & ~trunc & ((lens != IMU6_OVERHEAD + IMU6_BYTES_PER_SAMPLE * n_arr)
                                      | (n_arr == 0))
         pb["truncated"] += int(trunc.sum())
@@ -454,7 +456,8 @@ class StreamDecoder:
             if verdict != "behind":
                 pb["lost_frames"] += lost
                 tr.advance_seq(seq)
-            if not ln.started:
+            if not ln.started:  # no live line to place it on (a decoder started mid-session)
+                pb["unplaced"] += 1
                 return False
             u = int(unwrap_idx(int(f.idx_raw[i]), ln.next_idx))
             if not ln.plausible_1(ln.last_idx, ln.last_t_us, u, t) or cfg_id != ln.cfg_id:
@@ -471,6 +474,8 @@ class StreamDecoder:
                 period = ln.period_us_1(u, t)
                 self._accept_one(f, i, u, period, SampleFlag.BACKLOG, segs,
                                  None if mask.all() else mask)
+            else:
+                pb["duplicate"] += 1
             return False
         cfg_known = cfg_id in self._scales or (not self._scales and
                                                 (ln.cfg_id < 0 or cfg_id == ln.cfg_id))

@@ -339,3 +339,26 @@ def test_scalar_line_rules_equal_the_array_rules(a_idx, a_t, p_idx, p_t, idx, t,
     got_p = ln.period_us_1(p_idx, p_t)
     assert (np.isnan(want_p) and np.isnan(got_p)) or want_p == got_p
     assert bool(ln.plausible(p_idx, p_t, idx, t)) == ln.plausible_1(p_idx, p_t, idx, t)
+
+
+@pytest.mark.parametrize("size", [6, 9, 17, 18, 19])
+def test_short_imu6_typed_frame_is_truncated_not_a_crash(size):
+    """A CRC-valid frame of type 0x10 that cannot hold the IMU6 header, last in the buffer."""
+    fr = encode_frame(0x10, 5, b"\x00" * (size - 6))
+    _, dec = run_serial(serial([config_reply(0), fr]))
+    assert problems(dec) == {"truncated": 1}
+    p = StreamDecoder(framing="packet")
+    p.feed_packet(fr)
+    assert p.problems["truncated"] == 1
+
+
+def test_backlog_duplicates_and_backlog_before_any_live_frame_are_counted():
+    frames, raw = data_frames(4)  # seq 1..4, samples 0..71
+    t1 = struct.unpack_from("<Q", frames[1], 4)[0]
+    back = encode_imu6(4, t1, 18, 1, raw[18:36], backlog=True)  # a copy of frame 1's samples
+    last = _reframe(frames[3], seq=5)
+    b, dec = run_serial(serial([config_reply(0), *frames[:3], back, last]))
+    assert len(b.samples) == 72
+    assert problems(dec) == {"duplicate": 1}
+    _, dec2 = run_serial(serial([config_reply(0), back]))
+    assert problems(dec2)["unplaced"] == 1  # (and the 3 frames skipped by seq)
