@@ -55,7 +55,7 @@ from firmware_protocol import (
     encode_frame,
     encode_imu6,
 )
-from firmware_protocol.decoder import MAX_ENCODED_LEN
+from firmware_protocol.decoder import MAX_ENCODED_LEN, PROBLEM_KINDS
 from firmware_protocol.messages import Config, Reply
 
 KINDS = (
@@ -454,6 +454,8 @@ def run_job(job: tuple[int, int, int, tuple[str, ...]]) -> tuple[dict, dict, int
             st["harness_errors"] += 1
             cats.append(("harness_error", o.harness_error.strip().splitlines()[-1]))
         else:
+            for pk, v in o.problems.items():
+                st["p:" + pk] += v
             st["lost_unexpected"] += bool(o.lost_unexpected)
             st["uncounted"] += o.uncounted
             st["double"] += bool(o.double)
@@ -590,6 +592,22 @@ def main() -> int:
               f"what differed: samples {grand['fa_samples']}, frame header "
               f"{grand['fa_header']}, message {grand['fa_message']}; losses after a false "
               f"accept: {grand['lost_after_fa']}")
+    pkinds = [k for k in PROBLEM_KINDS if grand["p:" + k]]
+    if pkinds:
+        print()
+        print("problem counts reported by the decoder, summed over the cases of each kind:")
+        short = {k: k.replace("lost_", "l_").replace("out_of_order", "ooo")
+                 .replace("implausible", "implaus").replace("reanchored", "reanch")
+                 .replace("unknown_", "unk_") for k in pkinds}
+        print(f"  {'kind':15s} " + " ".join(f"{short[k]:>9s}" for k in pkinds))
+        for kd in (*kinds, "all"):
+            c = grand if kd == "all" else totals[kd]
+            print(f"  {kd:15s} " + " ".join(f"{c['p:' + k]:9d}" for k in pkinds))
+        if grand["p:bad_crc"]:
+            print(f"  bad_crc = corrupted blocks that were valid COBS and >= 6 B, i.e. reached "
+                  f"the CRC: at 2^-16 per block at most about {grand['p:bad_crc'] / 65536:.1f} "
+                  f"CRC-only passes were to be expected in this run (fewer: CRC-16/CCITT "
+                  f"detects every burst <= 16 bits and every 1-3 bit error outright)")
     if grand["harness_errors"]:
         print(f"  HARNESS ERRORS (bugs of this script): {grand['harness_errors']}")
     bad = sum(grand[x] for x in ("lost_unexpected", "uncounted", "exceptions", "double",
