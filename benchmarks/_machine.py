@@ -1,0 +1,64 @@
+"""Machine and code identification printed at the top of every benchmark's output."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+
+
+def numba_version() -> str:
+    try:
+        import numba
+    except ImportError:
+        return " (numba not installed)"
+    return f" (numba {numba.__version__})"
+
+
+def machine() -> dict[str, str]:
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    return {
+        "cpu": model,
+        "cores": f"{os.cpu_count()} logical ({usable} usable by this process)",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "numpy": np.__version__ + numba_version(),
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+    }
+
+
+def code_version() -> str:
+    """Which firmware_protocol was measured: its path, the git commit of its checkout, files
+    changed since that commit, and a digest of its *.py sources."""
+    import hashlib
+    import subprocess
+    from pathlib import Path
+
+    import firmware_protocol
+
+    pkg = Path(firmware_protocol.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for f in sorted(pkg.glob("*.py")):
+        digest.update(f.name.encode() + f.read_bytes())
+    try:
+        head = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(pkg), "status", "--porcelain", "."],
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        dirty = [ln[3:] for ln in dirty if ln.strip()]
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = "", []
+    state = f"git {head or '?'}" + (f", changed: {' '.join(dirty)}" if dirty else ", clean")
+    return f"{pkg} ({state}; sources sha256 {digest.hexdigest()[:12]})"
