@@ -82,7 +82,8 @@ MAX_EXAMPLES = 5  # failure examples kept per kind and category
 
 
 # --------------------------------------------------------------------------- machine
-from _machine import code_version, machine  # noqa: E402  (benchmarks/ is on sys.path)
+from _machine import code_version, machine  # noqa: E402
+from _signals import foot_counts  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 # --------------------------------------------------------------------------- case generation
@@ -92,16 +93,7 @@ def make_pool(seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 0x9001])
     n = POOL_SAMPLES
     ph = 2 * np.pi * 1.45 * np.arange(n) / ODR_HZ
-    raw = np.empty((n, 6))
-    raw[:, 0] = 1400 * np.sin(ph) + 400 * np.sin(2 * ph + 0.3)
-    raw[:, 1] = 500 * np.sin(ph + 1.1)
-    raw[:, 2] = 2048 + 1500 * np.sin(ph + 0.5) ** 3
-    raw[:, 3] = 60 * np.sin(ph + 0.2)
-    raw[:, 4] = 90 * np.sin(ph + 2.0) + 20 * np.sin(3 * ph)
-    raw[:, 5] = 25 * np.sin(ph + 0.7)
-    raw[:, :3] += rng.normal(0, 25, (n, 3))
-    raw[:, 3:] += rng.normal(0, 6, (n, 3))
-    return np.clip(np.rint(raw), -32000, 32000).astype(np.int16)
+    return foot_counts(ph, rng)
 
 
 @dataclass

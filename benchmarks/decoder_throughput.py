@@ -41,7 +41,8 @@ CONFIG = Config(odr_hz=ODR_HZ, acc_range_g=16, gyro_range_dps=2000, n_max=N_PER_
 
 
 # --------------------------------------------------------------------------- machine
-from _machine import code_version, machine  # noqa: E402  (benchmarks/ is on sys.path)
+from _machine import code_version, machine  # noqa: E402
+from _signals import foot_counts  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 def print_machine() -> None:
@@ -62,16 +63,7 @@ def make_raw(rng: np.random.Generator, n_samples: int) -> np.ndarray:
     t = np.arange(n_samples) / ODR_TRUE_HZ
     stride = 1.45 + 0.05 * np.sin(2 * np.pi * t / 97.0)  # strides per second, slowly varying
     ph = 2 * np.pi * np.cumsum(stride) / ODR_TRUE_HZ
-    raw = np.empty((n_samples, 6))
-    raw[:, 0] = 1400 * np.sin(ph) + 400 * np.sin(2 * ph + 0.3)
-    raw[:, 1] = 500 * np.sin(ph + 1.1)
-    raw[:, 2] = 2048 + 1500 * np.sin(ph + 0.5) ** 3
-    raw[:, 3] = 60 * np.sin(ph + 0.2)
-    raw[:, 4] = 90 * np.sin(ph + 2.0) + 20 * np.sin(3 * ph)
-    raw[:, 5] = 25 * np.sin(ph + 0.7)
-    raw[:, :3] += rng.normal(0, 25, (n_samples, 3))
-    raw[:, 3:] += rng.normal(0, 6, (n_samples, 3))
-    return np.clip(np.rint(raw), -32000, 32000).astype(np.int16)
+    return foot_counts(ph, rng)
 
 
 def make_frames(seconds: float, seed: int = 1) -> tuple[list[bytes], int]:

@@ -2,8 +2,8 @@
 
 Serial framing is ``cobs_encode(frame) + b"\\x00"``. :func:`cobs_decode` decodes one block;
 :func:`cobs_decode_many` decodes every block of a buffer at once with numpy (one Python
-iteration per COBS *code* position across all blocks, not per byte), which is what makes the
-stream decoder fast.
+iteration per COBS *code* position across all blocks); it is the reference the stream
+decoder's numba kernel (:mod:`firmware_protocol.kernels`) is tested against.
 """
 
 from __future__ import annotations
