@@ -7,7 +7,8 @@ tables here — nobody invents a column name elsewhere.
 Conventions
 -----------
 - Units are SI unless the column name says otherwise; every name ends in its unit
-  (``_mps2``, ``_radps``, ``_deg``, ``_ms``, ``_us``, ``_s``, ``_g``, ``_spm``, ``_m``).
+  (``_mps2``, ``_radps``, ``_deg``, ``_ms``, ``_us``, ``_s``, ``_g``, ``_spm``, ``_m``, ``_mps``,
+  ``_hz``).
 - Sensor axes: the sensor housing frame as mounted, right-handed; never rotated by loaders.
   ``acc_*`` is specific force (a sensor at rest reads +9.81 m/s² along the axis pointing up);
   ``gyr_*`` is angular rate, right-hand rule.
@@ -84,6 +85,19 @@ class GaitMode(StrEnum):
     WALK = "walk"
     RUN = "run"
     STILL = "still"
+
+
+class Fault(StrEnum):
+    """Form faults of the form guide a sensor can see; each maps to one corrective Cue."""
+
+    LOCKED_KNEE = "locked_knee"  # straight knee at contact, little stance flexion
+    HEEL_STRIKE = "heel_strike"  # rearfoot landing where the terrain asks for mid/forefoot
+    OVERSTRIDE = "overstride"  # long stride, low cadence, foot far ahead of the hips
+    HIP_DROP = "hip_drop"  # contralateral pelvic drop in stance
+    TORSO_SWAY = "torso_sway"  # trunk sways side to side (core not braced)
+    NO_PUSH_OFF = "no_push_off"  # no propulsive impulse at the end of stance
+    HARD_LANDING = "hard_landing"  # high tibial impact
+    SLOW_ROLL = "slow_roll"  # soft ground: long heel-to-flat roll
 
 
 class Cue(StrEnum):
@@ -191,69 +205,61 @@ FRAMES = Table(
     ),
 )
 
+_STEP_COLUMNS = (
+    C("placement", "enum:Placement", "", "sensor that detected the step"),
+    C("side", "enum:Side", "", "left or right leg"),
+    C("ic_sample_idx", "int64", "samples", "initial contact, sensor index; -1 unknown"),
+    C("to_sample_idx", "int64", "samples", "toe-off, sensor index; -1 unknown"),
+    C("t_ic_s", "float64", "s", "initial contact time since recording start"),
+    C("t_to_s", "float64", "s", "toe-off time since recording start"),
+    C("contact_ms", "float64", "ms", "IC to toe-off"),
+    C("flight_ms", "float64", "ms", "toe-off to the other leg's next IC"),
+    C("step_ms", "float64", "ms", "IC to the other leg's next IC"),
+    C("cadence_spm", "float64", "steps/min", "60000 / step_ms"),
+    C("gait_mode", "enum:GaitMode", "", "walk, run or still"),
+    C("landing", "enum:Landing", "", "heel, midfoot or forefoot (LANDING_CUTOFFS)"),
+    C("strike_angle_deg", "float64", "°", "sole to ground at IC, + toes-up"),
+    C("strike_angle_world_deg", "float64", "°", "sole to horizontal at IC, + toes-up"),
+    C("roll_through_ms", "float64", "ms", "IC to foot flat"),
+    C("grade_deg", "float64", "°", "ground slope under the foot, + uphill"),
+    C("terrain", "enum:Terrain", "", "ground type"),
+    C("peak_acc_g", "float64", "g", "peak acceleration magnitude after IC (impact)"),
+    C("peak_tibial_acc_g", "float64", "g", "peak axial shin acceleration after IC"),
+    C("knee_ic_deg", "float64", "°", "knee flexion at IC"),
+    C("knee_peak_deg", "float64", "°", "peak knee flexion in stance"),
+    C("shank_angle_ic_deg", "float64", "°", "shank to vertical at IC, + foot ahead"),
+    C("shank_loading_rotation_deg", "float64", "°", "shank rotation IC to loading peak"),
+    C("pelvic_drop_deg", "float64", "°", "contralateral pelvic drop in stance"),
+    C("stride_length_m", "float64", "m", "distance between two ICs of the same foot"),
+    C("push_off_mps", "float64", "m/s", "forward velocity gained at the end of stance"),
+)
+
 STEPS = Table(
     "steps",
-    "One row per detected step (foot contact) of one leg.",
-    (
-        C("placement", "enum:Placement", "", "sensor that detected the step"),
-        C("side", "enum:Side", "", "left or right leg"),
-        C("ic_sample_idx", "int64", "samples", "initial contact (foot strike), sensor index"),
-        C("to_sample_idx", "int64", "samples", "toe-off, sensor index"),
-        C("t_ic_s", "float64", "s", "initial contact time"),
-        C("t_to_s", "float64", "s", "toe-off time"),
-        C("contact_ms", "float64", "ms", "IC to toe-off"),
-        C("flight_ms", "float64", "ms", "toe-off to the other leg's next IC"),
-        C("step_ms", "float64", "ms", "IC to the other leg's next IC"),
-        C("cadence_spm", "float64", "steps/min", "60000 / step_ms"),
-        C("gait_mode", "enum:GaitMode", "", "walk, run or still"),
-        C("landing", "enum:Landing", "", "heel, midfoot or forefoot (LANDING_CUTOFFS)"),
-        C("strike_angle_deg", "float64", "°", "sole to ground at IC, + toes-up"),
-        C("strike_angle_world_deg", "float64", "°", "sole to horizontal at IC, + toes-up"),
-        C("roll_through_ms", "float64", "ms", "IC to foot flat"),
-        C("grade_deg", "float64", "°", "ground slope under the foot, + uphill"),
-        C("terrain", "enum:Terrain", "", "ground type"),
-        C("peak_acc_g", "float64", "g", "peak acceleration magnitude after IC (impact)"),
-        C("peak_tibial_acc_g", "float64", "g", "peak axial shin acceleration after IC"),
-        C("knee_ic_deg", "float64", "°", "knee flexion at IC"),
-        C("knee_peak_deg", "float64", "°", "peak knee flexion in stance"),
-        C("shank_angle_ic_deg", "float64", "°", "shank to vertical at IC, + foot ahead"),
-        C("shank_loading_rotation_deg", "float64", "°", "shank rotation IC to loading peak"),
-        C("pelvic_drop_deg", "float64", "°", "contralateral pelvic drop in stance"),
-        C("stride_length_m", "float64", "m", "distance between two ICs of the same foot"),
-        C("push_off_mps", "float64", "m/s", "forward velocity gained at the end of stance"),
-    ),
+    "One row per detected step (foot contact) of one leg, as seen by one sensor. "
+    "`stridecore detect` writes it; `stridecore score` reads it.",
+    (C("recording_id", "str", "", "recording key (optional in a user's file)"),
+     *_STEP_COLUMNS),
 )
 
 TRUTH = Table(
     "truth",
-    "Reference events from an independent instrument (force plate, insole, motion capture) "
-    "or from the simulator, one row per event, by a frozen rule per dataset.",
+    "True steps, one row per step per sensor, with the steps table's column names so any "
+    "steps table can be scored against it. From an independent instrument (force plate, "
+    "insole, pressure sensor, motion capture) by a frozen rule per dataset, or from the "
+    "simulator. A column a source cannot give is empty (float NaN, sample index -1, "
+    "empty string).",
     (
         C("recording_id", "str", "", "dataset/recording key"),
-        C("placement", "enum:Placement", "", "sensor the event is scored against"),
-        C("side", "enum:Side", "", "leg"),
-        C("event", "str", "", "ic (initial contact) or to (toe-off)"),
-        C("sample_idx", "int64", "samples", "event on the sensor's own sample index"),
-        C("t_s", "float64", "s", "event time since recording start"),
-        C("source", "str", "", "instrument and rule, e.g. 'force>50N'"),
-    ),
-)
-
-LABELS = Table(
-    "labels",
-    "Per-step truth that is not an event time: landing, angles, grade (simulator or dataset).",
-    (
-        C("recording_id", "str", "", "dataset/recording key"),
-        C("side", "enum:Side", "", "leg"),
-        C("ic_sample_idx", "int64", "samples", "the step's true initial contact"),
-        C("landing", "enum:Landing", "", "true landing class"),
-        C("strike_angle_deg", "float64", "°", "true foot strike angle, + toes-up"),
-        C("contact_ms", "float64", "ms", "true contact time"),
-        C("knee_ic_deg", "float64", "°", "true knee flexion at IC"),
-        C("knee_peak_deg", "float64", "°", "true peak stance knee flexion"),
-        C("grade_deg", "float64", "°", "true ground slope, + uphill"),
-        C("terrain", "enum:Terrain", "", "true ground type"),
-        C("gait_mode", "enum:GaitMode", "", "true gait mode"),
+        C("dataset", "str", "", "dataset name, or 'sim' / 'user'"),
+        C("split", "str", "", "dev (tuning allowed) or test"),
+        C("condition", "str", "", "free-text condition key, e.g. 'run;slope=-10'"),
+        C("fs_hz", "float64", "Hz", "the sensor's nominal sample rate (sample index -> ms)"),
+        *_STEP_COLUMNS,
+        C("speed_mps", "float64", "m/s", "running or walking speed"),
+        C("step_length_m", "float64", "m", "distance from the other foot's IC to this IC"),
+        C("fault", "str", "", "active form faults, '+'-joined (simulator)"),
+        C("source", "str", "", "instrument and rule, e.g. 'vgrf>50N hold60ms'"),
     ),
 )
 
@@ -271,8 +277,8 @@ CUE_LOG = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (SAMPLES, FRAMES, STEPS, TRUTH, LABELS, CUE_LOG)
-ENUMS = (Placement, Side, Landing, Terrain, GaitMode, Cue, SampleFlag)
+TABLES: tuple[Table, ...] = (SAMPLES, FRAMES, STEPS, TRUTH, CUE_LOG)
+ENUMS = (Placement, Side, Landing, Terrain, GaitMode, Fault, Cue, SampleFlag)
 
 # The in-memory sample block and frame table must agree with the dictionary.
 assert tuple(FRAME_DTYPE.names) == FRAMES.names

@@ -40,7 +40,7 @@ def test_placements_map_to_the_wire_codes_and_sides():
 
 
 def test_every_column_name_carries_its_unit_and_is_unique_per_table():
-    suffixes = ("_mps2", "_radps", "_deg", "_ms", "_us", "_s", "_g", "_spm", "_m", "_mps")
+    suffixes = ("_mps2", "_radps", "_deg", "_ms", "_us", "_s", "_g", "_spm", "_m", "_mps", "_hz")
     for t in TABLES:
         assert len(set(t.names)) == len(t.names)
         for c in t.columns:
