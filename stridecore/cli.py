@@ -135,6 +135,35 @@ def sim_capture(
 
 
 @app.command()
+def score(
+    steps: Annotated[Path, typer.Argument(help="Steps CSV (schema table 'steps').")],
+    truth: Annotated[Path, typer.Argument(help="Truth CSV (schema table 'truth').")],
+    tol_ms: Annotated[float, typer.Option("--tol-ms", min=0.0,
+                                          help="Matching tolerance for initial contacts, ms.")
+                      ] = 50.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Only JSON on stdout.")] = False,
+) -> None:
+    """Score any steps table against any truth table: one-to-one IC matching, precision,
+    recall, F1, timing bias and limits of agreement, contact time, strike angle, landing
+    confusion, knee and grade errors, by dataset, sensor, split and condition."""
+    from stridecore.bench.report import render
+    from stridecore.bench.score import score as run_score
+    from stridecore.schema import STEPS, TRUTH
+    from stridecore.tables import TableError, read_csv
+
+    try:
+        s = read_csv(steps, STEPS)
+        t = read_csv(truth, TRUTH)
+        result = run_score(s, t, tol_ms=tol_ms)
+    except TableError as e:
+        raise UserError(str(e)) from e
+    if as_json:
+        print(json.dumps(result.as_dict()))
+    else:
+        typer.echo(render(result))
+
+
+@app.command()
 def schema() -> None:
     """Print the data dictionary (docs/schema.md)."""
     from stridecore.schema import render_markdown
