@@ -134,6 +134,113 @@ def sim_capture(
                    f"python -m firmware_protocol decode {out} --transport {transport}")
 
 
+def _placements(text: str):
+    from stridecore.schema import Placement
+
+    out = []
+    for name in (x.strip() for x in text.split(",") if x.strip()):
+        try:
+            out.append(Placement(name))
+        except ValueError:
+            known = ", ".join(p.value for p in Placement)
+            raise UserError(f"unknown sensor placement {name!r}; known: {known}") from None
+    if not out or len(set(out)) != len(out):
+        raise UserError("--sensors needs distinct placements, e.g. left_foot,right_foot")
+    return out
+
+
+def _out_path(out: Path, placement, n: int) -> Path:
+    """``run.bin`` for one sensor; ``run.left_foot.bin`` etc. for several."""
+    if n == 1:
+        return out
+    return out.with_name(f"{out.stem}.{placement.value}{out.suffix or '.bin'}")
+
+
+@app.command()
+def simulate(
+    duration: Annotated[float, typer.Option(min=1.0, help="Session length, s.")] = 600.0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (0–999 dev, ≥ 1000 test).")
+                    ] = 0,
+    profile: Annotated[str, typer.Option(help="Runner profile: trail, heel_striker, "
+                                         "forefoot, novice, walker.")] = "trail",
+    sensors: Annotated[str, typer.Option(help="Comma-separated placements.")
+                       ] = "left_foot,right_foot",
+    odr: Annotated[int, typer.Option(help="Sample rate, Hz (104, 208, 416, 833, 1666 for "
+                                     "--out; 100–1600 otherwise).")] = 833,
+    mount: Annotated[str, typer.Option(help="Foot mount: laces, heel or lateral.")] = "laces",
+    out: Annotated[Path | None, typer.Option(help="Raw serial (COBS) frame stream of the "
+                                             "simulated device, one file per sensor; decode "
+                                             "with python -m firmware_protocol decode.")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Per-step truth CSV (schema 'truth').")
+                     ] = None,
+    npz: Annotated[Path | None, typer.Option(help="Sample arrays of every sensor (.npz).")
+                   ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
+                       ] = False,
+) -> None:
+    """Simulate a labelled trail run: a runner on a route with descents, a climb, a walk
+    break, rocky and soft ground and form faults; writes the device streams, the per-step
+    truth and the sample arrays. Deterministic for a seed."""
+    import numpy as np
+
+    from stridecore.simulate import __version__
+    from stridecore.simulate.profiles import PROFILES
+    from stridecore.simulate.session import device_stream
+    from stridecore.simulate.session import simulate as run_sim
+    from stridecore.tables import write_csv
+
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    if mount not in ("laces", "heel", "lateral"):
+        raise UserError(f"unknown mount {mount!r}; known: laces, heel, lateral")
+    places = _placements(sensors)
+    if not 100 <= odr <= 1600 and not (out and odr == 1666):
+        raise UserError("--odr must be within 100–1600 Hz")
+    from stridecore.transport.sim_device import SUPPORTED_ODR_HZ
+
+    if out is not None and odr not in SUPPORTED_ODR_HZ:
+        raise UserError(f"--out streams a device: --odr must be one of {SUPPORTED_ODR_HZ}")
+    sess = run_sim(duration, seed, profile, places, fs_hz=float(min(odr, 1600)), mount=mount)
+    rec = sess.recording
+    info: dict = {"simulator": __version__, "profile": profile, "seed": seed,
+                  "duration_s": duration, "split": rec.split, "steps": rec.meta["steps"],
+                  "terrains": rec.meta["terrains"], "faults": rec.meta["faults"],
+                  "sensors": {p.value: len(s.samples) for p, s in rec.sensors.items()},
+                  "files": []}
+    from stridecore.schema import TRUTH
+
+    try:
+        if truth is not None:
+            write_csv(truth, rec.truth, TRUTH)
+            info["files"].append(str(truth))
+        if npz is not None:
+            arrays = {}
+            for p, s in rec.sensors.items():
+                for k in ("sample_idx", "t_device_us", "acc_mps2", "gyr_radps", "flags"):
+                    arrays[f"{p.value}.{k}"] = getattr(s.samples, k)
+            np.savez_compressed(npz, **arrays)
+            info["files"].append(str(npz))
+        if out is not None:
+            for p in places:
+                path = _out_path(out, p, len(places))
+                units = device_stream(sess, p)
+                with path.open("wb") as f:
+                    f.write(b"".join(u for _, u in units))
+                info["files"].append(str(path))
+    except OSError as e:
+        raise UserError(f"cannot write: {e.strerror}: {e.filename}") from e
+    if as_json:
+        print(json.dumps(info))
+        return
+    typer.echo(f"simulated {duration:g} s of '{profile}' (seed {seed}, {rec.split} split, "
+               f"simulator {__version__}): {info['steps']} steps on "
+               f"{', '.join(info['terrains'])}; faults: {', '.join(info['faults']) or 'none'}")
+    for p, n in info["sensors"].items():
+        typer.echo(f"  {p}: {n} samples at {odr} Hz")
+    for f in info["files"]:
+        typer.echo(f"  wrote {f}")
+
+
 @app.command()
 def score(
     steps: Annotated[Path, typer.Argument(help="Steps CSV (schema table 'steps').")],

@@ -46,7 +46,8 @@ from firmware_protocol.messages import (
     TimeSyncReply,
     decode_command,
 )
-from stridecore.simulate.motion import G_MPS2, MotionSource, PeriodicGait
+from stridecore.schema import Placement
+from stridecore.simulate.motion import G_MPS2, MotionSource
 
 SUPPORTED_ODR_HZ = (104, 208, 416, 833, 1666)
 SUPPORTED_ACC_RANGE_G = (2, 4, 8, 16)
@@ -130,7 +131,11 @@ class SimDevice:
     def __init__(self, params: SimSensorParams | None = None,
                  motion: MotionSource | None = None) -> None:
         self.p = params or SimSensorParams()
-        self.motion = motion or PeriodicGait()
+        if motion is None:
+            from stridecore.simulate.session import live_motion
+
+            motion = live_motion(Placement.from_device_code(self.p.placement))
+        self.motion = motion
         self._rng = np.random.default_rng(self.p.seed)
         self._fault_rng = np.random.default_rng(self.p.seed + 1)
         self._rx = b""  # serial bytes from the host not yet delimited
