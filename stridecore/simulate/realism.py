@@ -29,6 +29,7 @@ matters for a 40 ms peak latency), otherwise the sample time of the index.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from firmware_protocol.batch import SampleFlag
 from stridecore.bench.recording import Recording, SensorStream
-from stridecore.schema import Placement
+from stridecore.schema import GaitMode, Placement, Terrain
 from stridecore.tables import Columns
 
 G = 9.80665  # m/s² per g (the loaders' constant)
@@ -586,3 +587,72 @@ def trend_rows(real: SlopeTrend, sim: SlopeTrend, speed_mps: float = ALCANTARA_S
         if np.isfinite(se) and abs(b) > n_se * se:
             keys.append(f"{q}_sign")
     return compare_rows(r, s, tols, [k for k in keys if k in s])
+
+
+# --------------------------------------------------------------------------------------------
+# simulated counterparts of the three real sets (conditions matched, nothing tuned per set)
+
+
+def _steady(profile: str, grade_deg: float, terrain: Terrain, speed_mps: float | None,
+            seed: int, duration_s: float, gait: GaitMode | None = None):
+    """A runner on one constant grade; ``speed_mps`` fixes the speed like a treadmill (a stage
+    speed factor that cancels the runner's own grade and terrain choice)."""
+    from stridecore.simulate.profiles import get_profile
+    from stridecore.simulate.route import Route
+    from stridecore.simulate.runner import Runner, Stage, nominal_speed_mps
+
+    prof = get_profile(profile)
+    pct = math.tan(math.radians(grade_deg)) * 100.0
+    route = Route.constant(pct, 8000.0, terrain, seed=seed)
+    stages = ()
+    if speed_mps is not None or gait is not None:
+        g = gait or (GaitMode.RUN if prof.runs else GaitMode.WALK)
+        sf = 1.0 if speed_mps is None else speed_mps / nominal_speed_mps(prof, pct, terrain, g)
+        stages = (Stage(0.0, 8000.0, "treadmill", gait=g, speed_factor=sf),)
+    return Runner(prof, route, seed, stages=stages, duration_s=duration_s,
+                  fatigue_window_s=None)
+
+
+def sim_gaitmap_like(seed: int = 0, duration_s: float = 45.0) -> Recording:
+    """Level walking at the walker profile's own pace, lateral shoe IMUs on both feet at
+    204.8 Hz — the gaitmap example's set-up."""
+    from stridecore.simulate.session import simulate
+
+    runner = _steady("walker", 0.0, Terrain.PAVED, None, seed, duration_s)
+    return simulate(duration_s, seed, "walker", (Placement.LEFT_FOOT, Placement.RIGHT_FOOT),
+                    runner=runner, mount="lateral", fs_hz=204.8).recording
+
+
+def sim_bach_like(seed: int = 0, duration_s: float = 40.0, speed_kmh: float = 8.25
+                  ) -> Recording:
+    """Level treadmill running at 8–8.5 km/h, a shank accelerometer at 142.857 Hz clipping at
+    ±8 g — Bach 2022's set-up (the trail profile's runner, speed fixed)."""
+    from stridecore.simulate.session import simulate
+
+    runner = _steady("trail", 0.0, Terrain.PAVED, speed_kmh / 3.6, seed, duration_s)
+    return simulate(duration_s, seed, "trail", (Placement.RIGHT_SHIN,), runner=runner,
+                    fs_hz=1000.0 / 7.0, acc_range_g=8.0).recording
+
+
+def sim_alcantara_like(seed: int = 0, duration_s: float = 30.0,
+                       speeds_mps: Sequence[float] = (ALCANTARA_SPEED_MPS,),
+                       grades_deg: Sequence[float] = (-10.0, -5.0, 0.0, 5.0, 10.0)
+                       ) -> list[Recording]:
+    """Treadmill running at fixed speeds on 0, ±5, ±10°, a sacral sensor at 500 Hz — Alcantara
+    2022's set-up; one recording per (speed, grade), seeds ``seed + i``."""
+    from stridecore.simulate.session import simulate
+
+    out = []
+    i = 0
+    for v in speeds_mps:
+        for g in grades_deg:
+            runner = _steady("trail", g, Terrain.PAVED, v, seed + i, duration_s,
+                             gait=GaitMode.RUN)
+            rec = simulate(duration_s, seed + i, "trail", (Placement.PELVIS,), runner=runner,
+                           fs_hz=500.0).recording
+            # the treadmill's condition, as the real trials carry it
+            rec.truth["speed_mps"][:] = v
+            rec.truth["grade_deg"][:] = g
+            out.append(rec)
+            i += 1
+    return out

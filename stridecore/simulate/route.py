@@ -25,7 +25,7 @@ import numpy as np
 from stridecore.schema import Terrain
 
 GRADE_MIN_PCT = -30.0
-GRADE_MAX_PCT = 15.0
+GRADE_MAX_PCT = 20.0  # +11.3°: treadmill trials go to +10° (17.6 %)
 
 
 @dataclass(frozen=True)
