@@ -1,0 +1,157 @@
+"""The simulator against real recordings: gaitmap walking, Bach running, Alcantara slopes.
+
+Run: ``uv run python benchmarks/sim_realism.py [--seeds 3] [--plots docs/img]``. Needs
+``../shared/datasets``. For each comparison it simulates the real set's set-up (speed, grade,
+placement, sample rate, range; nothing else is matched) on several seeds and prints one table
+per comparison with the pass criterion of issue 3:
+
+1. per-stride foot gyro waveform of walking, time-normalised IC→IC: r ≥ 0.9 against the
+   gaitmap example's mean (its own stride-to-mean consistency is the ceiling);
+2. shank running at 8–8.5 km/h: stride time, contact time and IC→|acc| peak within 10 % of
+   Bach 2022's pooled medians;
+3. cadence and contact time on 0/±5/±10° at 3.33 m/s: the same trend as Alcantara 2022's
+   trials (sign and order of the per-grade values; slopes reported).
+
+Plots (only of the sets whose licence allows: gaitmap MIT, Alcantara Apache-2.0) go to
+``--plots``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from _machine import code_version, machine
+
+from stridecore.schema import Placement
+from stridecore.simulate import __version__
+from stridecore.simulate import realism as R
+
+
+def gaitmap(seeds: list[int], plots: Path | None) -> bool:
+    ref = R.gaitmap_reference()
+    print("\n## 1. Walking foot gyro waveform vs the gaitmap example (lateral shoe, 204.8 Hz)")
+    print(f"real: {ref['n_strides']} strides, stride {ref['stride_s']} s, stride-to-mean "
+          f"median r {ref['self_r_median']['pooled']:.3f} (ceiling)")
+    print("| seed | foot | strides | stride s | r vs gaitmap mean | pass (≥ 0.9) |")
+    print("|---|---|---|---|---|---|")
+    ok, sims = True, []
+    for seed in seeds:
+        rec = R.sim_gaitmap_like(seed)
+        for pl in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
+            m, w = R.stride_gyro_template(rec, pl)
+            r = R.waveform_correlation(m, ref["mean"])
+            ok &= r >= 0.9
+            sims.append(m)
+            print(f"| {seed} | {pl.value} | {len(w)} | "
+                  f"{np.median(R.stride_times_s(rec, pl)):.3f} | {r:.3f} | "
+                  f"{'yes' if r >= 0.9 else 'NO'} |")
+    if plots is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        x = np.linspace(0, 100, ref["mean"].size)
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        for w in ref["strides"].values():
+            ax.plot(x, w.T, color="0.8", lw=0.5)
+        ax.plot(x, ref["mean"], "k", lw=2, label="gaitmap example, mean of strides (grey)")
+        ax.plot(x, np.mean(sims, axis=0), "C1", lw=2,
+                label=f"simulator {__version__}, mean over seeds and feet")
+        ax.set_xlabel("% of stride (IC → next IC)")
+        ax.set_ylabel("sagittal gyro (rad/s), toes-up +")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(plots / "sim_vs_gaitmap_gyro.png", dpi=100)
+        plt.close(fig)
+    return ok
+
+
+def bach(seeds: list[int]) -> bool:
+    ref = R.bach_reference()
+    print("\n## 2. Shank running at 8.25 km/h vs Bach 2022 (shank accelerometer, 142.857 Hz, "
+          "±8 g)")
+    ok = True
+    for seed in seeds:
+        s = R.shank_running_features(R.sim_bach_like(seed), Placement.RIGHT_SHIN)
+        rows = R.compare_rows(ref["pooled"], s, 0.10, list(R.SHANK_COMPARED))
+        ok &= all(r[4] for r in rows)
+        print(R.format_rows(rows, f"seed {seed} (peak |acc| {s['peak_acc_g']:.1f} g sim, "
+                            f"{ref['pooled']['peak_acc_g']:.1f} g real, clipped: not compared)"))
+    return ok
+
+
+def alcantara(seeds: list[int], plots: Path | None) -> bool:
+    real = R.alcantara_reference()
+    print("\n## 3. Cadence and contact time on slopes at 3.33 m/s vs Alcantara 2022 (treadmill)")
+    rr = real.as_dict()
+    ok = True
+    sims = []
+    for seed in seeds:
+        sim = R.slope_trend(R.sim_alcantara_like(seed * 10))
+        sims.append(sim)
+        sd = sim.as_dict()
+        rows = R.trend_rows(real, sim)
+        order_ok = _same_order(rr, sd, "cadence_spm")
+        ok &= order_ok and all(r[4] for r in rows if r[0].endswith("_sign"))
+        print(R.format_rows(rows, f"seed {seed * 10}"))
+        print("per-grade cadence real/sim: " + ", ".join(
+            f"{g:+d}°: {rr[f'cadence_spm@{g:+d}deg']:.0f}/{sd[f'cadence_spm@{g:+d}deg']:.0f}"
+            for g in (-10, -5, 0, 5, 10)) + f"; same order: {'yes' if order_ok else 'NO'}")
+        print("per-grade contact ms real/sim: " + ", ".join(
+            f"{g:+d}°: {rr[f'contact_ms@{g:+d}deg']:.0f}/{sd[f'contact_ms@{g:+d}deg']:.0f}"
+            for g in (-10, -5, 0, 5, 10)))
+    if plots is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        g = np.array([-10, -5, 0, 5, 10])
+        fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
+        for i, q in enumerate(("cadence_spm", "contact_ms")):
+            ax[i].plot(g, [rr[f"{q}@{x:+d}deg"] for x in g], "ko-", label="Alcantara 2022")
+            for k, sim in enumerate(sims):
+                sd = sim.as_dict()
+                ax[i].plot(g, [sd[f"{q}@{x:+d}deg"] for x in g], "o-", color="C1", alpha=0.6,
+                           label=f"simulator {__version__}" if k == 0 else None)
+            ax[i].set_xlabel("slope (°)")
+            ax[i].set_ylabel(q.replace("_spm", " (steps/min)").replace("_ms", " (ms)"))
+            ax[i].grid(alpha=0.3)
+        ax[0].legend(fontsize=8)
+        fig.suptitle("3.33 m/s treadmill running", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(plots / "sim_vs_alcantara_slopes.png", dpi=100)
+        plt.close(fig)
+    return ok
+
+
+def _same_order(real: dict, sim: dict, q: str) -> bool:
+    gs = (-10, -5, 0, 5, 10)
+    a = [real[f"{q}@{g:+d}deg"] for g in gs]
+    b = [sim[f"{q}@{g:+d}deg"] for g in gs]
+    return bool(np.array_equal(np.argsort(a), np.argsort(b)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--plots", type=Path, default=None)
+    a = ap.parse_args(argv)
+    print("machine:", machine())
+    print("code:", code_version(), "simulator", __version__)
+    seeds = list(range(a.seeds))
+    if a.plots is not None:
+        a.plots.mkdir(parents=True, exist_ok=True)
+    res = {"gaitmap": gaitmap(seeds, a.plots), "bach": bach(seeds),
+           "alcantara": alcantara(seeds, a.plots)}
+    print("\nsummary: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in res.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

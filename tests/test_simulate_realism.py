@@ -1,0 +1,48 @@
+"""Issue 3's realism numbers: the simulator against real recordings (skips without the data).
+
+The full tables over more seeds are `benchmarks/sim_realism.py`, results in
+`benchmarks/RESULTS.md`."""
+
+import numpy as np
+import pytest
+from datasets_helper import requires_dataset
+
+from stridecore.bench import alcantara, bach, gaitmap
+from stridecore.schema import Placement
+from stridecore.simulate import realism as R
+
+
+@requires_dataset(gaitmap.FOLDER)
+@pytest.mark.parametrize("seed", [0, 1001])
+def test_walking_foot_gyro_waveform_matches_gaitmap(seed):
+    ref = R.gaitmap_reference()
+    rec = R.sim_gaitmap_like(seed)
+    for pl in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
+        m, waves = R.stride_gyro_template(rec, pl)
+        assert len(waves) >= 20
+        assert R.waveform_correlation(m, ref["mean"]) >= 0.9
+
+
+@requires_dataset(bach.FOLDER)
+@pytest.mark.parametrize("seed", [0, 1001])
+def test_shank_running_timing_matches_bach(seed):
+    ref = R.bach_reference()["pooled"]
+    sim = R.shank_running_features(R.sim_bach_like(seed), Placement.RIGHT_SHIN)
+    rows = R.compare_rows(ref, sim, 0.10, list(R.SHANK_COMPARED))
+    assert all(r[4] for r in rows), R.format_rows(rows)
+
+
+@requires_dataset(alcantara.FOLDER)
+def test_slope_trend_follows_alcantara():
+    real = R.alcantara_reference().as_dict()
+    sim = R.slope_trend(R.sim_alcantara_like(0)).as_dict()
+    grades = (-10, -5, 0, 5, 10)
+    # cadence: lower downhill, higher uphill, in the same order of grades as the real trials
+    rc = [real[f"cadence_spm@{g:+d}deg"] for g in grades]
+    sc = [sim[f"cadence_spm@{g:+d}deg"] for g in grades]
+    assert np.array_equal(np.argsort(rc), np.argsort(sc))
+    assert np.sign(sim["cadence_spm_per_deg"]) == np.sign(real["cadence_spm_per_deg"]) == 1
+    # contact time barely changes with slope in both (within ±10 % of level at every grade)
+    for g in (-10, -5, 5, 10):
+        assert abs(real[f"contact_rel_level@{g:+d}deg"]) < 0.10
+        assert abs(sim[f"contact_rel_level@{g:+d}deg"]) < 0.10
