@@ -153,3 +153,12 @@ def test_score_counts_missing_sensors_and_recordings():
     # steps by side only
     r = score({"recording_id": ["r1"] * 5, "side": ["left"] * 5, "t_ic_s": ic}, t2)
     assert r.overall.tp == 5
+
+
+def test_sensors_without_truth_are_not_scored_but_noted():
+    ic = np.arange(5) * 0.7
+    steps = {"placement": ["left_foot"] * 5 + ["right_foot"] * 3,
+             "t_ic_s": np.concatenate([ic, ic[:3]])}
+    r = score(steps, _truth(ic))
+    assert (r.overall.tp, r.overall.fp, r.overall.fn) == (5, 0, 0)
+    assert any("3 detections of right_foot not scored" in n for n in r.notes)

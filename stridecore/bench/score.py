@@ -12,8 +12,10 @@ sample indices (simulated sensors drift, so stream seconds and true seconds diff
 ``t_ic_s`` seconds.
 
 Which truth rows count: every truth row whose sensor (``placement``) appears anywhere in the
-steps table. A recording with truth but no detections counts all its steps as missed. When the
-steps have no ``placement``, truth is taken per leg (``side``).
+steps table. A recording with truth but no detections counts all its steps as missed.
+Detections of a sensor for which a recording has no truth at all (e.g. Tan's left leg) are not
+scored, and a note says how many. When the steps have no ``placement``, truth is taken per leg
+(``side``).
 
 Agreement statistics follow Bland & Altman 1986: bias = mean error, limits of agreement =
 bias ± 1.96 SD.
@@ -214,12 +216,7 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
     t_side = np.array([_side_of(p, s) for p, s in zip(truth["placement"], truth["side"],
                                                       strict=True)], object)
     sensors = sorted(set(s_key.tolist()))
-    if by_placement:
-        t_keys = truth["placement"]
-        missing = [p for p in sensors if not np.any(t_keys == p)]
-        if missing and ns:
-            notes.append(f"no truth for sensor(s) {', '.join(missing)}; their detections count "
-                         "as false positives")
+    unjudged: dict[str, int] = {}
     rows_out: dict[str, list] = {k: [] for k in (
         "recording_id", "sensor", "kind", "basis", "ic_err_ms", "to_err_ms", "det_landing",
         "true_landing", "truth_row", "det_row", *RECORDING_KEYS, *STEP_KEYS[:2],
@@ -235,7 +232,9 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
                 cand = np.flatnonzero((t_rec == rec) & (t_side == sensor))
                 firsts = sorted(set(truth["placement"][cand].tolist()))
                 t_rows = cand[truth["placement"][cand] == firsts[0]] if firsts else cand
-            if d_rows.size == 0 and t_rows.size == 0:
+            if t_rows.size == 0:
+                if d_rows.size:  # the truth cannot judge this sensor here (e.g. one leg only)
+                    unjudged[sensor] = unjudged.get(sensor, 0) + int(d_rows.size)
                 continue
             basis = "seconds"
             fs = fs_t[t_rows] if t_rows.size else None
@@ -273,6 +272,9 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
                 near = int(t_rows[np.argmin(np.abs(tru_ic - det_ic[i]))]) if t_rows.size else -1
                 _emit(rows_out, rec, sensor, basis, truth, near, steps, int(d_rows[i]),
                       math.nan, math.nan, false_pos=True)
+    for sensor, n in sorted(unjudged.items()):
+        notes.append(f"{n} detections of {sensor} not scored: no truth for that sensor in "
+                     "their recording(s)")
     pairs = {k: np.array(v, dtype=object if k in (
         "recording_id", "sensor", "kind", "basis", "det_landing", "true_landing",
         *RECORDING_KEYS, *STEP_KEYS[:2]) else (np.int64 if k.endswith("_row") else np.float64))
