@@ -98,3 +98,36 @@ def test_cli_bad_options_are_one_line(args, msg, capsys):
     assert main(["simulate", "--duration", "5", *args]) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
+
+
+def test_live_session_equals_the_offline_render_and_takes_cues():
+    from stridecore.schema import Cue, Fault
+    from stridecore.simulate.profiles import make_runner
+    from stridecore.simulate.runner import CueResponse
+    from stridecore.simulate.session import LiveSession, sensor_specs
+
+    specs = sensor_specs((Placement.RIGHT_FOOT,), seed=4)
+    off = simulate(70.0, seed=4, placements=(Placement.RIGHT_FOOT,))
+    live = LiveSession(make_runner("trail", 70.0, 4), specs, seed=4)
+    parts = [live.advance(t)[Placement.RIGHT_FOOT] for t in (0.5, 7.3, 7.31, 33.0, 70.0)]
+    acc = np.concatenate([p.acc_mps2 for p in parts])
+    ref = off.recording.sensors[Placement.RIGHT_FOOT].samples
+    assert np.array_equal(acc, ref.acc_mps2)
+    # closed loop: a runner who always listens drops the cued fault a few steps later
+    resp = CueResponse(p_correct=1.0, delay_steps=5, relapse_s=1e9)
+    live = LiveSession(make_runner("trail", 70.0, 4, response=resp), specs, seed=4)
+    t, cued = 0.0, None
+    while t < 70.0:
+        t += 0.5
+        live.advance(t)
+        tr = live.truth()
+        faulty = np.flatnonzero([Fault.HEEL_STRIKE.value in f for f in tr["fault"]])
+        if cued is None and faulty.size >= 8:
+            cued = t
+            rec = live.cue(Cue.LAND_MIDFOOT, t)
+            assert rec.outcome == "corrected"
+    tr = live.truth()
+    assert cued is not None
+    after = tr["t_ic_s"] > cued + 5.0
+    assert after.sum() > 10
+    assert not any(Fault.HEEL_STRIKE.value in f for f in tr["fault"][after])

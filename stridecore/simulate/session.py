@@ -186,3 +186,54 @@ def live_motion(placement: Placement | str | None, *, profile: str = "trail", se
     p = Placement(placement) if placement is not None else Placement.RIGHT_FOOT
     spec = SensorSpec(p, mount=mount if p.value.endswith("foot") else "default")
     return SimulatedMotion(make_runner(profile, duration_s, seed), spec)
+
+
+class LiveSession:
+    """A closed-loop simulated session rendered as time advances, for coaching tests.
+
+    ``advance(t_s)`` returns each sensor's new samples with true time up to ``t_s`` (the same
+    samples :func:`simulate` gives for the same runner, seed and sensors, however the time is
+    split); ``cue(cue, t_s)`` reaches the runner, who may correct the fault a few steps later
+    (:class:`~stridecore.simulate.runner.CueResponse`); ``truth()`` is the truth of every step
+    planned so far whose IC has been rendered.
+    """
+
+    def __init__(self, runner: Runner, specs: Sequence[SensorSpec], seed: int = 0,
+                 body: BodyParams | None = None, recording_id: str = "sim/live") -> None:
+        from stridecore.simulate.render import n_samples
+
+        self.runner = runner
+        self.specs = tuple(specs)
+        self.seed = seed
+        self.body = body or BodyParams()
+        self.recording_id = recording_id
+        self.t_s = 0.0
+        self._next = {s.placement: 0 for s in self.specs}
+        self._n_samples = n_samples
+
+    def cue(self, cue, t_s: float):
+        return self.runner.cue(cue, t_s)
+
+    def advance(self, t_s: float) -> dict[Placement, object]:
+        """New samples (``render.SensorStream``) of every sensor up to true time ``t_s``."""
+        from stridecore.simulate.body import LOOKAHEAD_S
+        from stridecore.simulate.render import Renderer
+
+        if t_s < self.t_s:
+            raise ValueError("time only moves forward")
+        plan = self.runner.plan_until(t_s + LOOKAHEAD_S)
+        lo = max(int(np.searchsorted(plan["t_ic_s"], self.t_s - LOOKAHEAD_S)) - 6, 0)
+        rnd = Renderer(plan[lo:], self.body)
+        out = {}
+        for spec in self.specs:
+            k1 = self._n_samples(spec, t_s)
+            out[spec.placement] = rnd.samples(spec, self._next[spec.placement], k1, self.seed)
+            self._next[spec.placement] = k1
+        self.t_s = t_s
+        return out
+
+    def truth(self) -> Columns:
+        plan = self.runner.plan
+        plan = plan[plan["t_ic_s"] < self.t_s]
+        return step_truth(plan, self.specs, self.body, recording_id=self.recording_id,
+                          split=split_of(self.seed))
