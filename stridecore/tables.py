@@ -119,9 +119,31 @@ def _parse(text: str, col: Column, where: str):
     return text
 
 
+_MISSING_TEXT = frozenset(("", "nan", "na", "none", "null"))
+
+
+def _parse_column(texts: list[str], col: Column, lines: list[int], path: Path) -> list:
+    """``_parse`` over one column, fast (review fix: 100k rows took seconds per column).
+
+    Floats take a direct path; other types parse each distinct text once. Any error is
+    reported by ``_parse`` itself on the first line holding the offending text.
+    """
+    if col.dtype.startswith("float"):
+        try:
+            return [math.nan if x.strip().lower() in _MISSING_TEXT else float(x) for x in texts]
+        except ValueError:
+            pass  # fall through: the per-text path names the line
+    cache: dict[str, object] = {}
+    for i, x in zip(lines, texts, strict=True):
+        if x not in cache:
+            cache[x] = _parse(x, col, f"{path}:{i}")
+    return [cache[x] for x in texts]
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        # utf-8-sig like plain files (review fix: a BOM in a .csv.gz renamed the first column)
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
     return path.open(encoding="utf-8-sig", newline="")
 
 
@@ -150,13 +172,16 @@ def read_csv(path: str | Path, table: Table, *, required: Iterable[str] = ()) ->
                          f"(see docs/schema.md, table {table.name})")
     known = {c.name: c for c in table.columns}
     text_col = Column("", "str", "", "")
-    body = [r for r in rows[1:] if any(x.strip() for x in r)]
-    data: dict[str, list] = {h: [] for h in header}
-    for i, r in enumerate(body, start=2):
+    # keep each row's line number: blank lines are skipped, and error messages must still
+    # name the right line (review fix: they counted only the non-blank rows)
+    body = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(x.strip() for x in r)]
+    for i, r in body:
         if len(r) != len(header):
             raise TableError(f"{path}:{i}: {len(r)} fields, header has {len(header)}")
-        for h, x in zip(header, r, strict=True):
-            data[h].append(_parse(x, known.get(h, text_col), f"{path}:{i}"))
+    data: dict[str, list] = {}
+    for j, h in enumerate(header):
+        data[h] = _parse_column([r[j] for _, r in body], known.get(h, text_col),
+                                [i for i, _ in body], path)
     return coerce(data, table)
 
 

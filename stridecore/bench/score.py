@@ -14,8 +14,10 @@ sample indices (simulated sensors drift, so stream seconds and true seconds diff
 Which truth rows count: every truth row whose sensor (``placement``) appears anywhere in the
 steps table. A recording with truth but no detections counts all its steps as missed.
 Detections of a sensor for which a recording has no truth at all (e.g. Tan's left leg) are not
-scored, and a note says how many. When the steps have no ``placement``, truth is taken per leg
-(``side``).
+scored, and a note says how many (so are detections whose truth rows all lack an IC time). When
+the steps have no ``placement``, truth is taken per leg (``side``); truth given per leg only
+judges the steps of every sensor on that leg. An empty steps table misses every true step.
+Rows are put in a canonical order first, so the file's row order never changes a result.
 
 Agreement statistics follow Bland & Altman 1986: bias = mean error, limits of agreement =
 bias ± 1.96 SD.
@@ -158,6 +160,23 @@ def _has(cols: Columns, name: str) -> bool:
     return True
 
 
+def _canonical(cols: Columns, rows: np.ndarray) -> np.ndarray:
+    """An order of ``rows`` that depends only on their contents, not on their position."""
+    if rows.size < 2:
+        return np.arange(rows.size)
+    keys = []
+    for k in sorted(cols, reverse=True):  # np.lexsort: the last key is the primary one
+        v = cols[k][rows]
+        if v.dtype.kind in "fiub":
+            keys.append(np.nan_to_num(v.astype(np.float64), nan=np.inf))
+        else:
+            keys.append(np.unique(np.asarray([str(x) for x in v]), return_inverse=True)[1])
+    for k in ("t_ic_s", "ic_sample_idx"):  # primary: the event time
+        if k in cols:
+            keys.append(np.nan_to_num(cols[k][rows].astype(np.float64), nan=np.inf))
+    return np.lexsort(keys)
+
+
 def _event_ms(cols: Columns, rows: np.ndarray, event: str, basis: str,
               fs_hz: np.ndarray | None) -> np.ndarray:
     """Event times in ms for ``rows`` on the chosen basis (NaN where unknown)."""
@@ -188,6 +207,8 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
     steps = coerce(steps, STEPS)
     truth = coerce(truth, TRUTH)
     notes: list[str] = []
+    if not (math.isfinite(tol_ms) and tol_ms >= 0):
+        raise ScoreError(f"tolerance must be a finite number >= 0 ms, got {tol_ms}")
     ns, nt = n_rows(steps), n_rows(truth)
     if nt == 0:
         raise ScoreError("truth table has no rows")
@@ -208,14 +229,31 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
     if unknown:
         raise ScoreError(f"steps name recording(s) not in the truth: {', '.join(unknown[:3])}")
 
-    by_placement = ns == 0 or _has(steps, "placement")
-    s_key = steps["placement"] if by_placement else np.array(
-        [_side_of("", s) for s in steps["side"]], object)
-    if not by_placement and np.any(s_key == ""):
-        raise ScoreError("steps need a placement or side column to know the leg")
     t_side = np.array([_side_of(p, s) for p, s in zip(truth["placement"], truth["side"],
                                                       strict=True)], object)
-    sensors = sorted(set(s_key.tolist()))
+    if ns == 0:
+        # Review fix: an empty steps table used to select no sensor and so score nothing
+        # (recall "–" instead of 0). A detector that found nothing misses every true step.
+        by_placement = _has(truth, "placement")
+        sensors = sorted(set((truth["placement"] if by_placement else t_side).tolist()) - {""})
+        s_key = np.zeros(0, object)
+        notes.append("the steps table is empty: every true step counts as missed")
+    else:
+        by_placement = _has(steps, "placement")
+        s_key = steps["placement"] if by_placement else np.array(
+            [_side_of("", s) for s in steps["side"]], object)
+        if np.any(s_key == ""):
+            # Review fix: with some rows' placement empty those detections formed a sensor ""
+            # that no truth row has, so they silently dropped out (their false positives too).
+            raise ScoreError(f"{int(np.sum(s_key == ''))} step(s) have no "
+                             f"{'placement' if by_placement else 'placement or side'}; "
+                             "every step needs one to know its sensor or leg")
+        sensors = sorted(set(s_key.tolist()))
+    if by_placement:
+        bad = sorted(set(sensors) - {p.value for p in Placement})
+        if bad:
+            raise ScoreError(f"placement {bad[0]!r} is not one of: "
+                             f"{', '.join(p.value for p in Placement)}")
     unjudged: dict[str, int] = {}
     rows_out: dict[str, list] = {k: [] for k in (
         "recording_id", "sensor", "kind", "basis", "ic_err_ms", "to_err_ms", "det_landing",
@@ -228,37 +266,62 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
             d_rows = np.flatnonzero((s_rec == rec) & (s_key == sensor))
             if by_placement:
                 t_rows = np.flatnonzero((t_rec == rec) & (truth["placement"] == sensor))
+                side = Placement(sensor).side
+                if t_rows.size == 0 and side is not None:
+                    # Review fix: truth given per leg only (no placement, e.g. a user's labels)
+                    # judged nothing; it judges the sensors worn on that leg.
+                    t_rows = np.flatnonzero((t_rec == rec) & (truth["placement"] == "")
+                                            & (t_side == side.value))
             else:  # legs: the first sensor of that leg with truth in this recording
                 cand = np.flatnonzero((t_rec == rec) & (t_side == sensor))
                 firsts = sorted(set(truth["placement"][cand].tolist()))
                 t_rows = cand[truth["placement"][cand] == firsts[0]] if firsts else cand
-            if t_rows.size == 0:
-                if d_rows.size:  # the truth cannot judge this sensor here (e.g. one leg only)
-                    unjudged[sensor] = unjudged.get(sensor, 0) + int(d_rows.size)
-                continue
+            # Canonical row order (review fix): with detections (or truth steps) at the same
+            # time, which one pairs used to follow the file's row order, so reordering rows
+            # changed the errors of other quantities and the groups of missed steps.
+            d_rows = d_rows[_canonical(steps, d_rows)]
+            t_rows = t_rows[_canonical(truth, t_rows)]
+            fs = fs_t[t_rows]
+            # Sample indices convert to ms only with one known, positive rate for the group
+            # (review fix: the detections used the first truth row's rate while each truth row
+            # used its own, so a rate change within a group misplaced events).
+            fs_one = (fs.size > 0 and np.all(np.isfinite(fs)) and np.all(fs > 0)
+                      and np.all(np.abs(fs - fs[0]) <= 1e-9 * fs[0]))
+            # a detection's sample index is on the truth's sensor only when scored by placement
+            # against that placement's own truth rows
+            same_sensor = by_placement and bool(np.all(truth["placement"][t_rows] == sensor))
+            fs_d = np.full(d_rows.size, fs[0]) if fs_one and same_sensor else None
+            fs_tr = fs if (fs.size and np.all(np.isfinite(fs)) and np.all(fs > 0)) else None
             basis = "seconds"
-            fs = fs_t[t_rows] if t_rows.size else None
-            if (by_placement and t_rows.size and d_rows.size
+            # samples basis: both sides give the sensor's own index (a group without
+            # detections takes the truth's basis, so it does not make the overall "mixed")
+            if (fs_d is not None
                     and np.all(steps["ic_sample_idx"][d_rows] >= 0)
-                    and np.all(truth["ic_sample_idx"][t_rows] >= 0)
-                    and np.all(np.isfinite(fs))):
+                    and np.all(truth["ic_sample_idx"][t_rows] >= 0)):
                 basis = "samples"
-            fs_d = (np.full(d_rows.size, fs[0]) if basis == "samples" else None)
+            # on seconds, a step given only by sample index is placed by the truth's rate, as
+            # truth rows are (review fix: it used to stop the whole score)
             det_ic = _event_ms(steps, d_rows, "ic", basis, fs_d)
-            tru_ic = _event_ms(truth, t_rows, "ic", basis,
-                               fs if fs is not None and np.all(np.isfinite(fs)) else None)
+            tru_ic = _event_ms(truth, t_rows, "ic", basis, fs_tr)
             if not np.all(np.isfinite(det_ic)):
-                raise ScoreError(f"{rec} {sensor}: a detected step has no initial-contact time")
+                raise ScoreError(f"{rec} {sensor}: a detected step has no initial-contact time "
+                                 "(t_ic_s, or ic_sample_idx with one truth fs_hz)")
             ok_t = np.isfinite(tru_ic)
             if not ok_t.all():
                 notes.append(f"{rec} {sensor}: {int((~ok_t).sum())} truth rows without IC time "
                              "ignored")
                 t_rows, tru_ic = t_rows[ok_t], tru_ic[ok_t]
-                fs = fs[ok_t] if fs is not None else None
+                fs_tr = fs_tr[ok_t] if fs_tr is not None else None
+            if t_rows.size == 0:
+                # the truth cannot judge this sensor here (e.g. one leg only, or no truth row
+                # with an IC time: review fix, those detections were false positives with no
+                # dataset, split or condition, so every breakdown lost them)
+                if d_rows.size:
+                    unjudged[sensor] = unjudged.get(sensor, 0) + int(d_rows.size)
+                continue
             m = match_events(det_ic, tru_ic, tol_ms)
             det_to = _event_ms(steps, d_rows, "to", basis, fs_d)
-            tru_to = _event_ms(truth, t_rows, "to", basis,
-                               fs if fs is not None and np.all(np.isfinite(fs)) else None)
+            tru_to = _event_ms(truth, t_rows, "to", basis, fs_tr)
             pair_of_truth = dict(zip(m.pairs[:, 1].tolist(), m.pairs[:, 0].tolist(),
                                      strict=True))
             for j, tr in enumerate(t_rows):
@@ -269,7 +332,7 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
                       math.nan if i is None else float(det_to[i] - tru_to[j]))
             for i in m.false_pos:
                 # attribute a false detection to the nearest truth step's conditions
-                near = int(t_rows[np.argmin(np.abs(tru_ic - det_ic[i]))]) if t_rows.size else -1
+                near = int(t_rows[np.argmin(np.abs(tru_ic - det_ic[i]))])
                 _emit(rows_out, rec, sensor, basis, truth, near, steps, int(d_rows[i]),
                       math.nan, math.nan, false_pos=True)
     for sensor, n in sorted(unjudged.items()):
@@ -279,6 +342,7 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
         "recording_id", "sensor", "kind", "basis", "det_landing", "true_landing",
         *RECORDING_KEYS, *STEP_KEYS[:2]) else (np.int64 if k.endswith("_row") else np.float64))
         for k, v in rows_out.items()}
+    notes += _coverage_notes(pairs, steps, truth)
     overall = summarize(pairs)
     groups: dict[str, dict[str, Summary]] = {}
     for key in by:
@@ -290,6 +354,37 @@ def score(steps: Columns, truth: Columns, tol_ms: float = 50.0,
             continue
         groups[key] = {v: summarize(pairs, pairs[col] == v) for v in vals}
     return ScoreResult(float(tol_ms), overall, groups, pairs, tuple(notes))
+
+
+def _coverage_notes(pairs: Columns, steps: Columns, truth: Columns) -> list[str]:
+    """Say when the detector left a value empty on matched steps whose truth has it.
+
+    Agreement statistics use only pairs where both sides have a value, so a detector that
+    leaves its hard cases empty would look better than it is (review finding); the note makes
+    the gap visible next to the numbers.
+    """
+    tp = pairs["kind"] == "tp"
+    if not tp.any():
+        return []
+    t_row, d_row = pairs["truth_row"][tp], pairs["det_row"][tp]
+    out = []
+    t_land, d_land = truth["landing"][t_row], steps["landing"][d_row]
+    n = int(np.sum((t_land != "") & (d_land == "")))
+    if n:
+        out.append(f"landing: {n} of {int(np.sum(t_land != ''))} matched steps with a true "
+                   "landing have no detected one (landing accuracy leaves them out)")
+    for q in ("to", *QUANTITIES):
+        if q == "to":  # toe-off given by time or by sample index
+            has_t = np.isfinite(truth["t_to_s"][t_row]) | (truth["to_sample_idx"][t_row] >= 0)
+            miss = has_t & ~(np.isfinite(steps["t_to_s"][d_row])
+                             | (steps["to_sample_idx"][d_row] >= 0))
+        else:
+            has_t = np.isfinite(truth[q][t_row])
+            miss = has_t & ~np.isfinite(steps[q][d_row])
+        if miss.any():
+            out.append(f"{q}: {int(miss.sum())} of {int(has_t.sum())} matched steps with a true "
+                       "value have no detected one (left out of its errors)")
+    return out
 
 
 def _emit(out: dict[str, list], rec: str, sensor: str, basis: str, truth: Columns, t_row: int,
