@@ -393,3 +393,36 @@ def test_the_simulated_device_samples_the_body_the_same_however_time_advances():
         return out
 
     assert run(list(np.arange(1, 601) * 0.01)) == run([0.37, 1.11, 2.5, 4.0, 6.0])
+
+
+def test_tibial_shock_follows_the_impact_force():
+    """Level heel-strike running: the shank |acc| peak after IC (impact transient on top of the
+    kinematics) lands 20–50 ms after contact, near the impact force peak, not at contact; a
+    forefoot landing peaks earlier."""
+    def latencies(plan):
+        rnd = Renderer(plan)
+        spec = SensorSpec(segment="shank", side="right", fs_hz=FS)
+        out = []
+        for r in _rows(rnd, 1)[3:-3]:
+            t, acc, _ = _ideal(rnd, spec, r.ic, r.ic + 0.15)
+            out.append(t[int(np.argmax(np.linalg.norm(acc, axis=1)))] - r.ic)
+        return 1e3 * np.median(out)
+
+    heel = latencies(run_plan(strike_angle_deg=10.0))
+    assert 20.0 <= heel <= 50.0, heel
+    assert latencies(PLANS["forefoot"]()) < heel
+
+
+def test_walking_push_off_peaks_at_toe_off_and_swing_rotates_toes_up():
+    """Walking foot pitch rate: the peak plantarflexion rate is at toe-off (Perry & Burnfield
+    2010), then the foot rotates toes-up through mid-swing at a near constant rate."""
+    plan = walk_plan()
+    kin = Kinematics(plan)
+    rows = _rows(Renderer(plan), 1)
+    for r, nxt in itertools.pairwise(rows[3:-3]):
+        t = np.linspace(r.ho, r.to, 400)  # heel-off to toe-off
+        rate = kin.coords(t, (1,))[1]["phi"].d
+        assert t[int(np.argmin(rate))] > r.to - 0.05 * (r.to - r.ic)
+        ts = np.linspace(r.to + 0.3 * (nxt.ic - r.to), r.to + 0.7 * (nxt.ic - r.to), 50)
+        sw = kin.coords(ts, (1,))[1]["phi"].d
+        assert sw.min() > 2.0 and sw.max() - sw.min() < 0.5

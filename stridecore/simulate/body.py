@@ -68,6 +68,8 @@ _N_BEFORE = 4  # virtual rows extrapolated before a bout
 _N_AFTER = 4  # and after it
 V_LAND_MAX = 1.0  # m/s, pelvis vertical speed at contact (steep descents)
 MIN_FOREFOOT_ROLL_S = 0.035
+IC_TRANSITION_S = 0.015  # heel strike: the foot pitch rate goes from swing to heel rocker
+HEEL_ROCKER_PEAK = 1.3  # heel rocker rate after the strike transition / its mean rate
 TERMINAL_SWING_FRAC = 0.3  # last part of swing: the ankle follows a path to its contact
 
 # interval modes of a leg
@@ -142,6 +144,17 @@ class GaitStyle:
     shank_ic_per_overstride: float  # ° per m of step length beyond the nominal for the speed
     lateral_shift_m: float  # pelvis shift toward the stance leg
     default_step_s: float
+    # foot pitch rate at heel strike (rad/s, + toes up): the swing foot is still dorsiflexing
+    # toward the strike angle when the heel lands, then slaps down within IC_TRANSITION_S
+    # None: the heel rocker starts at its fastest at contact (no separate strike transition)
+    pitch_rate_ic: float | None = None
+    # walking pre-swing: fraction of the push-off rotation done by the contralateral IC (the
+    # rest, the fast part, in double support); None: one push-off curve heel-off → toe-off
+    heel_rise_frac: float | None = None
+    # swing foot rate shape (fractions of swing): rate from the toe-off rate to a plateau by
+    # the first, plateau, terminal-swing deceleration to ``pitch_rate_ic`` from the second;
+    # None: the pitch knots below
+    swing_rate_ramps: tuple[float, float] | None = None
 
 
 RUN_STYLE = GaitStyle(
@@ -160,7 +173,8 @@ WALK_STYLE = GaitStyle(
     knee_swing_base_deg=55.0, knee_swing_per_mps=4.0, knee_swing_range_deg=(50.0, 70.0),
     knee_swing_frac=0.32, thigh_at_knee_max_deg=10.0,
     shank_ic_base_deg=12.0, shank_ic_per_strike=0.2, shank_ic_per_downhill=0.15,
-    shank_ic_per_overstride=10.0, lateral_shift_m=0.022, default_step_s=0.55)
+    shank_ic_per_overstride=10.0, lateral_shift_m=0.022, default_step_s=0.55,
+    swing_rate_ramps=(0.2, 0.8))
 
 
 def style_for(gait_mode: int) -> GaitStyle:
@@ -401,8 +415,8 @@ class _Row:
     d1: tuple[float, float] = (0.0, 0.0)
     mtp: tuple[float, float] = (0.0, 0.0)
     ankle_flat: tuple[float, float] = (0.0, 0.0)
-    roll_c: list[float] = field(default_factory=list)
-    push_c: list[float] = field(default_factory=list)
+    roll_p: list[tuple[float, list[float]]] = field(default_factory=list)  # (from ic, coefs)
+    push_p: list[tuple[float, list[float]]] = field(default_factory=list)  # (from ho, coefs)
     next_same: int = -1
     prev_same: int = -1
     shank_ic: float = 0.0
@@ -540,14 +554,58 @@ class _Bout:
             r.roll = min(r.roll, 0.45 * r.contact)
             r.ho = max(r.ic + r.roll + 0.05 * r.contact, r.ic + r.style.heel_off_frac * r.contact)
             r.ho = min(r.ho, r.to - 0.2 * r.contact)
-            # heel rocker: the foot slaps down fastest at contact (ankle moving forward);
-            # forefoot rocker: the heel settles from rest-like rate
-            fac = 1.8 if r.strike >= 0 else 0.0
-            r.phid_ic = fac * (r.grade - r.phi_ic) / r.roll if r.roll > 1e-6 else 0.0
-            r.roll_c = (quintic(r.roll, r.phi_ic, r.phid_ic, 0.0, r.grade, 0.0, 0.0)
-                        if r.roll > 1e-6 else [r.grade, 0, 0, 0, 0, 0])
-            r.phid_to = 2.0 * (r.phi_to - r.grade) / (r.to - r.ho)
-            r.push_c = quintic(r.to - r.ho, r.grade, 0.0, 0.0, r.phi_to, r.phid_to, 0.0)
+            self._rockers(r, rows[i + 1] if i + 1 < len(rows) else None)
+
+    @staticmethod
+    def _rockers(r: _Row, nxt: _Row | None) -> None:
+        """Stance foot pitch pieces: heel (or forefoot) rocker from IC to flat, push-off from
+        heel-off to toe-off.
+
+        Heel strike (Perry & Burnfield 2010, ch. 4; Winter 2009): the swing foot is still
+        dorsiflexing (``pitch_rate_ic``) when the heel lands; the impact turns that within
+        ``IC_TRANSITION_S`` into the heel-rocker rotation toward flat (a smooth step in rate,
+        finite angular acceleration, angle continuous), which peaks early in loading response
+        and ends at foot flat with zero rate. A forefoot landing lets the heel down from rest.
+
+        Push-off: about the toe pad with the peak plantarflexion rate at toe-off. In walking the
+        heel rises slowly in terminal stance (``heel_rise_frac`` of the rotation by the
+        contralateral IC) and the bulk of the plantarflexion is in pre-swing, the double
+        support (Perry & Burnfield 2010: heel rise ~31 %, opposite IC 50 %, toe-off 62 % of
+        the gait cycle).
+        """
+        st = r.style
+        if r.roll <= 1e-6:
+            r.phid_ic = 0.0
+            r.roll_p = []
+        elif r.strike >= 0.0 and st.pitch_rate_ic is None:
+            r.phid_ic = 1.8 * (r.grade - r.phi_ic) / r.roll
+            r.roll_p = [(0.0, quintic(r.roll, r.phi_ic, r.phid_ic, 0.0, r.grade, 0.0, 0.0))]
+        elif r.strike >= 0.0:
+            w0 = st.pitch_rate_ic
+            tau = min(IC_TRANSITION_S, 0.3 * r.roll)
+            rest = r.roll - tau
+            k = HEEL_ROCKER_PEAK
+            w1 = k * (r.grade - r.phi_ic - 0.5 * w0 * tau) / (rest * (1.0 + 0.5 * k * tau / rest))
+            phi_a = r.phi_ic + 0.5 * (w0 + w1) * tau
+            r.phid_ic = w0
+            r.roll_p = [(0.0, quintic(tau, r.phi_ic, w0, 0.0, phi_a, w1, 0.0)),
+                        (tau, quintic(rest, phi_a, w1, 0.0, r.grade, 0.0, 0.0))]
+        else:
+            r.phid_ic = 0.0
+            r.roll_p = [(0.0, quintic(r.roll, r.phi_ic, 0.0, 0.0, r.grade, 0.0, 0.0))]
+        h = r.to - r.ho
+        f = st.heel_rise_frac
+        t_c = nxt.ic if nxt is not None and nxt.side != r.side else math.nan
+        if f is not None and r.ho + 0.25 * h < t_c < r.to - 0.15 * h:
+            h1, h2 = t_c - r.ho, r.to - t_c
+            phi_c = r.grade + f * (r.phi_to - r.grade)
+            v_c = 2.0 * (phi_c - r.grade) / h1
+            r.phid_to = 2.0 * (r.phi_to - phi_c) / h2 - v_c
+            r.push_p = [(0.0, quintic(h1, r.grade, 0.0, 0.0, phi_c, v_c, 0.0)),
+                        (h1, quintic(h2, phi_c, v_c, 0.0, r.phi_to, r.phid_to, 0.0))]
+        else:
+            r.phid_to = 2.0 * (r.phi_to - r.grade) / h
+            r.push_p = [(0.0, quintic(h, r.grade, 0.0, 0.0, r.phi_to, r.phid_to, 0.0))]
 
     def _shank_targets(self) -> None:
         for i, r in enumerate(self.rows):
@@ -564,13 +622,13 @@ class _Bout:
     def foot_scalar(self, i: int, t: float):
         """(ankle x jet, ankle z jet, phi jet) of row i's stance foot at time t (scalars)."""
         r = self.rows[i]
-        if t < r.ic + r.roll:
-            phi = eval_quintic(r.roll_c, t - r.ic)
+        if t < r.ic + r.roll and r.roll_p:
+            phi = _eval_pieces(r.roll_p, t - r.ic)
             piv, d = r.pivot1, r.d1
         elif t < r.ho:
             return (r.ankle_flat[0], 0.0, 0.0), (r.ankle_flat[1], 0.0, 0.0), (r.grade, 0.0, 0.0)
         else:
-            phi = eval_quintic(r.push_c, min(t, r.to) - r.ho)
+            phi = _eval_pieces(r.push_p, min(t, r.to) - r.ho)
             piv, d = r.mtp, self.d_toe
         j = _ankle_jet(Jet(*phi), piv, d)
         return (j[0].v, j[0].d, j[0].dd), (j[1].v, j[1].d, j[1].dd), phi
@@ -707,11 +765,12 @@ class _Bout:
             zero6 = [0.0] * 6
             for n_, i in enumerate(idx):
                 r = self.rows[i]
-                if r.roll > 1e-6:
-                    tab.append((r.ic, ROLL, i, r.pivot1, r.d1, r.roll_c, zero6, zero6))
+                for u, c in r.roll_p:
+                    tab.append((r.ic + u, ROLL, i, r.pivot1, r.d1, c, zero6, zero6))
                 tab.append((r.ic + r.roll, FLAT, i, r.mtp, self.d_toe,
                             [r.grade, 0, 0, 0, 0, 0], zero6, zero6))
-                tab.append((r.ho, PUSH, i, r.mtp, self.d_toe, r.push_c, zero6, zero6))
+                for u, c in r.push_p:
+                    tab.append((r.ho + u, PUSH, i, r.mtp, self.d_toe, c, zero6, zero6))
                 j = r.next_same
                 if j < 0 or n_ + 1 >= len(idx):
                     tab.append((r.to, SWING, i, (0.0, 0.0), (0.0, 0.0),
@@ -745,10 +804,22 @@ class _Bout:
         # foot pitch
         gsw = 0.5 * (r.grade + q.grade)
         pk = [(r.to, r.phi_to, r.phid_to, 0.0)]
-        for f, deg in st.swing_pitch_knots:
-            pk.append((r.to + f * tsw, gsw + math.radians(deg), None, None))
-        f, deg = st.swing_pitch_pre_ic
-        pk.append((r.to + f * tsw, q.phi_ic + math.radians(deg), None, None))
+        if st.swing_rate_ramps is not None:
+            # the foot's rotation reverses after toe-off (ankle dorsiflexing, shank swinging
+            # forward), rotates toes-up at a near constant rate through mid-swing and slows in
+            # terminal swing (shank decelerated) to ``pitch_rate_ic`` at heel strike
+            fa, fb = st.swing_rate_ramps
+            w0, w1 = r.phid_to, q.phid_ic
+            wp = ((q.phi_ic - r.phi_to) / tsw - 0.5 * fa * w0 - 0.5 * (1.0 - fb) * w1) \
+                / (0.5 * (1.0 + fb - fa))
+            pa = r.phi_to + 0.5 * fa * tsw * (w0 + wp)
+            pk.append((r.to + fa * tsw, pa, wp, 0.0))
+            pk.append((r.to + fb * tsw, pa + (fb - fa) * tsw * wp, wp, 0.0))
+        else:
+            for f, deg in st.swing_pitch_knots:
+                pk.append((r.to + f * tsw, gsw + math.radians(deg), None, None))
+            f, deg = st.swing_pitch_pre_ic
+            pk.append((r.to + f * tsw, q.phi_ic + math.radians(deg), None, None))
         pk.append((q.ic, q.phi_ic, q.phid_ic, 0.0))
         phi_pp = hermite(pk)
         # thigh and knee until terminal swing
@@ -903,6 +974,15 @@ def _shift(c: list[float], h: float) -> list[float]:
             c3 + h * (4 * c4 + h * 10 * c5),
             c4 + 5 * h * c5,
             c5]
+
+
+def _eval_pieces(pieces: list[tuple[float, list[float]]], u: float
+                 ) -> tuple[float, float, float]:
+    """Scalar jet of consecutive quintic pieces (start offset, coefficients) at offset u."""
+    k = 0
+    while k + 1 < len(pieces) and u >= pieces[k + 1][0]:
+        k += 1
+    return eval_quintic(pieces[k][1], u - pieces[k][0])
 
 
 def _pp_from_list(lst: list[tuple[float, list[float]]]) -> PiecewiseQuintic:

@@ -15,6 +15,16 @@ raises the impact force peak 54 %; Cheung 2019 / science.md: shoe peaks ~3–4×
 ~5–12 g level running at 3 m/s, ~2–4 g at the pelvis): a damped oscillation along the segment's
 long axis with a smaller sagittal component, written as the derivative of an enveloped sine so
 it adds no net velocity or angle.
+
+Timing. At the foot the transient is the shoe's collision with the ground, at contact. Above
+the ankle (shank, thigh) it follows the impact force: in heel-strike running the vertical
+ground reaction force rises over ~20–40 ms to its impact peak (Lieberman et al. 2010, Nature
+463:531; Gottschall & Kram 2005) and the tibial acceleration peaks near it (Milner et al.
+2006, Med Sci Sports Exerc 38:323; Bach et al. 2022: 41 ms after the force-plate IC at
+8–8.5 km/h), while a forefoot landing has no distinct impact peak and a smaller, earlier
+rise. The shank and thigh transient is therefore the derivative of a gamma-shaped bump
+(t/τ)⁴·e^(−t/τ), whose main lobe peaks at t = 2τ (:data:`IMPACT_PEAK_S`, forefoot / heel
+strike) and whose later, opposite lobe returns the velocity it gave.
 """
 
 from __future__ import annotations
@@ -42,6 +52,9 @@ from stridecore.simulate.motion import G_MPS2
 from stridecore.simulate.plan import GAIT_MODES, SIDES, STEP_PLAN_DTYPE, TERRAINS, fault_names
 
 IMPACT_WINDOW_S = 0.06  # truth peaks: 0–60 ms after IC
+IMPACT_PEAK_S = (0.015, 0.030)  # shank/thigh/pelvis transient peak after IC: forefoot, heel
+PULSE_GYRO_FRAC = 0.4  # gyro per g of the pulse, relative to the collision transient's
+_PULSE_N = 4  # gamma bump exponent: the derivative peaks at (n − √n)·τ = 2τ
 
 
 # --------------------------------------------------------------------------- impact model
@@ -101,6 +114,15 @@ def _transient(t: np.ndarray, f_hz: float, tau_r: float, tau_d: float) -> np.nda
     return ds * np.sin(w * t) / w + s * np.cos(w * t)
 
 
+def _pulse(t: np.ndarray, tau: float) -> np.ndarray:
+    """d/dt[(t/τ)^n·e^(−t/τ)]: rises from 0, peaks at 2τ, opposite lobe after nτ."""
+    u = np.maximum(t, 0.0) / tau
+    n = _PULSE_N
+    return u ** (n - 1) * np.exp(-u) * (n - u) / tau
+
+
+_PULSE_PEAK = float(np.max(_pulse(np.linspace(0.0, 4.0, 40001), 1.0)))  # at t = 2τ, τ = 1
+
 _NORM: dict[tuple[float, float, float], float] = {}
 
 
@@ -125,18 +147,25 @@ def add_impacts(f_seg: np.ndarray, w_seg: np.ndarray, t: np.ndarray, rows: list[
         return
     _, tau_d, direction, gyro_per_g = _SHAPE[segment]
     d = np.asarray(direction) / np.linalg.norm(direction)
-    t_end = 14.0 * tau_d
+    pulse = segment in ("shank", "thigh")
+    t_end = 20.0 * 0.5 * IMPACT_PEAK_S[1] if pulse else 14.0 * tau_d
     for r in rows:
         if r.ic > t[-1] or r.ic + t_end < t[0]:
             continue
         i0, i1 = np.searchsorted(t, [r.ic, r.ic + t_end])
         if i1 <= i0:
             continue
-        f, tau_r, tau_d, norm = _shape(r, segment)
         peak = impact_peak_g(r, segment) * gain
-        x = _transient(t[i0:i1] - r.ic, f, tau_r, tau_d) * (peak / norm)
+        if pulse:
+            h = _heelness(math.degrees(r.strike))
+            tau = 0.5 * (IMPACT_PEAK_S[0] + h * (IMPACT_PEAK_S[1] - IMPACT_PEAK_S[0]))
+            x = _pulse(t[i0:i1] - r.ic, tau) * (peak * tau / _PULSE_PEAK)
+        else:
+            f, tau_r, tau_d, norm = _shape(r, segment)
+            x = _transient(t[i0:i1] - r.ic, f, tau_r, tau_d) * (peak / norm)
         f_seg[i0:i1] += x[:, None] * (d * G_MPS2)
-        w_seg[i0:i1, 1] += x * gyro_per_g
+        # the force-following pulse is mostly an axial deceleration: little rotation
+        w_seg[i0:i1, 1] += x * (gyro_per_g * (PULSE_GYRO_FRAC if pulse else 1.0))
 
 
 # --------------------------------------------------------------------------- streams
