@@ -15,10 +15,13 @@ from stridecore.simulate import realism as R
 @requires_dataset(gaitmap.FOLDER)
 @pytest.mark.parametrize("seed", [0, 1001])
 def test_walking_foot_gyro_waveform_matches_gaitmap(seed):
-    ref = R.gaitmap_reference()
+    # stance and swing normalised separately: the gaitmap subject's toe-off is at 67 % of the
+    # stride, the simulated walker's at 60 % (Perry: 60–62 %); linear IC→IC r is reported by
+    # benchmarks/sim_realism.py
+    ref = R.gaitmap_reference(to_frac=0.6)
     rec = R.sim_gaitmap_like(seed)
     for pl in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
-        m, waves = R.stride_gyro_template(rec, pl)
+        m, waves = R.stride_gyro_template(rec, pl, to_frac=0.6)
         assert len(waves) >= 20
         assert R.waveform_correlation(m, ref["mean"]) >= 0.9
 

@@ -181,18 +181,30 @@ def sagittal_gyro(rec: Recording, placement: Placement | str,
 
 
 def stride_gyro_template(rec: Recording, placement: Placement | str, n_points: int = 101,
-                         rel_tol: float = STRIDE_REL_TOL) -> tuple[np.ndarray, np.ndarray]:
+                         rel_tol: float = STRIDE_REL_TOL, to_frac: float | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """(mean waveform (n_points,), per-stride waveforms (k, n_points)), rad/s.
 
     The sagittal gyro of :func:`sagittal_gyro` over each regular stride IC → next IC of
-    ``placement`` (from the truth), linearly resampled to ``n_points`` from 0 to 100 % of the
-    stride (time normalisation as in gait analysis, e.g. Perry & Burnfield 2010, ch. 1).
+    ``placement`` (from the truth), resampled to ``n_points`` from 0 to 100 % of the stride
+    (time normalisation as in gait analysis, e.g. Perry & Burnfield 2010, ch. 1): linearly in
+    time by default; with ``to_frac`` piecewise linearly so that every stride's toe-off lands
+    at that fraction (stance and swing normalised separately, "event registration"), which
+    compares waveform shapes of subjects whose stance share differs. Strides without a TO are
+    dropped then.
     """
     p, _, b = sagittal_gyro(rec, placement, rel_tol)
     t = sample_times_s(rec.sensors[Placement(placement)])
     ok = np.isfinite(p)
     u = np.linspace(0.0, 1.0, n_points)
-    waves = np.stack([np.interp(ic + u * (nxt - ic), t[ok], p[ok]) for ic, _, nxt in b])
+    if to_frac is None:
+        waves = np.stack([np.interp(ic + u * (nxt - ic), t[ok], p[ok]) for ic, _, nxt in b])
+    else:
+        b = b[np.isfinite(b[:, 1])]
+        if len(b) == 0:
+            raise ValueError(f"{rec.recording_id}: no stride with a toe-off to register on")
+        waves = np.stack([np.interp(np.interp(u, [0.0, to_frac, 1.0], [ic, to, nxt]), t[ok],
+                                    p[ok]) for ic, to, nxt in b])
     return waves.mean(axis=0), waves
 
 
@@ -222,20 +234,21 @@ def template_consistency(waves: np.ndarray, leave_one_out: bool = False) -> np.n
     return out
 
 
-def gaitmap_reference(n_points: int = 101) -> dict[str, object]:
+def gaitmap_reference(n_points: int = 101, to_frac: float | None = None) -> dict[str, object]:
     """The gaitmap example's sagittal foot gyro templates and their self-consistency.
 
     Keys: ``mean`` (pooled over both feet, (n_points,) rad/s), ``per_foot`` {placement:
     mean}, ``strides`` {placement: (k, n_points)}, ``n_strides``, ``stride_s`` (median, per
     foot), ``self_r_median`` / ``self_r_loo_median`` (per foot and ``"pooled"``),
-    ``left_vs_right_r``. Needs the dataset folder (see ``stridecore.bench.gaitmap``).
+    ``left_vs_right_r``. ``to_frac``: event-registered templates (:func:`stride_gyro_template`).
+    Needs the dataset folder (see ``stridecore.bench.gaitmap``).
     """
     from stridecore import bench
 
     per_foot, strides, n, stride_s, self_r, loo_r = {}, {}, {}, {}, {}, {}
     for rec in bench.load("gaitmap"):
         for pl in rec.sensors:
-            mean, waves = stride_gyro_template(rec, pl, n_points)
+            mean, waves = stride_gyro_template(rec, pl, n_points, to_frac=to_frac)
             per_foot[pl.value], strides[pl.value], n[pl.value] = mean, waves, len(waves)
             stride_s[pl.value] = float(np.median(stride_times_s(rec, pl)))
             self_r[pl.value] = float(np.median(template_consistency(waves)))
