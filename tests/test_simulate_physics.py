@@ -426,3 +426,21 @@ def test_walking_push_off_peaks_at_toe_off_and_swing_rotates_toes_up():
         ts = np.linspace(r.to + 0.3 * (nxt.ic - r.to), r.to + 0.7 * (nxt.ic - r.to), 50)
         sw = kin.coords(ts, (1,))[1]["phi"].d
         assert sw.min() > 2.0 and sw.max() - sw.min() < 0.5
+
+
+@pytest.mark.parametrize("speed,cadence", [(2.3, 164.0), (3.0, 170.0)])
+def test_terminal_swing_reaches_contact_without_overextending_the_leg(speed, cadence):
+    """Before contact the shank only swings: no acceleration spike from a leg stretched
+    against full extension (real tibial acceleration before contact is a few g; the impact
+    comes after it), and the swing knee's angular acceleration stays physiological."""
+    plan = run_plan(speed_mps=speed, cadence_spm=cadence)
+    rnd = Renderer(plan)
+    spec = SensorSpec(segment="shank", side="right", fs_hz=FS)
+    rows = _rows(rnd, 1)
+    for r0, r1 in itertools.pairwise(rows[2:-2]):
+        _, acc, _ = _ideal(rnd, spec, r1.ic - 0.1, r1.ic - 1e-4, impacts=False)
+        assert np.linalg.norm(acc, axis=1).max() < 10.0 * G, (r1.ic, speed)
+        t = np.arange(r0.to + 1e-3, r1.ic - 1e-4, 1e-3)
+        knee = rnd.kin.coords(t, (1,))[1]["kappa"]
+        assert np.degrees(np.abs(knee.dd)).max() < 40000.0  # deg/s²
+        assert np.degrees(knee.v).min() > 3.0

@@ -32,10 +32,17 @@ How a plan row becomes motion (one row = one foot contact):
   (pelvic drop) peaking at 30 % of stance.
 - The stance leg follows by two-link inverse kinematics hip→ankle (knee compressed smoothly
   near full extension, never below 1°). The swing leg follows curves of thigh angle and knee
-  flexion (swing peak ~100° running, ~60° walking) from toe-off, then in the last
-  ``TERMINAL_SWING_FRAC`` of swing the ankle follows a quintic path to the next contact's
-  position, velocity and acceleration, the leg again by inverse kinematics; the foot pitch
-  follows knots to −80° (running) and back up to the next strike angle.
+  flexion (swing peak ~100° running, ~60° walking) from toe-off into the next contact, where
+  they join the stance IK in angle and rate (so the foot lands exactly on its contact point
+  with the stance foot's velocity); the thigh retracts and the knee extends through a knot at
+  the start of the last ``TERMINAL_SWING_FRAC`` of swing; if the knee would extend past
+  ``KNEE_MIN_SWING`` before it flexes into the landing, it stops there and flexes into the
+  contact with a near-uniform acceleration (over at least ``KNEE_ONSET_S[0]``, so a landing
+  with a very fast stance flexion rate can still pass below it). Joint-space curves keep the leg
+  from being stretched to full extension before contact (an ankle path in world coordinates
+  asked for more reach than the leg had, and the knee snapped against full extension: 40–70 g
+  at the shank before contact); the foot pitch follows knots to −80° (running) and back up to
+  the next strike angle.
 - Everything is carried as a jet (value, first, second time derivative), so accelerations are
   exact derivatives of positions and angular rates exact derivatives of angles. Positions and
   velocities are continuous everywhere; accelerations are continuous except for steps at
@@ -70,10 +77,13 @@ V_LAND_MAX = 1.0  # m/s, pelvis vertical speed at contact (steep descents)
 MIN_FOREFOOT_ROLL_S = 0.035
 IC_TRANSITION_S = 0.015  # heel strike: the foot pitch rate goes from swing to heel rocker
 HEEL_ROCKER_PEAK = 1.3  # heel rocker rate after the strike transition / its mean rate
-TERMINAL_SWING_FRAC = 0.3  # last part of swing: the ankle follows a path to its contact
+TERMINAL_SWING_FRAC = 0.3  # last part of swing: thigh and knee curves into the contact state
+
+KNEE_MIN_SWING = math.radians(2.0)  # least terminal-swing knee flexion (knee flexing at IC)
+KNEE_ONSET_S = (0.04, 0.4)  # least knee flexion → IC: at least (s), at most (× terminal swing)
 
 # interval modes of a leg
-ROLL, FLAT, PUSH, SWING, TERMINAL = 0, 1, 2, 3, 4
+ROLL, FLAT, PUSH, SWING = 0, 1, 2, 3
 
 
 # --------------------------------------------------------------------------- anthropometrics
@@ -754,27 +764,26 @@ class _Bout:
 
     # ---- legs
     def _legs(self) -> None:
-        """Per leg: interval table (mode, row, pivot, foot-frame offset), foot pitch, swing
-        thigh/knee curves and the terminal-swing ankle path."""
+        """Per leg: interval table (mode, row, pivot, foot-frame offset), foot pitch and the
+        swing thigh/knee curves."""
         self.legs = {}
         for side in (0, 1):
             idx = [i for i, r in enumerate(self.rows) if r.side == side]
-            tab: list[tuple] = []  # (t0, mode, row, pivot, d, phi coefs, ankx coefs, ankz)
+            tab: list[tuple] = []  # (t0, mode, row, pivot, d, phi coefs)
             th_k: list[tuple] = []
             kap_k: list[tuple] = []
-            zero6 = [0.0] * 6
             for n_, i in enumerate(idx):
                 r = self.rows[i]
                 for u, c in r.roll_p:
-                    tab.append((r.ic + u, ROLL, i, r.pivot1, r.d1, c, zero6, zero6))
+                    tab.append((r.ic + u, ROLL, i, r.pivot1, r.d1, c))
                 tab.append((r.ic + r.roll, FLAT, i, r.mtp, self.d_toe,
-                            [r.grade, 0, 0, 0, 0, 0], zero6, zero6))
+                            [r.grade, 0, 0, 0, 0, 0]))
                 for u, c in r.push_p:
-                    tab.append((r.ho + u, PUSH, i, r.mtp, self.d_toe, c, zero6, zero6))
+                    tab.append((r.ho + u, PUSH, i, r.mtp, self.d_toe, c))
                 j = r.next_same
                 if j < 0 or n_ + 1 >= len(idx):
                     tab.append((r.to, SWING, i, (0.0, 0.0), (0.0, 0.0),
-                                [r.phi_to, r.phid_to, 0, 0, 0, 0], zero6, zero6))
+                                [r.phi_to, r.phid_to, 0, 0, 0, 0]))
                     continue
                 pieces, th, ka = self._swing(i, j)
                 tab.extend(pieces)
@@ -787,16 +796,15 @@ class _Bout:
                 "row": np.array([x[2] for x in tab], np.int64),
                 "piv": np.array([x[3] for x in tab]), "d": np.array([x[4] for x in tab]),
                 "phi": PiecewiseQuintic(ends, [x[5] for x in tab]),
-                "ankx": PiecewiseQuintic(ends, [x[6] for x in tab]),
-                "ankz": PiecewiseQuintic(ends, [x[7] for x in tab]),
                 "kap": _pp_from_list(kap_k), "theta": _pp_from_list(th_k),
             }
 
     def _swing(self, i: int, j: int) -> list[tuple]:
         """Pieces of the swing from row i's toe-off to row j's contact: thigh and knee curves
-        from toe-off (joined to the stance IK in angle and rate) through the swing knee peak;
-        in terminal swing the ankle follows a quintic path to its contact state (position,
-        velocity, acceleration of the stance foot), the leg by inverse kinematics."""
+        from toe-off (joined to the stance IK in angle and rate) through the swing knee peak
+        and a terminal-swing knot (thigh retracting, knee extending) into the stance IK's
+        angle and rate at contact: the foot lands on its contact point with the stance foot's
+        velocity, and the acceleration steps at contact (the landing force)."""
         r, q = self.rows[i], self.rows[j]
         st = r.style
         tsw = q.ic - r.to
@@ -832,43 +840,28 @@ class _Bout:
         ke = max(kap0[0] + 0.5 * kap0[1] * 0.1 * tsw, math.radians(8.0))
         k_l = kap1[0] + 0.5 * (kmax - kap1[0])
         th_l = th1[0] + math.radians(6.0)
-        kpp = hermite([(r.to, kap0[0], kap0[1], 0.0), (te, ke, None, None),
-                       (tk, kmax, 0.0, None), (t_l, k_l, None, None),
-                       (q.ic, kap1[0], kap1[1], 0.0)])
+        kk = [(r.to, kap0[0], kap0[1], 0.0), (te, ke, None, None), (tk, kmax, 0.0, None),
+              (t_l, k_l, None, None), (q.ic, kap1[0], kap1[1], 0.0)]
+        kpp = hermite(kk)
+        floor = min(KNEE_MIN_SWING, kap1[0] - math.radians(1.0))
+        if kap1[1] > 0.0 and kpp(np.linspace(t_l, q.ic, 16)).v.min() < floor:
+            # the curve would overextend the knee before it flexes into the landing: the knee
+            # stops extending at its least flexion (``floor``, or lower if the landing's flexion
+            # rate needs more than ``KNEE_ONSET_S``) and flexes with a near-uniform acceleration
+            # into the stance IK's rate at contact
+            d = min(max(2.0 * (kap1[0] - floor) / kap1[1], KNEE_ONSET_S[0]),
+                    KNEE_ONSET_S[1] * (q.ic - t_l))
+            kk[-1:] = [(q.ic - d, kap1[0] - 0.5 * kap1[1] * d, 0.0, 0.0),
+                       (q.ic, kap1[0], kap1[1], kap1[1] / d)]
+            kpp = hermite(kk)
         tpp = hermite([(r.to, th0[0], th0[1], 0.0),
                        (tk, math.radians(st.thigh_at_knee_max_deg), None, None),
                        (t_l, th_l, None, None), (q.ic, th1[0], th1[1], 0.0)])
-        # terminal swing: ankle from its state at t_l to the contact state
-        ax0, az0 = self._fk_ankle_scalar(r.side, t_l, tpp.scalar(t_l), kpp.scalar(t_l))
-        ax1, az1, _ = self.foot_scalar(j, q.ic)
-        h = q.ic - t_l
-        cx = quintic(h, *ax0, *ax1)
-        cz = quintic(h, *az0, *az1)
-        # split the pitch curve at t_l (the split pieces reproduce it exactly)
-        out = []
-        pt, pc = phi_pp.t.tolist(), phi_pp.c.tolist()
-        for t0 in sorted({*pt[:-1], t_l}):
-            m = min(max(bisect.bisect_right(pt, t0) - 1, 0), len(pc) - 1)
-            ph = _shift(pc[m], t0 - pt[m])
-            if t0 < t_l:
-                out.append((t0, SWING, i, (0.0, 0.0), (0.0, 0.0), ph, [0.0] * 6, [0.0] * 6))
-            else:
-                out.append((t0, TERMINAL, i, (0.0, 0.0), (0.0, 0.0), ph,
-                            _shift(cx, t0 - t_l), _shift(cz, t0 - t_l)))
-        th = [(float(tpp.t[m]), tpp.c[m].tolist()) for m in range(len(tpp.c)) if tpp.t[m] < t_l]
-        ka = [(float(kpp.t[m]), kpp.c[m].tolist()) for m in range(len(kpp.c)) if kpp.t[m] < t_l]
+        out = [(t0, SWING, i, (0.0, 0.0), (0.0, 0.0), c)
+               for t0, c in zip(phi_pp.t[:-1].tolist(), phi_pp.c.tolist(), strict=True)]
+        th = [(float(tpp.t[m]), tpp.c[m].tolist()) for m in range(len(tpp.c))]
+        ka = [(float(kpp.t[m]), kpp.c[m].tolist()) for m in range(len(kpp.c))]
         return out, th, ka
-
-    def _fk_ankle_scalar(self, side: int, t: float, th, ka):
-        """Ankle (x jet, z jet) from the pelvis at t and thigh/knee jets (scalars)."""
-        b = self.body
-        hx = Jet(*self.pelvis_x_scalar(t))
-        hz = _hip_z_jet(Jet(*self.z.scalar(t)), Jet(*self.rollp.scalar(t)), side, b)
-        tj, kj = Jet(*th), Jet(*ka)
-        sg = tj - kj
-        ax = hx + jsin(tj) * b.thigh_m + jsin(sg) * b.shank_m
-        az = hz - jcos(tj) * b.thigh_m - jcos(sg) * b.shank_m
-        return (ax.v, ax.d, ax.dd), (az.v, az.d, az.dd)
 
     def _stance_ik_scalar(self, i: int, t: float):
         """(thigh angle jet, knee flexion jet) of row i's stance leg at t (scalars)."""
@@ -935,7 +928,7 @@ class _Bout:
         phi = leg["phi"](t, k)
         hz = _hip_z_jet(pel["pz"], pel["roll"], side, b)
         hx = pel["px"]
-        stance = mode != SWING  # ankle driven from the ground or its planned path
+        stance = mode != SWING  # ankle driven from the ground
         n = t.size
         theta = Jet(np.zeros(n), np.zeros(n), np.zeros(n))
         kap = Jet(np.zeros(n), np.zeros(n), np.zeros(n))
@@ -944,11 +937,6 @@ class _Bout:
         if stance.any():
             s = stance
             a_x, a_z = _ankle_jet(phi[s], leg["piv"][k[s]].T, leg["d"][k[s]].T)
-            term = mode[s] == TERMINAL
-            if term.any():  # terminal swing: the planned ankle path
-                ks = k[s][term]
-                a_x.put(term, leg["ankx"](t[s][term], ks))
-                a_z.put(term, leg["ankz"](t[s][term], ks))
             p, q = _ik(hx[s], hz[s], a_x, a_z, b)
             theta.put(s, p + _beta_thigh_jet(b, q))
             kap.put(s, q)
