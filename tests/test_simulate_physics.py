@@ -444,3 +444,28 @@ def test_terminal_swing_reaches_contact_without_overextending_the_leg(speed, cad
         knee = rnd.kin.coords(t, (1,))[1]["kappa"]
         assert np.degrees(np.abs(knee.dd)).max() < 40000.0  # deg/s²
         assert np.degrees(knee.v).min() > 3.0
+
+
+@pytest.mark.parametrize("kw", [
+    {"speed_mps": 2.3, "cadence_spm": 164.0},
+    {"speed_mps": 3.0, "cadence_spm": 170.0},
+    {"strike_angle_deg": -5.0},  # forefoot landing
+    {"grade": -8.0, "knee_ic_deg": 12.0},  # locked knee on a descent
+    {"grade": -8.0, "knee_ic_deg": 6.0},
+])
+def test_landing_knee_flexes_at_a_physiological_rate_without_hyperextension(kw):
+    """The stance knee flexes at contact no faster than a few hundred °/s (the pelvis is braked
+    at contact instead), so the swing meets it without hyper-extending the knee or shaking the
+    shank before contact; the plan's knee at IC is still met exactly."""
+    plan = run_plan(**kw)
+    rnd = Renderer(plan)
+    spec = SensorSpec(segment="shank", side="right", fs_hz=FS)
+    for r in _rows(rnd, 1)[2:-2]:
+        _, acc, _ = _ideal(rnd, spec, r.ic - 0.1, r.ic - 1e-4, impacts=False)
+        assert np.linalg.norm(acc, axis=1).max() < 10.0 * G, (kw, r.ic)
+        knee = rnd.kin.coords(np.array([r.ic + 1e-6]), (1,))[1]["kappa"]
+        assert np.degrees(knee.d[0]) <= 401.0
+        assert np.degrees(knee.v[0]) == pytest.approx(math.degrees(r.knee_ic), abs=0.1)
+    t = np.arange(plan["t_ic_s"][2], plan["t_ic_s"][-3], 1e-3)
+    q = rnd.kin.coords(t, (0, 1))
+    assert min(np.degrees(q[s]["kappa"].v).min() for s in (0, 1)) >= 0.0

@@ -28,8 +28,12 @@ How a plan row becomes motion (one row = one foot contact):
   wiggle whose depth is ``push_off_mps``; height through knots where the stance knee must equal
   ``knee_ic_deg`` (at IC) and ``knee_peak_deg`` (its stance peak), in walking a near-straight
   knee at mid-stance, in running a toe-off knee and a ballistic (z̈ = −g) flight that lands no
-  faster than ``V_LAND_MAX``; sideways shift toward the stance leg plus trunk sway, and roll
-  (pelvic drop) peaking at 30 % of stance.
+  faster than ``V_LAND_MAX``; at contact the pelvis descends no faster than lets the stance
+  knee flex at ``KNEE_RATE_IC_MAX`` (less for a near-straight knee, see
+  :func:`_knee_rate_ic_max`; the flight is braked late otherwise: a pelvis still falling onto
+  a near-straight knee flexed it at 600–2,000 °/s, real knees a few hundred), in walking
+  at its mean loading-response rate (knee_ic → knee_peak); sideways shift toward the stance
+  leg plus trunk sway, and roll (pelvic drop) peaking at 30 % of stance.
 - The stance leg follows by two-link inverse kinematics hip→ankle (knee compressed smoothly
   near full extension, never below 1°). The swing leg follows curves of thigh angle and knee
   flexion (swing peak ~100° running, ~60° walking) from toe-off into the next contact, where
@@ -37,8 +41,8 @@ How a plan row becomes motion (one row = one foot contact):
   with the stance foot's velocity); the thigh retracts and the knee extends through a knot at
   the start of the last ``TERMINAL_SWING_FRAC`` of swing; if the knee would extend past
   ``KNEE_MIN_SWING`` before it flexes into the landing, it stops there and flexes into the
-  contact with a near-uniform acceleration (over at least ``KNEE_ONSET_S[0]``, so a landing
-  with a very fast stance flexion rate can still pass below it). Joint-space curves keep the leg
+  contact with a near-uniform acceleration (over at least ``KNEE_ONSET_S[0]``; the stance
+  knee rate at contact is limited so that this stays flexed). Joint-space curves keep the leg
   from being stretched to full extension before contact (an ankle path in world coordinates
   asked for more reach than the leg had, and the knee snapped against full extension: 40–70 g
   at the shank before contact); the foot pitch follows knots to −80° (running) and back up to
@@ -79,6 +83,7 @@ IC_TRANSITION_S = 0.015  # heel strike: the foot pitch rate goes from swing to h
 HEEL_ROCKER_PEAK = 1.3  # heel rocker rate after the strike transition / its mean rate
 TERMINAL_SWING_FRAC = 0.3  # last part of swing: thigh and knee curves into the contact state
 
+KNEE_RATE_IC_MAX = math.radians(400.0)  # stance knee flexion rate at contact, at most
 KNEE_MIN_SWING = math.radians(2.0)  # least terminal-swing knee flexion (knee flexing at IC)
 KNEE_ONSET_S = (0.04, 0.4)  # least knee flexion → IC: at least (s), at most (× terminal swing)
 
@@ -184,7 +189,7 @@ WALK_STYLE = GaitStyle(
     knee_swing_frac=0.32, thigh_at_knee_max_deg=10.0,
     shank_ic_base_deg=12.0, shank_ic_per_strike=0.2, shank_ic_per_downhill=0.15,
     shank_ic_per_overstride=10.0, lateral_shift_m=0.022, default_step_s=0.55,
-    swing_rate_ramps=(0.2, 0.8))
+    pitch_rate_ic=1.0, swing_rate_ramps=(0.2, 0.8))  # heel_rise_frac: stance knee locks
 
 
 def style_for(gait_mode: int) -> GaitStyle:
@@ -709,6 +714,22 @@ class _Bout:
         zh_rate = az[1] - dx * (ax[1] - hx[1]) / dz
         return zh_rate - off * math.cos(rl[0]) * rl[1]
 
+    def _stance_knee_rate(self, i: int, t: float, pz: float, vz: float, az: float = 0.0
+                          ) -> float:
+        """Row i's stance IK knee flexion rate at t for pelvis height ``pz``, rate ``vz``."""
+        r = self.rows[i]
+        ax, azj, _ = self.foot_scalar(i, t)
+        hz = _hip_z_jet(Jet(pz, vz, az), Jet(*self.rollp.scalar(t)), r.side, self.body)
+        _, kap = _ik(Jet(*self.pelvis_x_scalar(t)), hz, Jet(*ax), Jet(*azj), self.body)
+        return kap.d
+
+    def _z_rate_for_knee_rate(self, i: int, t: float, pz: float, kdot: float) -> float:
+        """Pelvis vertical velocity at t at which row i's stance knee flexes at ``kdot`` (the
+        IK knee rate is linear in it, falling as the pelvis descends more slowly)."""
+        k0 = self._stance_knee_rate(i, t, pz, 0.0)
+        k1 = self._stance_knee_rate(i, t, pz, 0.1)
+        return 0.1 * (k0 - kdot) / (k0 - k1)
+
     def _pelvis_z(self) -> None:
         g = G_MPS2
         knots: list[list] = []
@@ -743,6 +764,20 @@ class _Bout:
                 v1 = (z1 - z0) / h - 0.5 * g * h
                 # a steep descent lands no faster than V_LAND_MAX: the flight ends braked
                 knots[k + 1][2:4] = [v1, -g] if v1 >= -V_LAND_MAX else [-V_LAND_MAX, 0.0]
+                # the leg lands with the knee flexing no faster than KNEE_RATE_IC_MAX: the
+                # pelvis descends more slowly at contact (braked late in flight)
+                v_l = self._z_rate_for_knee_rate(knots[k + 1][5], t1, z1,
+                                                 _knee_rate_ic_max(rows[knots[k + 1][5]]))
+                if v_l > knots[k + 1][2]:
+                    knots[k + 1][2:4] = [v_l, 0.0]
+        # no flight (walking): the knee flexes at contact at its mean loading-response rate
+        for k in range(len(knots) - 1):
+            if knots[k][4] == "ic" and knots[k][2] is None and knots[k + 1][4] == "pk":
+                r = rows[knots[k][5]]
+                rate = (r.knee_peak - r.knee_ic) / (knots[k + 1][0] - knots[k][0])
+                knots[k][2] = self._z_rate_for_knee_rate(
+                    knots[k][5], knots[k][0], knots[k][1],
+                    min(max(rate, 0.0), _knee_rate_ic_max(r)))
         # running stance: lowest at the knee peak, vertical impulse of a half-sine force
         for k in range(1, len(knots) - 1):
             if knots[k][4] == "pk" and knots[k - 1][2] is not None and knots[k + 1][4] == "to":
@@ -949,6 +984,13 @@ class _Bout:
         sigma = theta - kap
         return {"theta": theta, "sigma": sigma, "phi": phi, "kappa": kap, "ax": ax, "az": az,
                 "stance": stance, "mode": mode, "row": leg["row"][k]}
+
+
+def _knee_rate_ic_max(r: _Row) -> float:
+    """Fastest stance knee flexion at contact: ``KNEE_RATE_IC_MAX``, less for a near-straight
+    knee, which the swing reaches from ``KNEE_MIN_SWING`` flexing with a uniform acceleration
+    over ``KNEE_ONSET_S[0]`` (a faster landing would hyper-extend it just before contact)."""
+    return min(KNEE_RATE_IC_MAX, max(2.0 * (r.knee_ic - KNEE_MIN_SWING) / KNEE_ONSET_S[0], 0.0))
 
 
 def _shift(c: list[float], h: float) -> list[float]:

@@ -23,8 +23,12 @@ ground reaction force rises over ~20–40 ms to its impact peak (Lieberman et al
 2006, Med Sci Sports Exerc 38:323; Bach et al. 2022: 41 ms after the force-plate IC at
 8–8.5 km/h), while a forefoot landing has no distinct impact peak and a smaller, earlier
 rise. The shank and thigh transient is therefore the derivative of a gamma-shaped bump
-(t/τ)⁴·e^(−t/τ), whose main lobe peaks at t = 2τ (:data:`IMPACT_PEAK_S`, forefoot / heel
-strike) and whose later, opposite lobe returns the velocity it gave.
+(t/τ)⁴·e^(−t/τ), whose main lobe peaks at t = 2τ and whose later, opposite lobe returns the
+velocity it gave. In running the peak is at a fraction of the contact time
+(:data:`IMPACT_PEAK_FRAC`: the impact peak falls in about the first 10–12 % of stance, later
+in slower running with longer contacts), the heel's value whenever the heel lands first (the
+impact peak is the heel pad's collision, however small the strike angle) and the forefoot's
+when the ball does; in walking at :data:`IMPACT_PEAK_S`.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ from stridecore.simulate.motion import G_MPS2
 from stridecore.simulate.plan import GAIT_MODES, SIDES, STEP_PLAN_DTYPE, TERRAINS, fault_names
 
 IMPACT_WINDOW_S = 0.06  # truth peaks: 0–60 ms after IC
-IMPACT_PEAK_S = (0.015, 0.030)  # shank/thigh/pelvis transient peak after IC: forefoot, heel
+IMPACT_PEAK_S = (0.015, 0.030)  # walking: shank/thigh/pelvis peak after IC: forefoot, heel
+IMPACT_PEAK_FRAC = (0.06, 0.12)  # running: the same, fraction of contact: forefoot, heel
+IMPACT_PEAK_MAX_S = 0.045
 PULSE_GYRO_FRAC = 0.4  # gyro per g of the pulse, relative to the collision transient's
 _PULSE_N = 4  # gamma bump exponent: the derivative peaks at (n − √n)·τ = 2τ
 
@@ -85,6 +91,21 @@ _SHAPE = {
 
 def _heelness(strike_deg: float) -> float:
     return min(max((strike_deg + 8.0) / 18.0, 0.0), 1.0)  # 0 at −8° (forefoot), 1 at 10°
+
+
+def _heel_first(strike_deg: float) -> float:
+    """0 when the ball lands first (strike ≤ −2°), 1 when the heel does (≥ 2°): the impact
+    force peak is the heel pad's (and shoe heel's) collision whatever the strike angle."""
+    return min(max((strike_deg + 2.0) / 4.0, 0.0), 1.0)
+
+
+def impact_peak_time_s(row: _Row) -> float:
+    """Time from IC to the shank/thigh/pelvis transient's peak (the impact force peak)."""
+    h = _heel_first(math.degrees(row.strike))
+    if GAIT_MODES[row.mode] is GaitMode.RUN:
+        frac = IMPACT_PEAK_FRAC[0] + h * (IMPACT_PEAK_FRAC[1] - IMPACT_PEAK_FRAC[0])
+        return min(max(frac * row.contact, IMPACT_PEAK_S[0]), IMPACT_PEAK_MAX_S)
+    return IMPACT_PEAK_S[0] + h * (IMPACT_PEAK_S[1] - IMPACT_PEAK_S[0])
 
 
 def impact_peak_g(row: _Row, segment: str, model: ImpactModel = IMPACT) -> float:
@@ -148,7 +169,7 @@ def add_impacts(f_seg: np.ndarray, w_seg: np.ndarray, t: np.ndarray, rows: list[
     _, tau_d, direction, gyro_per_g = _SHAPE[segment]
     d = np.asarray(direction) / np.linalg.norm(direction)
     pulse = segment in ("shank", "thigh")
-    t_end = 20.0 * 0.5 * IMPACT_PEAK_S[1] if pulse else 14.0 * tau_d
+    t_end = 10.0 * IMPACT_PEAK_MAX_S if pulse else 14.0 * tau_d
     for r in rows:
         if r.ic > t[-1] or r.ic + t_end < t[0]:
             continue
@@ -157,8 +178,7 @@ def add_impacts(f_seg: np.ndarray, w_seg: np.ndarray, t: np.ndarray, rows: list[
             continue
         peak = impact_peak_g(r, segment) * gain
         if pulse:
-            h = _heelness(math.degrees(r.strike))
-            tau = 0.5 * (IMPACT_PEAK_S[0] + h * (IMPACT_PEAK_S[1] - IMPACT_PEAK_S[0]))
+            tau = 0.5 * impact_peak_time_s(r)
             x = _pulse(t[i0:i1] - r.ic, tau) * (peak * tau / _PULSE_PEAK)
         else:
             f, tau_r, tau_d, norm = _shape(r, segment)
