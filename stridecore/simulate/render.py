@@ -60,7 +60,10 @@ IMPACT_PEAK_S = (0.015, 0.030)  # walking: shank/thigh/pelvis peak after IC: for
 IMPACT_PEAK_FRAC = (0.06, 0.12)  # running: the same, fraction of contact: forefoot, heel
 IMPACT_PEAK_MAX_S = 0.045
 PULSE_GYRO_FRAC = 0.4  # gyro per g of the pulse, relative to the collision transient's
-_PULSE_N = 4  # gamma bump exponent: the derivative peaks at (n − √n)·τ = 2τ
+_PULSE_N = 16  # gamma bump exponent: the derivative peaks at (n − √n)·τ = 12τ, and its
+# main lobe is about a third as wide as its time to peak: the tibial shock is a sharp ~10–15 ms
+# spike on top of the loading, not a broad hump (Lafortune et al. 1996, J Biomech 29:1531)
+_PULSE_AT = _PULSE_N - math.sqrt(_PULSE_N)
 
 
 # --------------------------------------------------------------------------- impact model
@@ -136,13 +139,14 @@ def _transient(t: np.ndarray, f_hz: float, tau_r: float, tau_d: float) -> np.nda
 
 
 def _pulse(t: np.ndarray, tau: float) -> np.ndarray:
-    """d/dt[(t/τ)^n·e^(−t/τ)]: rises from 0, peaks at 2τ, opposite lobe after nτ."""
+    """d/dt[(t/τ)^n·e^(−t/τ)]: rises from 0, peaks at (n − √n)τ, opposite lobe after nτ; zero
+    net velocity change."""
     u = np.maximum(t, 0.0) / tau
     n = _PULSE_N
     return u ** (n - 1) * np.exp(-u) * (n - u) / tau
 
 
-_PULSE_PEAK = float(np.max(_pulse(np.linspace(0.0, 4.0, 40001), 1.0)))  # at t = 2τ, τ = 1
+_PULSE_PEAK = float(np.max(_pulse(np.linspace(0.0, 2 * _PULSE_N, 80001), 1.0)))  # at _PULSE_AT
 
 _NORM: dict[tuple[float, float, float], float] = {}
 
@@ -178,7 +182,7 @@ def add_impacts(f_seg: np.ndarray, w_seg: np.ndarray, t: np.ndarray, rows: list[
             continue
         peak = impact_peak_g(r, segment) * gain
         if pulse:
-            tau = 0.5 * impact_peak_time_s(r)
+            tau = impact_peak_time_s(r) / _PULSE_AT
             x = _pulse(t[i0:i1] - r.ic, tau) * (peak * tau / _PULSE_PEAK)
         else:
             f, tau_r, tau_d, norm = _shape(r, segment)
