@@ -120,8 +120,11 @@ def simulate(duration_s: float = 600.0, seed: int = 0, profile: str = "trail",
     truth["dataset"] = np.full(len(truth["recording_id"]), "sim", object)
     sensors = {}
     for spec in specs:
-        s = streams[spec.placement]
-        sensors[spec.placement] = BenchStream(spec.placement, spec.fs_hz, s.to_samples(),
+        s = streams[spec.placement].to_samples()
+        # a recording's time base runs from the recording start (bench.recording): the
+        # device clock minus its reading at true time 0 (its drift stays in)
+        s.t_device_us = s.t_device_us - float(spec.t_device_us(np.zeros(1))[0])
+        sensors[spec.placement] = BenchStream(spec.placement, spec.fs_hz, s,
                                               acc_range_g=spec.acc_range_g,
                                               note=f"simulated, mount={spec.mount}")
     terrains = sorted({TERRAINS[t].value for t in plan["terrain"]})
