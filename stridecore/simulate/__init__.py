@@ -9,8 +9,8 @@ it as a labelled recording). :mod:`realism` compares it with real recordings.
 version are reported on seeds and mountings they were not tuned on (``session.SPLIT_RULE``).
 """
 
-from stridecore.simulate.motion import MotionSource, PeriodicGait
+from stridecore.simulate.motion import MotionSource
 
 __version__ = "1.0.0"
 
-__all__ = ["MotionSource", "PeriodicGait", "__version__"]
+__all__ = ["MotionSource", "__version__"]
