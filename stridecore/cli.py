@@ -165,7 +165,7 @@ def simulate(
                                          "forefoot, novice, walker.")] = "trail",
     sensors: Annotated[str, typer.Option(help="Comma-separated placements.")
                        ] = "left_foot,right_foot",
-    odr: Annotated[int, typer.Option(help="Sample rate, Hz (104, 208, 416, 833, 1666 for "
+    odr: Annotated[int, typer.Option(help="Sample rate, Hz (104, 208, 416 or 833 with "
                                      "--out; 100–1600 otherwise).")] = 833,
     mount: Annotated[str, typer.Option(help="Foot mount: laces, heel or lateral.")] = "laces",
     out: Annotated[Path | None, typer.Option(help="Raw serial (COBS) frame stream of the "
@@ -194,13 +194,14 @@ def simulate(
     if mount not in ("laces", "heel", "lateral"):
         raise UserError(f"unknown mount {mount!r}; known: laces, heel, lateral")
     places = _placements(sensors)
-    if not 100 <= odr <= 1600 and not (out and odr == 1666):
+    if not 100 <= odr <= 1600:
         raise UserError("--odr must be within 100–1600 Hz")
     from stridecore.transport.sim_device import SUPPORTED_ODR_HZ
 
-    if out is not None and odr not in SUPPORTED_ODR_HZ:
-        raise UserError(f"--out streams a device: --odr must be one of {SUPPORTED_ODR_HZ}")
-    sess = run_sim(duration, seed, profile, places, fs_hz=float(min(odr, 1600)), mount=mount)
+    device_odrs = tuple(r for r in SUPPORTED_ODR_HZ if r <= 1600)
+    if out is not None and odr not in device_odrs:
+        raise UserError(f"--out streams a device: --odr must be one of {device_odrs}")
+    sess = run_sim(duration, seed, profile, places, fs_hz=float(odr), mount=mount)
     rec = sess.recording
     info: dict = {"simulator": __version__, "profile": profile, "seed": seed,
                   "duration_s": duration, "split": rec.split, "steps": rec.meta["steps"],

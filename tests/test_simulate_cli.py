@@ -92,6 +92,7 @@ def test_cli_writes_streams_truth_and_arrays(tmp_path, capsys):
     (["--profile", "sprinter"], "unknown profile 'sprinter'"),
     (["--sensors", "left_hand"], "unknown sensor placement 'left_hand'"),
     (["--out", "x.bin", "--odr", "1000"], "--odr must be one of"),
+    (["--out", "x.bin", "--odr", "1666"], "--odr must be within 100–1600 Hz"),
     (["--mount", "sock"], "unknown mount"),
 ])
 def test_cli_bad_options_are_one_line(args, msg, capsys):
