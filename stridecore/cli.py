@@ -158,7 +158,7 @@ def _out_path(out: Path, placement, n: int) -> Path:
 
 @app.command()
 def simulate(
-    duration: Annotated[float, typer.Option(min=1.0, help="Session length, s.")] = 600.0,
+    duration: Annotated[float, typer.Option(min=60.0, help="Session length, s (≥ 60).")] = 600.0,
     seed: Annotated[int, typer.Option(min=0, help="Random seed (0–999 dev, ≥ 1000 test).")
                     ] = 0,
     profile: Annotated[str, typer.Option(help="Runner profile: trail, heel_striker, "

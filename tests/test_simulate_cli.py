@@ -96,7 +96,7 @@ def test_cli_writes_streams_truth_and_arrays(tmp_path, capsys):
     (["--mount", "sock"], "unknown mount"),
 ])
 def test_cli_bad_options_are_one_line(args, msg, capsys):
-    assert main(["simulate", "--duration", "5", *args]) == 2
+    assert main(["simulate", "--duration", "60", *args]) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
 
@@ -132,3 +132,8 @@ def test_live_session_equals_the_offline_render_and_takes_cues():
     after = tr["t_ic_s"] > cued + 5.0
     assert after.sum() > 10
     assert not any(Fault.HEEL_STRIKE.value in f for f in tr["fault"][after])
+
+
+def test_cli_too_short_a_session_is_a_usage_error(capsys):
+    assert main(["simulate", "--duration", "30"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
