@@ -39,7 +39,10 @@ How a plan row becomes motion (one row = one foot contact):
   flexion (swing peak ~100° running, ~60° walking) from toe-off into the next contact, where
   they join the stance IK in angle and rate (so the foot lands exactly on its contact point
   with the stance foot's velocity); the thigh retracts and the knee extends through a knot at
-  the start of the last ``TERMINAL_SWING_FRAC`` of swing; if the knee would extend past
+  the start of the last ``TERMINAL_SWING_FRAC`` of swing, through which the shank (thigh −
+  knee) decelerates uniformly into its contact rate (free knot rates there made the shank
+  re-accelerate forward and then reverse at ~14,000 °/s²: ~4 g at the mid-shank before
+  contact, real shanks read 1–2 g); if the knee would extend past
   ``KNEE_MIN_SWING`` before it flexes into the landing, it stops there and flexes into the
   contact with a near-uniform acceleration (over at least ``KNEE_ONSET_S[0]``; the stance
   knee rate at contact is limited so that this stays flexed). Joint-space curves keep the leg
@@ -875,8 +878,18 @@ class _Bout:
         ke = max(kap0[0] + 0.5 * kap0[1] * 0.1 * tsw, math.radians(8.0))
         k_l = kap1[0] + 0.5 * (kmax - kap1[0])
         th_l = th1[0] + math.radians(6.0)
+        tpp = hermite([(r.to, th0[0], th0[1], 0.0),
+                       (tk, math.radians(st.thigh_at_knee_max_deg), None, None),
+                       (t_l, th_l, None, None), (q.ic, th1[0], th1[1], 0.0)])
+        # terminal swing: the shank angle is a parabola (uniform deceleration) from the knot
+        # to its contact angle and rate; the knee knot's rate and acceleration follow
+        h = q.ic - t_l
+        tj = tpp.scalar(t_l)
+        s1, sd1 = th1[0] - kap1[0], th1[1] - kap1[1]
+        sd_l = 2.0 * (s1 - (th_l - k_l)) / h - sd1
+        sdd = (sd1 - sd_l) / h
         kk = [(r.to, kap0[0], kap0[1], 0.0), (te, ke, None, None), (tk, kmax, 0.0, None),
-              (t_l, k_l, None, None), (q.ic, kap1[0], kap1[1], 0.0)]
+              (t_l, k_l, tj[1] - sd_l, tj[2] - sdd), (q.ic, kap1[0], kap1[1], -sdd)]
         kpp = hermite(kk)
         floor = min(KNEE_MIN_SWING, kap1[0] - math.radians(1.0))
         if kap1[1] > 0.0 and kpp(np.linspace(t_l, q.ic, 16)).v.min() < floor:
@@ -889,9 +902,6 @@ class _Bout:
             kk[-1:] = [(q.ic - d, kap1[0] - 0.5 * kap1[1] * d, 0.0, 0.0),
                        (q.ic, kap1[0], kap1[1], kap1[1] / d)]
             kpp = hermite(kk)
-        tpp = hermite([(r.to, th0[0], th0[1], 0.0),
-                       (tk, math.radians(st.thigh_at_knee_max_deg), None, None),
-                       (t_l, th_l, None, None), (q.ic, th1[0], th1[1], 0.0)])
         out = [(t0, SWING, i, (0.0, 0.0), (0.0, 0.0), c)
                for t0, c in zip(phi_pp.t[:-1].tolist(), phi_pp.c.tolist(), strict=True)]
         th = [(float(tpp.t[m]), tpp.c[m].tolist()) for m in range(len(tpp.c))]
