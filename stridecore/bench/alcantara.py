@@ -21,9 +21,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from stridecore.bench.datasets import dataset_dir, register
-from stridecore.bench.recording import Recording, SensorStream, make_samples
-from stridecore.schema import TRUTH, GaitMode, Placement
-from stridecore.tables import Columns, coerce
+from stridecore.bench.recording import Recording, SensorStream, event_truth, make_samples
+from stridecore.schema import GaitMode, Placement
 
 NAME = "alcantara"
 FOLDER = "alcantara2022_running_slopes_sacral_grf_onesub"
@@ -111,16 +110,10 @@ def load() -> Iterator[Recording]:
         acc = np.stack([ap, np.full(N_SAMPLES, np.nan), vert], axis=1) * G
         samples = make_samples(acc, None, FS_HZ)
         ic, to, t_ic, t_to = crossings(grf[k])
-        n = len(ic)
-        truth: Columns = coerce({
-            "recording_id": [rec_id] * n, "dataset": [NAME] * n, "split": [split] * n,
-            "condition": [condition] * n, "fs_hz": np.full(n, FS_HZ),
-            "placement": [placement.value] * n, "side": [""] * n,
-            "ic_sample_idx": ic, "to_sample_idx": to, "t_ic_s": t_ic, "t_to_s": t_to,
-            "contact_ms": (t_to - t_ic) * 1000.0, "gait_mode": [GaitMode.RUN.value] * n,
-            "grade_deg": np.full(n, slope), "speed_mps": np.full(n, speed),
-            "source": [SOURCE] * n,
-        }, TRUTH)
+        truth = event_truth(ic, to, t_ic, t_to, recording_id=rec_id, dataset=NAME, split=split,
+                            condition=condition, fs_hz=FS_HZ, placement=placement.value,
+                            side="", gait_mode=GaitMode.RUN.value, grade_deg=slope,
+                            speed_mps=speed, source=SOURCE)
         step_s = np.diff(t_ic)
         meta = {
             "subject": row["Sub"], "sex": row["Sex"], "height_cm": _num(row["Height"]),

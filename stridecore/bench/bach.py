@@ -19,9 +19,8 @@ import numpy as np
 
 from firmware_protocol.batch import SampleFlag
 from stridecore.bench.datasets import dataset_dir, register
-from stridecore.bench.recording import Recording, SensorStream, make_samples
-from stridecore.schema import TRUTH, GaitMode, Placement
-from stridecore.tables import Columns, coerce
+from stridecore.bench.recording import Recording, SensorStream, event_truth, make_samples
+from stridecore.schema import GaitMode, Placement
 
 NAME = "bach"
 FOLDER = "bach2022_running_walking_shank_accel_vgrf"
@@ -159,15 +158,10 @@ def load() -> Iterator[Recording]:
         condition = f"{mode.value};speed={speed:.2f};slope=0"
         rec_id = f"{NAME}/trial_{trial:02d}"
         ic, to, t_ic, t_to = pair(events.get(trial, []))
-        n = len(ic)
-        truth: Columns = coerce({
-            "recording_id": [rec_id] * n, "dataset": [NAME] * n, "split": [split] * n,
-            "condition": [condition] * n, "fs_hz": np.full(n, FS_HZ),
-            "placement": [placement.value] * n, "side": [""] * n,
-            "ic_sample_idx": ic, "to_sample_idx": to, "t_ic_s": t_ic, "t_to_s": t_to,
-            "contact_ms": (t_to - t_ic) * 1000.0, "gait_mode": [mode.value] * n,
-            "grade_deg": np.zeros(n), "speed_mps": np.full(n, speed), "source": [SOURCE] * n,
-        }, TRUTH)
+        truth = event_truth(ic, to, t_ic, t_to, recording_id=rec_id, dataset=NAME, split=split,
+                            condition=condition, fs_hz=FS_HZ, placement=placement.value,
+                            side="", gait_mode=mode.value, grade_deg=0.0, speed_mps=speed,
+                            source=SOURCE)
         note = ("shank, x vertical / y medio-lateral / z antero-posterior as recorded; "
                 f"side unknown (right by convention); mean acc_x {acc_g[:, 0].mean():+.2f} g")
         stream = SensorStream(placement, FS_HZ, samples, acc_range_g=ACC_RANGE_G, note=note)

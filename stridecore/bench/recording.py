@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from firmware_protocol.batch import Samples
-from stridecore.schema import Placement
-from stridecore.tables import Columns
+from stridecore.schema import TRUTH, Placement
+from stridecore.tables import Columns, coerce
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,17 @@ def make_samples(acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, fs_hz: floa
     t = np.arange(n) / fs_hz if t_s is None else np.asarray(t_s, np.float64)
     return Samples(sample_idx=np.arange(n, dtype=np.int64), t_device_us=t * 1e6,
                    acc_mps2=acc, gyr_radps=gyr, flags=np.zeros(n, np.uint8))
+
+
+def event_truth(ic_sample_idx: np.ndarray, to_sample_idx: np.ndarray, t_ic_s: np.ndarray,
+                t_to_s: np.ndarray, **per_recording: object) -> Columns:
+    """A TRUTH table of one sensor's contacts: the event columns, ``contact_ms`` derived from
+    them, and every other column given once for the recording (scalars are repeated)."""
+    t_ic_s, t_to_s = np.asarray(t_ic_s, np.float64), np.asarray(t_to_s, np.float64)
+    n = len(t_ic_s)
+    cols: dict[str, object] = {"ic_sample_idx": ic_sample_idx, "to_sample_idx": to_sample_idx,
+                               "t_ic_s": t_ic_s, "t_to_s": t_to_s,
+                               "contact_ms": (t_to_s - t_ic_s) * 1000.0}
+    for k, v in per_recording.items():
+        cols[k] = [v] * n if isinstance(v, str) else np.full(n, v)
+    return coerce(cols, TRUTH)

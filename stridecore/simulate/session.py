@@ -17,13 +17,20 @@ import numpy as np
 
 from stridecore.bench.recording import Recording
 from stridecore.bench.recording import SensorStream as BenchStream
-from stridecore.schema import Placement
-from stridecore.simulate.body import BodyParams
+from stridecore.schema import Cue, Fault, Placement
+from stridecore.simulate.body import LOOKAHEAD_S, BodyParams
 from stridecore.simulate.imu import SensorSpec
 from stridecore.simulate.plan import TERRAINS, fault_names
 from stridecore.simulate.profiles import make_runner
-from stridecore.simulate.render import render, step_truth
-from stridecore.simulate.runner import Runner
+from stridecore.simulate.render import (
+    Renderer,
+    SimulatedMotion,
+    n_samples,
+    render,
+    step_truth,
+)
+from stridecore.simulate.render import SensorStream as RenderedStream
+from stridecore.simulate.runner import CueRecord, Runner
 from stridecore.tables import Columns
 
 DEV_SEEDS = range(0, 1000)
@@ -145,7 +152,6 @@ def device_stream(session: SimulatedSession, placement: Placement | str, *,
     only)."""
     from firmware_protocol.frame import FrameType
     from stridecore.demo import ScriptedHost
-    from stridecore.simulate.render import SimulatedMotion
     from stridecore.transport.sim_device import SUPPORTED_ODR_HZ, SimDevice, SimSensorParams
 
     placement = Placement(placement)
@@ -184,7 +190,6 @@ def live_motion(placement: Placement | str | None, *, profile: str = "trail", se
     """The simulated device's default motion: one sensor on the default session's runner,
     planned lazily as the device samples (every device built with the same profile and seed
     sees the same runner, so two feet stay in step). After ``duration_s`` the runner stands."""
-    from stridecore.simulate.render import SimulatedMotion
 
     p = Placement(placement) if placement is not None else Placement.RIGHT_FOOT
     spec = SensorSpec(p, mount=mount if p.value.endswith("foot") else "default")
@@ -203,8 +208,6 @@ class LiveSession:
 
     def __init__(self, runner: Runner, specs: Sequence[SensorSpec], seed: int = 0,
                  body: BodyParams | None = None, recording_id: str = "sim/live") -> None:
-        from stridecore.simulate.render import n_samples
-
         self.runner = runner
         self.specs = tuple(specs)
         self.seed = seed
@@ -212,16 +215,12 @@ class LiveSession:
         self.recording_id = recording_id
         self.t_s = 0.0
         self._next = {s.placement: 0 for s in self.specs}
-        self._n_samples = n_samples
 
-    def cue(self, cue, t_s: float):
+    def cue(self, cue: Cue | Fault, t_s: float) -> CueRecord:
         return self.runner.cue(cue, t_s)
 
-    def advance(self, t_s: float) -> dict[Placement, object]:
-        """New samples (``render.SensorStream``) of every sensor up to true time ``t_s``."""
-        from stridecore.simulate.body import LOOKAHEAD_S
-        from stridecore.simulate.render import Renderer
-
+    def advance(self, t_s: float) -> dict[Placement, RenderedStream]:
+        """New samples of every sensor up to true time ``t_s``."""
         if t_s < self.t_s:
             raise ValueError("time only moves forward")
         plan = self.runner.plan_until(t_s + LOOKAHEAD_S)
@@ -229,7 +228,7 @@ class LiveSession:
         rnd = Renderer(plan[lo:], self.body)
         out = {}
         for spec in self.specs:
-            k1 = self._n_samples(spec, t_s)
+            k1 = n_samples(spec, t_s)
             out[spec.placement] = rnd.samples(spec, self._next[spec.placement], k1, self.seed)
             self._next[spec.placement] = k1
         self.t_s = t_s
