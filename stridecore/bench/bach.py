@@ -119,6 +119,22 @@ def events_50n(vgrf_raw_n: np.ndarray) -> list[tuple[str, int]]:
     return out
 
 
+def crossing_index(stance: np.ndarray, i: int, threshold_n: float = THRESHOLD_N) -> float:
+    """Fractional sample index where ``stance`` (the smoothed force of :func:`stance_force`)
+    crosses ``threshold_n`` between samples ``i - 1`` and ``i``: the linear interpolation of
+    :data:`RULE` (``reference_events.csv``'s ``t_s_interpolated`` is this divided by
+    :data:`FS_HZ`)."""
+    return i - 1 + (threshold_n - stance[i - 1]) / (stance[i] - stance[i - 1])
+
+
+def events_50n_interpolated(vgrf_raw_n: np.ndarray) -> list[tuple[str, int, float]]:
+    """:func:`events_50n` with each event's interpolated crossing as a fractional sample
+    index: [(IC/TC, sample index, fractional index)] — the whole of :data:`RULE` applied to a
+    force sampled at :data:`FS_HZ` (stance negative, as recorded)."""
+    s = stance_force(vgrf_raw_n)
+    return [(k, i, crossing_index(s, i)) for k, i in events_50n(vgrf_raw_n)]
+
+
 def pair(events: list[tuple[str, int, float]]) -> tuple[np.ndarray, ...]:
     """(ic_idx, to_idx, t_ic, t_to): each IC with the next TC; leading TC dropped."""
     ic, to, t_ic, t_to = [], [], [], []

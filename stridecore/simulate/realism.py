@@ -13,7 +13,10 @@ Three comparisons, one per reference set (docs/datasets/):
    consistency (:func:`template_consistency`). Reference: :func:`gaitmap_reference`.
 2. **Bach 2022** (treadmill running 8–8.5 km/h, shank accelerometer, 142.857 Hz): stride time,
    contact time and the time from IC to the tibial shock peak (:func:`shank_running_features`).
-   Reference: :func:`bach_reference`.
+   Reference: :func:`bach_reference`. Bach's IC/TO come from a 50 N threshold on the smoothed
+   vertical force, the simulator's from the foot's geometric touchdown; for the like-for-like
+   comparison :func:`force_rule_recording` re-derives the simulated events with Bach's own rule
+   from a two-mass force model of the simulated steps (:mod:`stridecore.simulate.grf`).
 3. **Alcantara 2022** (treadmill running on 0, ±5, ±10° at 2.5 / 3.33 / 4.17 m/s): cadence and
    contact time per grade and their linear trend per degree (:func:`slope_trend`).
    Reference: :func:`alcantara_reference`.
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_protocol.batch import SampleFlag
-from stridecore.bench.recording import Recording, SensorStream
+from stridecore.bench.recording import Recording, SensorStream, event_truth
 from stridecore.schema import GaitMode, Placement, Terrain
 from stridecore.tables import Columns
 
@@ -636,15 +639,125 @@ def sim_gaitmap_like(seed: int = 0, duration_s: float = 45.0) -> Recording:
                     runner=runner, mount="lateral", fs_hz=204.8).recording
 
 
-def sim_bach_like(seed: int = 0, duration_s: float = 40.0, speed_kmh: float = 8.25
-                  ) -> Recording:
-    """Level treadmill running at 8–8.5 km/h, a shank accelerometer at 142.857 Hz clipping at
-    ±8 g — Bach 2022's set-up (the trail profile's runner, speed fixed)."""
+def sim_bach_session(seed: int = 0, duration_s: float = 40.0, speed_kmh: float = 8.25):
+    """:func:`sim_bach_like` as the whole :class:`~stridecore.simulate.session.SimulatedSession`
+    (recording, plan, sensor specs), for :func:`force_rule_recording`."""
     from stridecore.simulate.session import simulate
 
     runner = _steady("trail", 0.0, Terrain.PAVED, speed_kmh / 3.6, seed, duration_s)
     return simulate(duration_s, seed, "trail", (Placement.RIGHT_SHIN,), runner=runner,
-                    fs_hz=1000.0 / 7.0, acc_range_g=8.0).recording
+                    fs_hz=1000.0 / 7.0, acc_range_g=8.0)
+
+
+def sim_bach_like(seed: int = 0, duration_s: float = 40.0, speed_kmh: float = 8.25
+                  ) -> Recording:
+    """Level treadmill running at 8–8.5 km/h, a shank accelerometer at 142.857 Hz clipping at
+    ±8 g — Bach 2022's set-up (the trail profile's runner, speed fixed). Truth IC/TO are the
+    simulator's: the foot's geometric touchdown and lift-off."""
+    return sim_bach_session(seed, duration_s, speed_kmh).recording
+
+
+# --------------------------------------------------------------------------------------------
+# Bach's IC rule applied to the simulated runner (like-for-like events)
+
+BODY_MASS_KG = 70.0  # nominal adult of the simulator's 1.75 m body (BMI 23); not Bach's runners
+
+
+@dataclass(frozen=True)
+class ContactForceInputs:
+    """Per contact of one leg (plan order): the two-mass model's inputs taken from the
+    simulated step (:func:`sim_contact_forces`). Times s, speeds m/s."""
+
+    t_ic_s: np.ndarray  # geometric touchdown (true time)
+    contact_s: np.ndarray  # touchdown → lift-off
+    step_s: np.ndarray  # this touchdown → the next one of either leg (contact + aerial)
+    impact_dt_s: np.ndarray  # Δt1 = 2 × the simulator's impact-peak time (render)
+    impact_dv_mps: np.ndarray  # Δv1 = the simulated ankle's downward speed at touchdown
+
+
+def sim_contact_forces(session, placement: Placement | str,
+                       body_mass_kg: float = BODY_MASS_KG, *,
+                       impact_dv_mps: float | None = None, impact_dt_scale: float = 1.0
+                       ) -> tuple[np.ndarray, ContactForceInputs]:
+    """Vertical GRF (N) under the leg of ``placement`` at each of that sensor's samples, from
+    the two-mass model (:mod:`stridecore.simulate.grf`) of every planned contact of that leg.
+
+    The force shares the sensor's sample instants (true time ``spec.t_true_s(k)``), as Bach's
+    force and accelerometer share one 142.857 Hz time base. Model inputs per contact, all from
+    the simulated step, nothing fitted to a real set: contact time and step time from the plan;
+    ``Δt1`` twice the time from touchdown to the simulator's impact peak
+    (:func:`~stridecore.simulate.render.impact_peak_time_s`, the peak its shank transient
+    follows), so the model's impact force peaks where the simulated tibial shock does;
+    ``Δv1`` the rendered ankle's vertical speed at touchdown; body mass ``body_mass_kg``.
+    ``impact_dv_mps`` (one Δv1 for all contacts) and ``impact_dt_scale`` (× Δt1) are for
+    sensitivity checks only.
+    """
+    from stridecore.simulate import grf
+    from stridecore.simulate.body import BodyParams, Kinematics
+    from stridecore.simulate.render import impact_peak_time_s
+
+    placement = Placement(placement)
+    spec = next(s for s in session.specs if s.placement is placement)
+    side = spec.side_index
+    if side is None:
+        raise ValueError("sim_contact_forces: the force is one foot's, give a leg sensor")
+    plan = session.plan
+    kin = Kinematics(plan, BodyParams())  # simulate()'s default body
+    sel = np.flatnonzero(plan["side"] == side)
+    step = np.diff(plan["t_ic_s"])
+    step = np.r_[step, np.median(step) if step.size else np.nan]
+    rows = [kin.row(int(i))[1] for i in sel]
+    ic = plan["t_ic_s"][sel]
+    dv = -kin.segment(ic - 1e-6, "foot", side).vel_mps[:, 2]
+    if impact_dv_mps is not None:
+        dv = np.full(len(sel), float(impact_dv_mps))
+    inputs = ContactForceInputs(ic, plan["contact_s"][sel], step[sel],
+                                2.0 * impact_dt_scale
+                                * np.array([impact_peak_time_s(r) for r in rows]),
+                                np.maximum(dv, 0.0))
+    n = len(session.recording.sensors[placement].samples.t_device_us)
+    t_true = spec.t_true_s(np.arange(n))
+    f = grf.two_mass_vgrf_n(t_true, inputs.t_ic_s, inputs.contact_s, inputs.step_s,
+                            body_mass_kg, inputs.impact_dt_s, inputs.impact_dv_mps)
+    return f, inputs
+
+
+def force_rule_recording(session, placement: Placement | str = Placement.RIGHT_SHIN,
+                         body_mass_kg: float = BODY_MASS_KG, **force_kw: float) -> Recording:
+    """The session's recording with its truth re-derived the way Bach 2022's is: the simulated
+    vertical GRF of the sensor's leg (:func:`sim_contact_forces`, on the sensor's samples)
+    put through Bach's frozen 50 N / 30 ms / hold-60 ms rule
+    (:func:`stridecore.bench.bach.events_50n_interpolated`, the loader's own code) and paired
+    IC → TC as the loader pairs them. Sensors are the same objects; ``t_ic_s`` / ``t_to_s``
+    are the interpolated crossings on the recording's time base. The sample rate must be
+    Bach's (the rule counts samples). ``force_kw`` goes to :func:`sim_contact_forces`."""
+    from stridecore.bench import bach
+
+    placement = Placement(placement)
+    rec = session.recording
+    stream = rec.sensors[placement]
+    if abs(stream.fs_hz - bach.FS_HZ) > 1e-6 * bach.FS_HZ:
+        raise ValueError("force_rule_recording: Bach's rule needs a 142.857 Hz sensor")
+    f, _ = sim_contact_forces(session, placement, body_mass_kg, **force_kw)
+    t = sample_times_s(stream)
+    ev = []
+    for kind, i, x in bach.events_50n_interpolated(-f):  # Bach records stance negative
+        i0 = int(np.floor(x))
+        ev.append((kind, i, float(t[i0] + (x - i0) * (t[i0 + 1] - t[i0]))))
+    ic, to, t_ic, t_to = bach.pair(ev)
+    tr = rec.truth
+    sel = np.flatnonzero(tr["placement"] == placement.value)
+    if not sel.size:
+        raise ValueError(f"force_rule_recording: no truth rows of {placement.value}")
+    truth = event_truth(ic, to, t_ic, t_to, recording_id=rec.recording_id,
+                        dataset=rec.dataset, split=rec.split, condition=rec.condition,
+                        fs_hz=stream.fs_hz, placement=placement.value,
+                        side=str(tr["side"][sel[0]]), gait_mode=str(tr["gait_mode"][sel[0]]),
+                        grade_deg=float(np.median(tr["grade_deg"][sel])),
+                        speed_mps=float(np.median(tr["speed_mps"][sel])),
+                        source=f"two-mass vGRF ({body_mass_kg:g} kg) + bach {bach.METHOD}")
+    return Recording(rec.dataset, rec.recording_id, rec.split, rec.condition, rec.sensors,
+                     truth, {**rec.meta, "ic_rule": bach.METHOD, "body_mass_kg": body_mass_kg})
 
 
 def sim_alcantara_like(seed: int = 0, duration_s: float = 30.0,
