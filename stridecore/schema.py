@@ -239,7 +239,12 @@ STEPS = Table(
     "One row per detected step (foot contact) of one leg, as seen by one sensor. "
     "`stridecore detect` writes it; `stridecore score` reads it.",
     (C("recording_id", "str", "", "recording key (optional in a user's file)"),
-     *_STEP_COLUMNS),
+     *_STEP_COLUMNS,
+     C("clipped", "bool", "", "an accelerometer axis clipped around IC: peak_acc_g is a floor"),
+     C("mount_changed", "bool", "", "the sensor's mounting changed (slipped) before this step"),
+     C("toe_off_speed_mps", "float64", "m/s",
+       "foot forward speed at toe-off relative to flat-foot (a foot sensor's push-off proxy)"),
+     C("t_emit_s", "float64", "s", "stream time at which the pipeline emitted this record")),
 )
 
 TRUTH = Table(

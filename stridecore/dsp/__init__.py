@@ -1,0 +1,1 @@
+"""Streaming signal processing: numba kernels (``kernels/``) and their stages."""

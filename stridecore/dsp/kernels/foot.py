@@ -1,0 +1,622 @@
+"""Foot-sensor gait kernel: contacts, toe-offs, flat-foot and per-step metrics, sample by sample.
+
+One pass per sample over a small state machine (stance -> swing -> stance):
+
+- **Toe-off** (TO): the peak toes-down (plantar-flexion) pitch rate after flat-foot, declared
+  once the rate has fallen back to half of that peak (Mariani 2013, IEEE TBME 60:155: TO at the
+  foot's peak pitch velocity at push-off).
+- **Initial contact** (IC), armed after the swing's toes-up lobe: the onset of the impact burst
+  (5 ms jerk above an adaptive threshold, walked back to where it began; Falbriard 2018, Front
+  Physiol 9:610 refine IC on acceleration) or, in walking, the end of the swing's toes-up
+  rotation (the pitch-rate zero crossing, Rampp 2015, IEEE TBME 62:1089). In running a contact
+  without a burst within ``burst_wait`` also falls back to that zero crossing.
+- **Flat-foot** (FF): the minimum of the smoothed |ω| in stance (the zero-velocity instant).
+- **Strike angle** to the ground: the pitch at IC relative to flat-foot, the integral of the
+  pitch rate from IC to FF (Falbriard 2020, Front Bioeng Biotechnol 8:65; integrating to the
+  *following* flat-foot keeps the integral short, so gyro drift is negligible).
+- **Grade**: the sole's pitch at FF, the angle about the pitch axis from gravity at FF to the
+  level reference (gravity of the first ≥ ``still_s`` standing period, else the mean of the
+  first ``level_steps`` flat-foot vectors, taken as level ground).
+- **Stride length / push-off**: a sagittal-plane strapdown between flat-foot instants
+  (zero-velocity update, Foxlin 2005, IEEE CG&A 25:38), linear velocity-drift removal.
+- **Toes-up sign**: the pitch axis sign is chosen so that the mean pitch over a stride, relative
+  to flat-foot, is toes-down (the heel is lifted from push-off through most of the swing, in
+  walking and running alike); votes accumulate over strides.
+
+All times are in samples inside; the step record carries device sample indices and device times
+(µs) looked up from a ring buffer. Units: acc m/s², gyro rad/s, angles rad inside, deg out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from firmware_protocol._jit import njit
+
+G0 = 9.80665
+
+# ---- params (float64 vector) ---------------------------------------------------------------
+P_FS = 0
+P_JERK_K = 1  # jerk lag, samples
+P_W_ALPHA = 2  # |ω| EMA coefficient
+P_A_ALPHA = 3  # acc EMA coefficient
+P_ARM_RADPS = 4  # toes-up swing peak needed to arm IC
+P_MIN_SWING = 5  # samples from TO before IC may be armed
+P_MIN_CONTACT = 6  # samples from IC before TO may be declared
+P_FF_DELAY = 7  # samples after IC before FF may be taken
+P_TO_RADPS = 8  # toes-down peak rate needed for TO
+P_JERK_FLOOR = 9  # m/s³
+P_JERK_FRAC = 10  # of the running burst-peak level
+P_JERK_LO = 11  # walk-back threshold as a fraction of the high threshold
+P_BURST_WAIT = 12  # samples after the zero crossing (running) before falling back to it
+P_WALKBACK = 13  # samples, max walk back from the trigger to the burst onset
+P_PEAK_WIN = 14  # samples after IC for peak |a|
+P_STILL_RADPS = 15
+P_STILL_ACC = 16  # m/s², | |a| - g | while still
+P_STILL_N = 17  # samples of still for the level reference
+P_STANCE_MAX = 18  # samples: a longer stance is standing (contact without TO)
+P_SWING_MAX = 19  # samples: a longer swing loses the cycle
+P_LEVEL_STEPS = 20
+P_DUTY_WALK = 21  # contact / stride above this is walking
+P_IC_SHIFT = 22  # samples added to a burst onset
+P_CLIP_MPS2 = 23  # an axis at or above this is clipped (0: use flags only)
+P_RING = 24  # ring length, samples
+P_CLIP_PRE = 25  # samples before IC checked for clipping
+P_FF_RADPS = 26  # smoothed |ω| below which the foot is flat (toe-off may follow)
+P_LEVEL_SKIP = 27  # first steps not used for the provisional level
+P_FF_HOLD = 28  # samples the foot must stay flat before toe-off may follow
+N_P = 29
+
+# ---- step record fields --------------------------------------------------------------------
+S_IC_IDX = 0
+S_IC_TUS = 1
+S_TO_IDX = 2
+S_TO_TUS = 3
+S_FF_IDX = 4
+S_FF_TUS = 5
+S_EMIT_IDX = 6
+S_PREV_IC_TUS = 7
+S_FSA_DEG = 8
+S_FSA_WORLD_DEG = 9
+S_GRADE_DEG = 10
+S_PEAK_G = 11
+S_PUSH_MPS = 12
+S_STRIDE_M = 13
+S_MODE = 14  # 1 walk, 2 run, 0 unknown
+S_CLIPPED = 15
+S_MOUNT_CHANGED = 16
+S_IC_KIND = 17  # 0 impact burst, 1 zero crossing
+S_LEVEL_KIND = 18  # 0 none, 1 provisional (flat-foot mean), 2 standing still
+S_EMIT_TUS = 19
+S_FLAT_TUS = 20
+N_S = 21
+
+# IC events: sample idx, t_us, emit sample idx, kind, emit t_us
+N_E = 5
+
+# ---- integer state -------------------------------------------------------------------------
+I_N = 0  # samples seen
+I_PHASE = 1  # 0 init, 1 stance, 2 swing
+I_HAS_IC = 2
+I_IC_N = 3
+I_FF_N = 4
+I_PMIN_N = 5
+I_TO_N = 6
+I_ARMED = 7
+I_ZC_N = 8
+I_STILL_RUN = 9
+I_LEVEL_KIND = 10
+I_N_LEVEL = 11
+I_MODE = 12  # gait mode of the last step (0 unknown, 1 walk, 2 run)
+I_MOUNT_PENDING = 13
+I_IC_KIND = 14
+I_PREV_IC_N = 15
+I_LAST_CLIP_N = 16
+I_A_VALID = 17
+I_B_VALID = 18
+I_S_VALID = 19
+I_SIGN = 20  # +1 / -1
+I_JPK_DONE = 21
+I_N_FF = 22  # flat-foot steps seen
+I_FLAT_N = 23  # first sample of the first flat period after IC
+I_LOW_RUN = 24  # consecutive samples with smoothed |ω| below P_FF_RADPS
+I_FF_OK = 25  # a flat period of P_FF_HOLD samples has been seen in this stance
+N_I = 26
+
+# ---- float state ---------------------------------------------------------------------------
+F_WSM = 0
+F_AEMA = 1  # 3
+F_THETA_IC = 4
+F_FF_BEST = 5
+F_THETA_AT_FF = 6
+F_GFF = 7  # 3
+F_PMIN = 10
+F_SWING_PEAK = 11
+F_PEAK = 12
+F_JPK_EMA = 13
+F_JPK_CUR = 14
+F_GREF = 15  # 3
+F_LEVEL_SUM = 18  # 3
+F_STILL_SUM = 21  # 3
+F_VOTE = 24
+F_IC_TUS = 25
+F_IC_IDX = 26
+F_PREV_IC_TUS = 27
+F_G = 28  # gravity magnitude for the strapdown
+# integrators: A (from the previous FF), B (from the current FF candidate), S (A at the FF)
+F_A = 32
+F_B = 48
+F_S = 64
+N_INT = 16
+F_GAP_SEEN = 80
+N_F = 81
+# integrator layout (offsets)
+J_THETA = 0
+J_VF = 1
+J_VU = 2
+J_DF = 3
+J_DU = 4
+J_UP = 5  # 3
+J_FW = 8  # 3
+J_SUMTH = 11
+J_COUNT = 12
+J_N0 = 13
+
+
+def init_state(ring: int) -> dict[str, np.ndarray]:
+    """Fresh state arrays for a ring of ``ring`` samples."""
+    F = np.zeros(N_F)
+    F[F_FF_BEST] = np.inf
+    F[F_PREV_IC_TUS] = np.nan
+    F[F_G] = G0
+    I = np.zeros(N_I, np.int64)
+    I[I_IC_N] = -1
+    I[I_FF_N] = -1
+    I[I_PMIN_N] = -1
+    I[I_TO_N] = -1
+    I[I_ZC_N] = -1
+    I[I_PREV_IC_N] = -1
+    I[I_LAST_CLIP_N] = -(1 << 40)
+    I[I_SIGN] = 1
+    return {
+        "F": F,
+        "I": I,
+        "ring_acc": np.zeros((ring, 3)),
+        "ring_f": np.zeros((ring, 4)),  # t_us, jerk, |a|, pitch rate (signed in force)
+        "ring_idx": np.zeros(ring, np.int64),
+    }
+
+
+@njit
+def _int_reset(F: np.ndarray, o: int, aema: np.ndarray, u0: float, u1: float, u2: float,
+               n0: int) -> bool:
+    # frame at flat-foot: up = gravity direction with its pitch-axis part removed
+    d = aema[0] * u0 + aema[1] * u1 + aema[2] * u2
+    x0 = aema[0] - d * u0
+    x1 = aema[1] - d * u1
+    x2 = aema[2] - d * u2
+    nn = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
+    for k in range(N_INT):
+        F[o + k] = 0.0
+    if nn < 1.0:
+        return False
+    x0 /= nn
+    x1 /= nn
+    x2 /= nn
+    F[o + J_UP] = x0
+    F[o + J_UP + 1] = x1
+    F[o + J_UP + 2] = x2
+    # forward = up x u (u toes-up axis)
+    F[o + J_FW] = x1 * u2 - x2 * u1
+    F[o + J_FW + 1] = x2 * u0 - x0 * u2
+    F[o + J_FW + 2] = x0 * u1 - x1 * u0
+    F[o + J_N0] = n0
+    return True
+
+
+@njit
+def _int_step(F: np.ndarray, o: int, a0: float, a1: float, a2: float, pt: float, dt: float,
+              g: float) -> None:
+    th = F[o + J_THETA] + pt * dt
+    F[o + J_THETA] = th
+    af = a0 * F[o + J_FW] + a1 * F[o + J_FW + 1] + a2 * F[o + J_FW + 2]
+    au = a0 * F[o + J_UP] + a1 * F[o + J_UP + 1] + a2 * F[o + J_UP + 2]
+    c = math.cos(th)
+    s = math.sin(th)
+    wf = af * c - au * s
+    wu = af * s + au * c - g
+    F[o + J_VF] += wf * dt
+    F[o + J_VU] += wu * dt
+    F[o + J_DF] += F[o + J_VF] * dt
+    F[o + J_DU] += F[o + J_VU] * dt
+    F[o + J_SUMTH] += th
+    F[o + J_COUNT] += 1.0
+
+
+@njit
+def _signed_angle(a0, a1, a2, b0, b1, b2, u0, u1, u2) -> float:
+    # angle from a to b about u, both projected onto the plane normal to u
+    da = a0 * u0 + a1 * u1 + a2 * u2
+    db = b0 * u0 + b1 * u1 + b2 * u2
+    a0, a1, a2 = a0 - da * u0, a1 - da * u1, a2 - da * u2
+    b0, b1, b2 = b0 - db * u0, b1 - db * u1, b2 - db * u2
+    c0 = a1 * b2 - a2 * b1
+    c1 = a2 * b0 - a0 * b2
+    c2 = a0 * b1 - a1 * b0
+    return math.atan2(c0 * u0 + c1 * u1 + c2 * u2, a0 * b0 + a1 * b1 + a2 * b2)
+
+
+@njit
+def _ring_pos(n: int, R: int) -> int:
+    return n % R
+
+
+@njit
+def _begin_stance(F: np.ndarray, I: np.ndarray) -> None:
+    I[I_PHASE] = 1
+    I[I_FF_N] = -1
+    I[I_PMIN_N] = -1
+    I[I_FLAT_N] = -1
+    I[I_LOW_RUN] = 0
+    I[I_FF_OK] = 0
+    F[F_FF_BEST] = np.inf
+    F[F_PMIN] = 0.0
+    F[F_THETA_IC] = 0.0
+
+
+@njit
+def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
+    # a gap, or a swing/stance too long: forget the cycle, keep calibration
+    I[I_HAS_IC] = 0
+    I[I_A_VALID] = 0
+    I[I_B_VALID] = 0
+    I[I_S_VALID] = 0
+    I[I_ARMED] = 0
+    I[I_ZC_N] = -1
+    I[I_PREV_IC_N] = -1
+    F[F_PREV_IC_TUS] = np.nan
+    _begin_stance(F, I)
+
+
+@njit
+def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
+              ring_f: np.ndarray, ring_idx: np.ndarray, sample_idx: np.ndarray,
+              t_us: np.ndarray, acc: np.ndarray, gyr: np.ndarray, flags: np.ndarray,
+              axis: np.ndarray, mflags: np.ndarray, steps_out: np.ndarray,
+              ics_out: np.ndarray) -> tuple[int, int]:
+    """Advance over one block. Returns (steps written to ``steps_out``, ICs to ``ics_out``)."""
+    R = int(P[P_RING])
+    K = int(P[P_JERK_K])
+    fs = P[P_FS]
+    dt = 1.0 / fs
+    n_steps = 0
+    n_ics = 0
+    for t in range(acc.shape[0]):
+        N = I[I_N]
+        r = N % R
+        a0 = acc[t, 0]
+        a1 = acc[t, 1]
+        a2 = acc[t, 2]
+        g0 = gyr[t, 0]
+        g1 = gyr[t, 1]
+        g2 = gyr[t, 2]
+        ok = (math.isfinite(a0) and math.isfinite(a1) and math.isfinite(a2)
+              and math.isfinite(g0) and math.isfinite(g1) and math.isfinite(g2))
+        if not ok:
+            a0 = a1 = a2 = 0.0
+            g0 = g1 = g2 = 0.0
+        if (not ok) or (flags[t] & 16) != 0:  # missing data or GAP_BEFORE: no event across
+            _lose_cycle(F, I)
+            I[I_STILL_RUN] = 0
+        an = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+        wn = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+        j = 0.0
+        if N >= K:
+            rk = (N - K) % R
+            d0 = a0 - ring_acc[rk, 0]
+            d1 = a1 - ring_acc[rk, 1]
+            d2 = a2 - ring_acc[rk, 2]
+            j = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * fs / K
+        ring_acc[r, 0] = a0
+        ring_acc[r, 1] = a1
+        ring_acc[r, 2] = a2
+        ring_idx[r] = sample_idx[t]
+        ring_f[r, 0] = t_us[t]
+        ring_f[r, 1] = j
+        ring_f[r, 2] = an
+        if N == 0:
+            F[F_WSM] = wn
+            F[F_AEMA] = a0
+            F[F_AEMA + 1] = a1
+            F[F_AEMA + 2] = a2
+        F[F_WSM] += P[P_W_ALPHA] * (wn - F[F_WSM])
+        F[F_AEMA] += P[P_A_ALPHA] * (a0 - F[F_AEMA])
+        F[F_AEMA + 1] += P[P_A_ALPHA] * (a1 - F[F_AEMA + 1])
+        F[F_AEMA + 2] += P[P_A_ALPHA] * (a2 - F[F_AEMA + 2])
+        sg = I[I_SIGN]
+        u0 = sg * axis[t, 0]
+        u1 = sg * axis[t, 1]
+        u2 = sg * axis[t, 2]
+        pt = g0 * u0 + g1 * u1 + g2 * u2
+        ring_f[r, 3] = pt
+        if mflags[t] & 2:
+            I[I_MOUNT_PENDING] = 1
+            I[I_LEVEL_KIND] = 0
+            I[I_N_LEVEL] = 0
+            I[I_N_FF] = 0
+            F[F_LEVEL_SUM] = 0.0
+            F[F_LEVEL_SUM + 1] = 0.0
+            F[F_LEVEL_SUM + 2] = 0.0
+        # clipping
+        clip = (flags[t] & 1) != 0
+        if P[P_CLIP_MPS2] > 0.0 and (abs(a0) >= P[P_CLIP_MPS2] or abs(a1) >= P[P_CLIP_MPS2]
+                                     or abs(a2) >= P[P_CLIP_MPS2]):
+            clip = True
+        if clip:
+            I[I_LAST_CLIP_N] = N
+        # standing still: the level reference
+        if ok and wn < P[P_STILL_RADPS] and abs(an - G0) < P[P_STILL_ACC]:
+            if I[I_STILL_RUN] == 0:
+                F[F_STILL_SUM] = 0.0
+                F[F_STILL_SUM + 1] = 0.0
+                F[F_STILL_SUM + 2] = 0.0
+            I[I_STILL_RUN] += 1
+            F[F_STILL_SUM] += a0
+            F[F_STILL_SUM + 1] += a1
+            F[F_STILL_SUM + 2] += a2
+            if I[I_STILL_RUN] == int(P[P_STILL_N]) and I[I_LEVEL_KIND] < 2:
+                m = int(P[P_STILL_N])
+                x0 = F[F_STILL_SUM] / m
+                x1 = F[F_STILL_SUM + 1] / m
+                x2 = F[F_STILL_SUM + 2] / m
+                F[F_GREF] = x0
+                F[F_GREF + 1] = x1
+                F[F_GREF + 2] = x2
+                F[F_G] = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
+                I[I_LEVEL_KIND] = 2
+        else:
+            I[I_STILL_RUN] = 0
+        # strapdown integrators
+        if I[I_A_VALID]:
+            _int_step(F, F_A, a0, a1, a2, pt, dt, F[F_G])
+        if I[I_B_VALID]:
+            _int_step(F, F_B, a0, a1, a2, pt, dt, F[F_G])
+
+        ph = I[I_PHASE]
+        if ph == 0:
+            _begin_stance(F, I)
+            ph = 1
+        if ph == 1:
+            dur = N - I[I_IC_N]
+            F[F_THETA_IC] += pt * dt
+            if I[I_HAS_IC] == 1:
+                if dur <= P[P_PEAK_WIN]:
+                    if an > F[F_PEAK]:
+                        F[F_PEAK] = an
+                    if j > F[F_JPK_CUR]:
+                        F[F_JPK_CUR] = j
+                elif I[I_JPK_DONE] == 0:
+                    I[I_JPK_DONE] = 1
+                    if I[I_IC_KIND] == 0:
+                        F[F_JPK_EMA] = 0.75 * F[F_JPK_EMA] + 0.25 * F[F_JPK_CUR]
+            can_ff = I[I_HAS_IC] == 0 or dur >= P[P_FF_DELAY]
+            if can_ff and F[F_WSM] < P[P_FF_RADPS]:
+                I[I_LOW_RUN] += 1
+                if I[I_LOW_RUN] >= P[P_FF_HOLD] and I[I_FF_OK] == 0:
+                    I[I_FF_OK] = 1
+                    I[I_FLAT_N] = N - I[I_LOW_RUN] + 1
+            else:
+                I[I_LOW_RUN] = 0
+            if can_ff and F[F_WSM] < F[F_FF_BEST] and F[F_PMIN] > -P[P_TO_RADPS]:
+                F[F_FF_BEST] = F[F_WSM]
+                I[I_FF_N] = N
+                F[F_THETA_AT_FF] = F[F_THETA_IC]
+                F[F_GFF] = F[F_AEMA]
+                F[F_GFF + 1] = F[F_AEMA + 1]
+                F[F_GFF + 2] = F[F_AEMA + 2]
+                for k in range(N_INT):
+                    F[F_S + k] = F[F_A + k]
+                I[I_S_VALID] = I[I_A_VALID]
+                I[I_B_VALID] = 1 if _int_reset(F, F_B, F[F_AEMA:F_AEMA + 3], u0, u1, u2,
+                                               N) else 0
+                F[F_PMIN] = 0.0
+                I[I_PMIN_N] = -1
+            if I[I_FF_N] >= 0 and I[I_FF_OK] == 1:
+                if pt < F[F_PMIN]:
+                    F[F_PMIN] = pt
+                    I[I_PMIN_N] = N
+                if (F[F_PMIN] < -P[P_TO_RADPS] and pt > 0.5 * F[F_PMIN]
+                        and (I[I_HAS_IC] == 0 or dur >= P[P_MIN_CONTACT])):
+                    if I[I_HAS_IC] == 1:
+                        _finish_step(P, F, I, ring_f, ring_idx, u0, u1, u2, N,
+                                     sample_idx[t], t_us[t], steps_out, n_steps)
+                        n_steps += 1
+                    # to swing
+                    I[I_TO_N] = I[I_PMIN_N]
+                    I[I_PHASE] = 2
+                    I[I_HAS_IC] = 0
+                    I[I_ARMED] = 0
+                    I[I_ZC_N] = -1
+                    F[F_SWING_PEAK] = 0.0
+                    for k in range(N_INT):
+                        F[F_A + k] = F[F_B + k]
+                    I[I_A_VALID] = I[I_B_VALID]
+                    I[I_B_VALID] = 0
+            if I[I_HAS_IC] == 1 and dur > P[P_STANCE_MAX]:
+                # standing after the contact: emit it without toe-off, keep the stance
+                I[I_PMIN_N] = -1
+                _finish_step(P, F, I, ring_f, ring_idx, u0, u1, u2, N, sample_idx[t],
+                             t_us[t], steps_out, n_steps)
+                steps_out[n_steps, S_TO_IDX] = -1.0
+                steps_out[n_steps, S_TO_TUS] = np.nan
+                steps_out[n_steps, S_PUSH_MPS] = np.nan
+                n_steps += 1
+                I[I_HAS_IC] = 0
+                I[I_PREV_IC_N] = -1
+                F[F_PREV_IC_TUS] = np.nan
+        elif ph == 2:
+            sw = N - I[I_TO_N]
+            if pt > F[F_SWING_PEAK]:
+                F[F_SWING_PEAK] = pt
+            if (I[I_ARMED] == 0 and sw >= P[P_MIN_SWING] and F[F_SWING_PEAK] >= P[P_ARM_RADPS]
+                    and pt < 0.5 * F[F_SWING_PEAK]):
+                I[I_ARMED] = 1
+            ic_n = -1
+            kind = 0
+            if I[I_ARMED] == 1:
+                thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
+                if j > thr:
+                    lo = P[P_JERK_LO] * thr
+                    m = 1
+                    while m <= P[P_WALKBACK] and m < R and N - m >= 0:
+                        if ring_f[(N - m) % R, 1] <= lo:
+                            break
+                        m += 1
+                    ic_n = N - m + 1 + int(P[P_IC_SHIFT])
+                    if ic_n > N:
+                        ic_n = N
+                if ic_n < 0 and I[I_ZC_N] < 0 and pt <= 0.0:
+                    # the toes-up rotation has ended: the sample nearer to zero
+                    zc = N
+                    if N >= 1 and abs(ring_f[(N - 1) % R, 3]) < abs(pt):
+                        zc = N - 1
+                    I[I_ZC_N] = zc
+                    if I[I_MODE] == 1:
+                        ic_n = zc
+                        kind = 1
+                if (ic_n < 0 and I[I_ZC_N] >= 0 and I[I_MODE] != 1
+                        and N - I[I_ZC_N] >= P[P_BURST_WAIT]):
+                    ic_n = I[I_ZC_N]
+                    kind = 1
+            if ic_n >= 0:
+                # initial contact at sample ic_n (<= N)
+                I[I_PREV_IC_N] = I[I_IC_N] if I[I_IC_N] >= 0 else -1
+                F[F_PREV_IC_TUS] = F[F_IC_TUS] if I[I_IC_N] >= 0 else np.nan
+                if N - I[I_TO_N] > P[P_SWING_MAX]:
+                    I[I_PREV_IC_N] = -1
+                    F[F_PREV_IC_TUS] = np.nan
+                I[I_IC_N] = ic_n
+                I[I_IC_KIND] = kind
+                rr = ic_n % R
+                F[F_IC_TUS] = ring_f[rr, 0]
+                F[F_IC_IDX] = ring_idx[rr]
+                I[I_HAS_IC] = 1
+                _begin_stance(F, I)
+                th = 0.0
+                pk = 0.0
+                jp = 0.0
+                for m in range(ic_n + 1, N + 1):
+                    q = m % R
+                    th += ring_f[q, 3] * dt
+                    if ring_f[q, 2] > pk:
+                        pk = ring_f[q, 2]
+                    if ring_f[q, 1] > jp:
+                        jp = ring_f[q, 1]
+                if ring_f[rr, 2] > pk:
+                    pk = ring_f[rr, 2]
+                F[F_THETA_IC] = th
+                F[F_PEAK] = pk
+                F[F_JPK_CUR] = jp
+                I[I_JPK_DONE] = 0
+                ics_out[n_ics, 0] = ring_idx[rr]
+                ics_out[n_ics, 1] = ring_f[rr, 0]
+                ics_out[n_ics, 2] = sample_idx[t]
+                ics_out[n_ics, 3] = kind
+                ics_out[n_ics, 4] = t_us[t]
+                n_ics += 1
+            elif sw > P[P_SWING_MAX]:
+                _lose_cycle(F, I)
+        I[I_N] = N + 1
+    return n_steps, n_ics
+
+
+@njit
+def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
+                 ring_idx: np.ndarray, u0: float, u1: float, u2: float, N: int,
+                 emit_idx: int, emit_tus: float, out: np.ndarray, k: int) -> None:
+    R = int(P[P_RING])
+    fs = P[P_FS]
+    for c in range(N_S):
+        out[k, c] = np.nan
+    out[k, S_IC_IDX] = F[F_IC_IDX]
+    out[k, S_IC_TUS] = F[F_IC_TUS]
+    out[k, S_EMIT_IDX] = emit_idx
+    out[k, S_EMIT_TUS] = emit_tus
+    out[k, S_PREV_IC_TUS] = F[F_PREV_IC_TUS]
+    out[k, S_IC_KIND] = I[I_IC_KIND]
+    to_n = I[I_PMIN_N]
+    if to_n >= 0:
+        q = to_n % R
+        out[k, S_TO_IDX] = ring_idx[q]
+        out[k, S_TO_TUS] = ring_f[q, 0]
+    else:
+        out[k, S_TO_IDX] = -1.0
+    if I[I_FLAT_N] >= 0:
+        out[k, S_FLAT_TUS] = ring_f[I[I_FLAT_N] % R, 0]
+    ff_n = I[I_FF_N]
+    sign_flip = 1.0
+    if ff_n >= 0:
+        q = ff_n % R
+        out[k, S_FF_IDX] = ring_idx[q]
+        out[k, S_FF_TUS] = ring_f[q, 0]
+        # sign vote from the stride that ended at this flat-foot
+        if I[I_S_VALID] == 1 and F[F_S + J_COUNT] > 0.0:
+            mean_th = F[F_S + J_SUMTH] / F[F_S + J_COUNT]
+            vote = 1.0 if mean_th < 0.0 else -1.0
+            F[F_VOTE] = 0.7 * F[F_VOTE] + vote
+            if F[F_VOTE] < 0.0:
+                I[I_SIGN] = -I[I_SIGN]
+                F[F_VOTE] = -F[F_VOTE]
+                sign_flip = -1.0
+                I[I_B_VALID] = 0  # integrated with the wrong sign
+                I[I_S_VALID] = 0
+        fsa = -F[F_THETA_AT_FF] * sign_flip
+        out[k, S_FSA_DEG] = math.degrees(fsa)
+        v0 = sign_flip * u0
+        v1 = sign_flip * u1
+        v2 = sign_flip * u2
+        gf0 = F[F_GFF]
+        gf1 = F[F_GFF + 1]
+        gf2 = F[F_GFF + 2]
+        if I[I_LEVEL_KIND] < 2:
+            nn = math.sqrt(gf0 * gf0 + gf1 * gf1 + gf2 * gf2)
+            I[I_N_FF] += 1
+            if (nn > 0.0 and I[I_N_LEVEL] < P[P_LEVEL_STEPS] and I[I_N_FF] > P[P_LEVEL_SKIP]
+                    and I[I_FF_OK] == 1):
+                F[F_LEVEL_SUM] += gf0 / nn
+                F[F_LEVEL_SUM + 1] += gf1 / nn
+                F[F_LEVEL_SUM + 2] += gf2 / nn
+                I[I_N_LEVEL] += 1
+                F[F_GREF] = F[F_LEVEL_SUM]
+                F[F_GREF + 1] = F[F_LEVEL_SUM + 1]
+                F[F_GREF + 2] = F[F_LEVEL_SUM + 2]
+                I[I_LEVEL_KIND] = 1
+        if I[I_LEVEL_KIND] > 0:
+            gr = _signed_angle(gf0, gf1, gf2, F[F_GREF], F[F_GREF + 1], F[F_GREF + 2],
+                               v0, v1, v2)
+            out[k, S_GRADE_DEG] = math.degrees(gr)
+            out[k, S_FSA_WORLD_DEG] = math.degrees(fsa + gr)
+        out[k, S_LEVEL_KIND] = I[I_LEVEL_KIND]
+        # stride: the strapdown from the previous flat-foot to this one
+        if I[I_S_VALID] == 1 and F[F_S + J_COUNT] > 0.0:
+            T = F[F_S + J_COUNT] / fs
+            df = F[F_S + J_DF] - F[F_S + J_VF] * T / 2.0
+            du = F[F_S + J_DU] - F[F_S + J_VU] * T / 2.0
+            out[k, S_STRIDE_M] = math.sqrt(df * df + du * du)
+        if I[I_B_VALID] == 1:
+            out[k, S_PUSH_MPS] = F[F_B + J_VF]
+    out[k, S_PEAK_G] = F[F_PEAK] / G0
+    out[k, S_CLIPPED] = 1.0 if I[I_LAST_CLIP_N] >= I[I_IC_N] - P[P_CLIP_PRE] else 0.0
+    out[k, S_MOUNT_CHANGED] = I[I_MOUNT_PENDING]
+    I[I_MOUNT_PENDING] = 0
+    mode = 0
+    if I[I_PREV_IC_N] >= 0 and to_n >= 0:
+        stride = I[I_IC_N] - I[I_PREV_IC_N]
+        if stride > 0:
+            duty = (to_n - I[I_IC_N]) / stride
+            mode = 1 if duty > P[P_DUTY_WALK] else 2
+    out[k, S_MODE] = mode
+    if mode != 0:
+        I[I_MODE] = mode

@@ -1,0 +1,186 @@
+"""Pipeline stages: frozen Params (units in the names), explicit State, ``step``, ``reset``.
+
+A stage turns its Params into the kernel's float vector once (ms -> samples at the stage's
+rate), owns plain numpy state arrays created by :meth:`reset`, and calls its ``@njit`` kernel
+per block. Blocks are made contiguous float64 at this boundary so kernels compile once.
+``snapshot()`` / ``restore()`` copy the whole state, ``report()`` gives the internals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from stridecore.dsp.kernels import foot as fk
+from stridecore.dsp.kernels import mount as mk
+
+
+@dataclass(frozen=True)
+class MountParams:
+    """Pitch-axis estimation (:mod:`stridecore.dsp.kernels.mount`)."""
+
+    moving_radps: float = 1.5  # |ω| above which a sample informs the axis
+    memory_s: float = 30.0  # forgetting time of the gyro second moment, in moving time
+    update_s: float = 0.05  # eigenvector refresh period, in moving time
+    ready_s: float = 0.25  # moving time before the axis is trusted
+    reference_memory_s: float = 120.0  # forgetting time of the reference axis
+    slip_deg: float = 25.0  # fast vs reference axis beyond this: mounting changed
+
+
+@dataclass(frozen=True)
+class FootParams:
+    """Foot events and metrics (:mod:`stridecore.dsp.kernels.foot`). Same defaults 100–1600 Hz."""
+
+    jerk_lag_ms: float = 5.0
+    gyro_smooth_ms: float = 10.0
+    acc_smooth_ms: float = 15.0
+    arm_swing_radps: float = 2.0
+    min_swing_ms: float = 150.0
+    min_contact_ms: float = 80.0
+    flat_foot_delay_ms: float = 10.0
+    toe_off_radps: float = 1.5
+    flat_foot_radps: float = 1.5
+    flat_foot_hold_ms: float = 20.0
+    jerk_floor_mps3: float = 8000.0
+    jerk_fraction: float = 0.3
+    jerk_walkback_fraction: float = 0.25
+    burst_wait_ms: float = 150.0
+    walkback_ms: float = 30.0
+    peak_window_ms: float = 60.0
+    still_radps: float = 0.3
+    still_acc_mps2: float = 0.5
+    still_s: float = 0.5
+    stance_max_s: float = 2.5
+    swing_max_s: float = 2.0
+    level_steps: int = 8
+    level_skip_steps: int = 2
+    duty_walk: float = 0.5
+    ic_shift_ms: float = 0.0
+    acc_range_g: float = 0.0  # clipping limit if known (0: only the CLIPPED_ACC flag)
+    clip_fraction: float = 0.99
+    clip_before_ic_ms: float = 10.0
+    ring_s: float = 4.0
+
+
+def _samples(ms: float, fs_hz: float, minimum: int = 1) -> float:
+    return float(max(minimum, round(ms * 1e-3 * fs_hz)))
+
+
+def _alpha(tau_ms: float, fs_hz: float) -> float:
+    return 1.0 - math.exp(-1.0 / max(1e-9, tau_ms * 1e-3 * fs_hz))
+
+
+class MountStage:
+    """The foot's pitch axis per sample (axis (n, 3) and flags (n,) per block)."""
+
+    def __init__(self, fs_hz: float, params: MountParams | None = None) -> None:
+        self.fs_hz = float(fs_hz)
+        self.params = params or MountParams()
+        p = self.params
+        P = np.zeros(mk.N_P)
+        P[mk.P_MOVING_RADPS] = p.moving_radps
+        P[mk.P_DECAY] = math.exp(-1.0 / (p.memory_s * self.fs_hz))
+        upd = max(1, round(p.update_s * self.fs_hz))
+        P[mk.P_DECAY_REF] = math.exp(-upd / (p.reference_memory_s * self.fs_hz))
+        P[mk.P_UPDATE] = upd
+        P[mk.P_READY] = max(1, round(p.ready_s * self.fs_hz))
+        P[mk.P_SLIP_COS] = math.cos(math.radians(p.slip_deg))
+        self.P = P
+        self.reset()
+
+    def reset(self) -> None:
+        self.F, self.I = mk.init_state()
+
+    def step(self, gyr_radps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = gyr_radps.shape[0]
+        axis = np.empty((n, 3))
+        flags = np.empty(n, np.int64)
+        mk.mount_step(self.P, self.F, self.I, gyr_radps, axis, flags)
+        return axis, flags
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {"F": self.F.copy(), "I": self.I.copy()}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        self.F, self.I = snap["F"].copy(), snap["I"].copy()
+
+    def report(self) -> dict[str, object]:
+        return {"axis": self.F[mk.F_AX:mk.F_AX + 3].tolist(),
+                "reference_axis": self.F[mk.F_REF:mk.F_REF + 3].tolist(),
+                "moving_samples": int(self.I[mk.I_MOVING]),
+                "mount_changes": int(self.I[mk.I_CHANGES])}
+
+
+class FootStage:
+    """Contacts and per-step foot metrics; ``step`` returns (steps (k, N_S), ics (m, N_E))."""
+
+    def __init__(self, fs_hz: float, params: FootParams | None = None) -> None:
+        self.fs_hz = fs = float(fs_hz)
+        self.params = p = params or FootParams()
+        P = np.zeros(fk.N_P)
+        P[fk.P_FS] = fs
+        P[fk.P_JERK_K] = _samples(p.jerk_lag_ms, fs)
+        P[fk.P_W_ALPHA] = _alpha(p.gyro_smooth_ms, fs)
+        P[fk.P_A_ALPHA] = _alpha(p.acc_smooth_ms, fs)
+        P[fk.P_ARM_RADPS] = p.arm_swing_radps
+        P[fk.P_MIN_SWING] = _samples(p.min_swing_ms, fs)
+        P[fk.P_MIN_CONTACT] = _samples(p.min_contact_ms, fs)
+        P[fk.P_FF_DELAY] = _samples(p.flat_foot_delay_ms, fs, 0)
+        P[fk.P_TO_RADPS] = p.toe_off_radps
+        P[fk.P_FF_RADPS] = p.flat_foot_radps
+        P[fk.P_FF_HOLD] = _samples(p.flat_foot_hold_ms, fs)
+        P[fk.P_JERK_FLOOR] = p.jerk_floor_mps3
+        P[fk.P_JERK_FRAC] = p.jerk_fraction
+        P[fk.P_JERK_LO] = p.jerk_walkback_fraction
+        P[fk.P_BURST_WAIT] = _samples(p.burst_wait_ms, fs)
+        P[fk.P_WALKBACK] = _samples(p.walkback_ms, fs)
+        P[fk.P_PEAK_WIN] = _samples(p.peak_window_ms, fs)
+        P[fk.P_STILL_RADPS] = p.still_radps
+        P[fk.P_STILL_ACC] = p.still_acc_mps2
+        P[fk.P_STILL_N] = _samples(p.still_s * 1e3, fs)
+        P[fk.P_STANCE_MAX] = _samples(p.stance_max_s * 1e3, fs)
+        P[fk.P_SWING_MAX] = _samples(p.swing_max_s * 1e3, fs)
+        P[fk.P_LEVEL_STEPS] = p.level_steps
+        P[fk.P_LEVEL_SKIP] = p.level_skip_steps
+        P[fk.P_DUTY_WALK] = p.duty_walk
+        P[fk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)
+        P[fk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * fk.G0
+        P[fk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)
+        P[fk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)
+        self.P = P
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = fk.init_state(int(self.P[fk.P_RING]))
+
+    def step(self, sample_idx: np.ndarray, t_us: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+             flags: np.ndarray, axis: np.ndarray, mflags: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        n = acc.shape[0]
+        # at most one step and one IC per min_contact + min_swing; +2 for the block edges
+        cap = n // max(1, int(self.P[fk.P_MIN_CONTACT])) + 2
+        steps = np.empty((cap, fk.N_S))
+        ics = np.empty((cap, fk.N_E))
+        s = self.state
+        k, m = fk.foot_step(self.P, s["F"], s["I"], s["ring_acc"], s["ring_f"], s["ring_idx"],
+                            sample_idx, t_us, acc, gyr, flags, axis, mflags, steps, ics)
+        return steps[:k], ics[:m]
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.state.items()}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        self.state = {k: v.copy() for k, v in snap.items()}
+
+    def report(self) -> dict[str, object]:
+        F, I = self.state["F"], self.state["I"]
+        return {"phase": ["init", "stance", "swing"][int(I[fk.I_PHASE])],
+                "sign": int(I[fk.I_SIGN]), "sign_vote": float(F[fk.F_VOTE]),
+                "gait_mode": ["unknown", "walk", "run"][int(I[fk.I_MODE])],
+                "jerk_threshold_mps3": max(self.params.jerk_floor_mps3,
+                                           self.params.jerk_fraction * float(F[fk.F_JPK_EMA])),
+                "level_reference": ["none", "flat-foot mean", "standing"][
+                    int(I[fk.I_LEVEL_KIND])],
+                "params": asdict(self.params)}

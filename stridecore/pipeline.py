@@ -1,0 +1,157 @@
+"""The real-time pipeline: ordered stages over sample blocks of any size.
+
+Live streaming, replay of a recording and the benchmarks build the same :class:`Pipeline` and
+feed it :class:`~firmware_protocol.batch.Samples` blocks; every stage works sample by sample
+on explicit state, so the output does not depend on how the stream is cut into blocks.
+
+A foot pipeline is ``MountStage`` (pitch axis) -> ``FootStage`` (contacts and metrics). Each
+:meth:`Pipeline.process` returns the contacts detected in the block (:attr:`Output.ics`, as soon
+as the impact is seen, for cues) and the step records completed in it (:attr:`Output.steps`, a
+:data:`~stridecore.schema.STEPS` table, emitted at toe-off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_protocol.batch import Samples
+from stridecore.dsp.kernels import foot as fk
+from stridecore.dsp.stages import FootParams, FootStage, MountParams, MountStage
+from stridecore.schema import LANDING_CUTOFFS, STEPS, GaitMode, Placement, Side
+from stridecore.tables import Columns, coerce
+
+IC_COLUMNS = ("ic_sample_idx", "t_ic_s", "emit_sample_idx", "t_emit_s", "ic_kind")
+_MODES = np.array(["", GaitMode.WALK.value, GaitMode.RUN.value], object)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What one block produced: step records (STEPS columns) and contact events."""
+
+    steps: Columns
+    ics: Columns
+
+    @staticmethod
+    def concat(parts: Iterable[Output]) -> Output:
+        ps = list(parts)
+        steps = {k: np.concatenate([p.steps[k] for p in ps]) for k in ps[0].steps} if ps else {}
+        ics = {k: np.concatenate([p.ics[k] for p in ps]) for k in ps[0].ics} if ps else {}
+        return Output(steps, ics)
+
+
+def _contiguous(x: np.ndarray, dtype) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+class Pipeline:
+    """A foot-sensor pipeline for one sensor at ``fs_hz`` (100–1600 Hz, same defaults).
+
+    ``time_offset_s`` is added to device time (``t_device_us`` × 1e-6) in every reported time.
+    """
+
+    def __init__(self, fs_hz: float, placement: Placement | str = Placement.RIGHT_FOOT, *,
+                 mount: MountParams | None = None, foot: FootParams | None = None,
+                 time_offset_s: float = 0.0) -> None:
+        if not 20.0 <= fs_hz <= 4000.0:
+            raise ValueError(f"sample rate {fs_hz:g} Hz is outside 20–4000 Hz")
+        self.placement = Placement(placement)
+        if "foot" not in self.placement.value:
+            raise ValueError(f"the foot pipeline needs a foot sensor, not {self.placement}")
+        self.side = Side.LEFT if self.placement.value.startswith("left") else Side.RIGHT
+        self.fs_hz = float(fs_hz)
+        self.time_offset_s = float(time_offset_s)
+        self.mount = MountStage(fs_hz, mount)
+        self.foot = FootStage(fs_hz, foot)
+
+    def reset(self) -> None:
+        """Forget everything: afterwards the pipeline behaves exactly like a new one."""
+        self.mount.reset()
+        self.foot.reset()
+
+    def snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"mount": self.mount.snapshot(), "foot": self.foot.snapshot()}
+
+    def restore(self, snap: dict[str, dict[str, np.ndarray]]) -> None:
+        self.mount.restore(snap["mount"])
+        self.foot.restore(snap["foot"])
+
+    def report(self) -> dict[str, object]:
+        return {"mount": self.mount.report(), "foot": self.foot.report()}
+
+    def process(self, block: Samples) -> Output:
+        """Feed one block (any length, including 0); returns what it completed."""
+        acc = _contiguous(block.acc_mps2, np.float64)
+        gyr = _contiguous(block.gyr_radps, np.float64)
+        idx = _contiguous(block.sample_idx, np.int64)
+        t_us = _contiguous(block.t_device_us, np.float64)
+        flags = _contiguous(block.flags, np.uint8)
+        axis, mflags = self.mount.step(gyr)
+        steps, ics = self.foot.step(idx, t_us, acc, gyr, flags, axis, mflags)
+        return Output(self._steps(steps), self._ics(ics))
+
+    def run(self, samples: Samples, block: int = 4096) -> Output:
+        """Process a whole array in blocks of ``block`` samples (a convenience for replay)."""
+        return Output.concat(self.process(b) for b in iter_blocks(samples, block))
+
+    def _t(self, t_us: np.ndarray) -> np.ndarray:
+        return t_us * 1e-6 + self.time_offset_s
+
+    def _ics(self, e: np.ndarray) -> Columns:
+        emit = e[:, 2].astype(np.int64)
+        return {"ic_sample_idx": e[:, 0].astype(np.int64), "t_ic_s": self._t(e[:, 1]),
+                "emit_sample_idx": emit, "t_emit_s": self._t(e[:, 4]),
+                "ic_kind": np.where(e[:, 3] == 0, "impact", "gyro").astype(object)}
+
+    def _steps(self, s: np.ndarray) -> Columns:
+        n = len(s)
+        t_ic = self._t(s[:, fk.S_IC_TUS])
+        t_to = self._t(s[:, fk.S_TO_TUS])
+        prev = self._t(s[:, fk.S_PREV_IC_TUS])
+        stride_ms = (t_ic - prev) * 1e3
+        fsa = s[:, fk.S_FSA_DEG]
+        landing = np.array([LANDING_CUTOFFS.classify(x).value if np.isfinite(x) else ""
+                            for x in fsa], object)
+        cols = {
+            "placement": np.full(n, self.placement.value, object),
+            "side": np.full(n, self.side.value, object),
+            "ic_sample_idx": s[:, fk.S_IC_IDX].astype(np.int64),
+            "to_sample_idx": np.where(np.isfinite(s[:, fk.S_TO_IDX]), s[:, fk.S_TO_IDX],
+                                      -1).astype(np.int64),
+            "t_ic_s": t_ic,
+            "t_to_s": t_to,
+            "contact_ms": (t_to - t_ic) * 1e3,
+            "cadence_spm": 2 * 60000.0 / stride_ms,
+            "gait_mode": _MODES[s[:, fk.S_MODE].astype(np.int64)],
+            "landing": landing,
+            "strike_angle_deg": fsa,
+            "strike_angle_world_deg": s[:, fk.S_FSA_WORLD_DEG],
+            "roll_through_ms": (self._t(s[:, fk.S_FLAT_TUS]) - t_ic) * 1e3,
+            "grade_deg": s[:, fk.S_GRADE_DEG],
+            "peak_acc_g": s[:, fk.S_PEAK_G],
+            "stride_length_m": s[:, fk.S_STRIDE_M],
+            "toe_off_speed_mps": s[:, fk.S_PUSH_MPS],
+            "clipped": s[:, fk.S_CLIPPED] > 0,
+            "mount_changed": s[:, fk.S_MOUNT_CHANGED] > 0,
+            "t_emit_s": self._t(s[:, fk.S_EMIT_TUS]),
+        }
+        return coerce(cols, STEPS)
+
+
+def iter_blocks(samples: Samples, block: int | Iterable[int]) -> Iterator[Samples]:
+    """Cut ``samples`` into blocks of ``block`` samples, or of the given successive sizes."""
+    n = len(samples)
+    if isinstance(block, int):
+        for i in range(0, n, max(1, block)):
+            yield samples[i:i + block]
+        return
+    i = 0
+    for b in block:
+        if i >= n:
+            return
+        yield samples[i:i + b]
+        i += b
+    if i < n:
+        yield samples[i:]
