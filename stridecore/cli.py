@@ -272,6 +272,75 @@ def score(
 
 
 @app.command()
+def detect(
+    data: Annotated[Path, typer.Argument(help="IMU CSV: acc_x..z, gyr_x..z [, t_s].")],
+    out: Annotated[Path, typer.Option("--out", help="Steps CSV to write.")] = Path("steps.csv"),
+    placement: Annotated[str, typer.Option("--placement", help="foot or shin.")] = "foot",
+    side: Annotated[str, typer.Option("--side", help="left or right.")] = "right",
+    rate: Annotated[float | None, typer.Option("--rate", help="Sample rate, Hz "
+                                               "(else from t_s).")] = None,
+    acc_unit: Annotated[str, typer.Option("--acc-unit", help="ms2 or g.")] = "ms2",
+    gyr_unit: Annotated[str, typer.Option("--gyr-unit", help="dps or rads.")] = "dps",
+    as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
+                       ] = False,
+) -> None:
+    """Detect every foot contact in any sensor's data and write one row per contact
+    (t_ic_s, t_to_s, contact_ms, landing, strike_angle_deg, grade_deg, peak_acc_g, ...).
+    Times are in the input's time base (t = 0 at the first row without t_s)."""
+    import numpy as np
+
+    from stridecore.imu_csv import ImuCsvError, read_imu_csv
+    from stridecore.pipeline import Pipeline
+    from stridecore.schema import STEPS, Placement
+    from stridecore.tables import write_csv
+
+    if placement not in ("foot", "shin"):
+        raise UserError(f"--placement must be foot or shin, not {placement!r}")
+    if side not in ("left", "right"):
+        raise UserError(f"--side must be left or right, not {side!r}")
+    if acc_unit not in ("ms2", "g"):
+        raise UserError(f"--acc-unit must be ms2 or g, not {acc_unit!r}")
+    if gyr_unit not in ("dps", "rads"):
+        raise UserError(f"--gyr-unit must be dps or rads, not {gyr_unit!r}")
+    if placement == "shin":
+        raise UserError("--placement shin: the shin pipeline is not available yet; "
+                        "only foot sensors can be detected")
+    try:
+        imu = read_imu_csv(data, rate_hz=rate, acc_unit=acc_unit, gyr_unit=gyr_unit,
+                           require_gyro=True)
+    except (ImuCsvError, ValueError) as e:
+        raise UserError(str(e)) from e
+    if not 90.0 <= imu.fs_hz <= 1700.0:
+        raise UserError(f"{data}: sample rate {imu.fs_hz:g} Hz is unusable for the foot "
+                        "pipeline (100–1600 Hz)")
+    pipe = Pipeline(imu.fs_hz, Placement(f"{side}_foot"), time_offset_s=imu.t0_s)
+    res = pipe.run(imu.samples, block=4096)
+    steps = dict(res.steps)
+    steps["recording_id"] = np.full(len(steps["t_ic_s"]), data.name, object)
+    try:
+        write_csv(out, steps, STEPS)
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror}") from e
+    n = len(steps["t_ic_s"])
+    summary = {"input": str(data), "out": str(out), "fs_hz": imu.fs_hz,
+               "samples": len(imu.samples), "contacts": n,
+               "landing": {k: int(np.sum(steps["landing"] == k))
+                           for k in ("heel", "midfoot", "forefoot")},
+               "median_contact_ms": float(np.nanmedian(steps["contact_ms"])) if n else None,
+               "median_cadence_spm": (float(np.nanmedian(steps["cadence_spm"]))
+                                      if n and np.isfinite(steps["cadence_spm"]).any()
+                                      else None)}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    typer.echo(f"{data}: {len(imu.samples)} samples at {imu.fs_hz:g} Hz, {n} contacts "
+               f"-> {out}")
+    if n:
+        typer.echo("  landing: " + ", ".join(f"{k} {v}" for k, v in summary["landing"].items())
+                   + f"; median contact {summary['median_contact_ms']:.0f} ms")
+
+
+@app.command()
 def schema() -> None:
     """Print the data dictionary (docs/schema.md)."""
     from stridecore.schema import render_markdown

@@ -88,8 +88,8 @@ def read_imu_csv(path: str | Path, *, rate_hz: float | None = None, acc_unit: st
     ``acc_unit`` is ``"ms2"`` or ``"g"``, ``gyr_unit`` ``"dps"`` or ``"rads"``;
     ``require_gyro=False`` lets the gyro columns be absent (accelerometer-only shin sensor).
 
-    Unit checks, after conversion to SI: the median |acc| over the file must be 0.7–3 g
-    (gravity plus motion; real running feet reach 2.2 g), else the message says which unit
+    Unit checks, after conversion to SI: |acc| where the sensor is quietest
+    (:func:`gravity_estimate`) must be 0.7–3 g, else the message says which unit
     would fit. The gyro is judged wrong only when the evidence is strong, because a quiet
     recording proves nothing: read as rad/s, a 99th percentile of |gyr| above 50 rad/s (no
     foot or shin turns that fast; real data stay under 19) means deg/s; read as deg/s, a 99th
@@ -136,10 +136,11 @@ def read_imu_csv(path: str | Path, *, rate_hz: float | None = None, acc_unit: st
 
     acc = np.column_stack([col[c] for c in ACC_COLUMNS]) * ACC_UNITS[acc_unit]
     acc_norm = np.linalg.norm(acc, axis=1)
-    _check_acc_unit(p, acc_norm, acc_unit)
     gyr = None
     if has_gyro:
         gyr = np.column_stack([col[c] for c in GYR_COLUMNS]) * GYR_UNITS[gyr_unit]
+    _check_acc_unit(p, acc_norm, acc_unit, gyr)
+    if gyr is not None:
         _check_gyr_unit(p, gyr, gyr_unit, acc_norm)
     flags[_at_rail(acc, ACC_RAIL_MIN_G * G)] |= np.uint8(SampleFlag.CLIPPED_ACC)
     if gyr is not None:
@@ -313,9 +314,22 @@ def _rate_from_times(p: Path, t: np.ndarray, rate_hz: float | None) -> float:
     return fs_t
 
 
-def _check_acc_unit(p: Path, acc_norm_mps2: np.ndarray, acc_unit: str) -> None:
-    """Median |acc| must be 0.7–3 g; otherwise name the unit the numbers fit."""
-    med_g = float(np.median(acc_norm_mps2)) / G
+def gravity_estimate(acc_norm_mps2: np.ndarray, gyr_radps: np.ndarray | None) -> float:
+    """|acc| where the sensor turns least (m/s² in the unit read): the median over the 10 %
+    of samples with the smallest |ω| (stance, standing), or the median |acc| without a gyro
+    (a shin in flight reads ≈ 0 g, so low percentiles mislead). A shoe in running reads 2–3 g
+    on median, but ≈ 1 g at flat-foot."""
+    if gyr_radps is not None and np.isfinite(gyr_radps).all() and len(gyr_radps) >= 10:
+        w = np.linalg.norm(gyr_radps, axis=1)
+        quiet = w <= np.percentile(w, 10)
+        return float(np.median(acc_norm_mps2[quiet]))
+    return float(np.median(acc_norm_mps2))
+
+
+def _check_acc_unit(p: Path, acc_norm_mps2: np.ndarray, acc_unit: str,
+                    gyr_radps: np.ndarray | None = None) -> None:
+    """|acc| where the sensor is quietest must be 0.7–3 g; otherwise name the unit that fits."""
+    med_g = gravity_estimate(acc_norm_mps2, gyr_radps) / G
     lo, hi = GRAVITY_RANGE_G
     if lo <= med_g <= hi:
         return
@@ -327,7 +341,7 @@ def _check_acc_unit(p: Path, acc_norm_mps2: np.ndarray, acc_unit: str) -> None:
     else:
         hint = ("fits neither m/s² nor g (gravity alone is 1 g = 9.81 m/s²); convert milli-g "
                 "or raw sensor counts first")
-    raise ImuCsvError(f"{p}: median |acc| is {raw:.2f} (read as {_ACC_UNIT_TEXT[acc_unit]}) — "
+    raise ImuCsvError(f"{p}: |acc| at rest is {raw:.2f} (read as {_ACC_UNIT_TEXT[acc_unit]}) — "
                       f"{hint}")
 
 

@@ -318,7 +318,7 @@ def test_acc_in_g_read_as_ms2(tmp_path):
     acc, gyr = signals()
     p = write(tmp_path / "g.csv", imu_cols(acc, gyr, np.arange(1000) / FS))
     msg = check_error(p, "looks like g, use --acc-unit g")
-    assert "median |acc| is 1." in msg
+    assert "|acc| at rest is 1." in msg
 
 
 def test_acc_in_ms2_read_as_g(tmp_path):

@@ -43,6 +43,7 @@ class FootParams:
     toe_off_radps: float = 1.5
     flat_foot_radps: float = 1.5
     flat_foot_hold_ms: float = 20.0
+    sign_votes: float = 1.5  # vote (decay 0.7 per stride) before angles are reported
     jerk_floor_mps3: float = 8000.0
     jerk_fraction: float = 0.3
     jerk_walkback_fraction: float = 0.25
@@ -131,6 +132,7 @@ class FootStage:
         P[fk.P_TO_RADPS] = p.toe_off_radps
         P[fk.P_FF_RADPS] = p.flat_foot_radps
         P[fk.P_FF_HOLD] = _samples(p.flat_foot_hold_ms, fs)
+        P[fk.P_SIGN_SURE] = p.sign_votes
         P[fk.P_JERK_FLOOR] = p.jerk_floor_mps3
         P[fk.P_JERK_FRAC] = p.jerk_fraction
         P[fk.P_JERK_LO] = p.jerk_walkback_fraction

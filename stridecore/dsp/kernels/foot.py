@@ -67,7 +67,8 @@ P_CLIP_PRE = 25  # samples before IC checked for clipping
 P_FF_RADPS = 26  # smoothed |ω| below which the foot is flat (toe-off may follow)
 P_LEVEL_SKIP = 27  # first steps not used for the provisional level
 P_FF_HOLD = 28  # samples the foot must stay flat before toe-off may follow
-N_P = 29
+P_SIGN_SURE = 29  # sign vote needed before angles are reported
+N_P = 30
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -573,14 +574,16 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
                 I[I_B_VALID] = 0  # integrated with the wrong sign
                 I[I_S_VALID] = 0
         fsa = -F[F_THETA_AT_FF] * sign_flip
-        out[k, S_FSA_DEG] = math.degrees(fsa)
+        sure = F[F_VOTE] >= P[P_SIGN_SURE]  # the toes-up sign is confirmed by the votes
+        if sure:
+            out[k, S_FSA_DEG] = math.degrees(fsa)
         v0 = sign_flip * u0
         v1 = sign_flip * u1
         v2 = sign_flip * u2
         gf0 = F[F_GFF]
         gf1 = F[F_GFF + 1]
         gf2 = F[F_GFF + 2]
-        if I[I_LEVEL_KIND] < 2:
+        if I[I_LEVEL_KIND] < 2 and sure:
             nn = math.sqrt(gf0 * gf0 + gf1 * gf1 + gf2 * gf2)
             I[I_N_FF] += 1
             if (nn > 0.0 and I[I_N_LEVEL] < P[P_LEVEL_STEPS] and I[I_N_FF] > P[P_LEVEL_SKIP]
@@ -593,7 +596,7 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
                 F[F_GREF + 1] = F[F_LEVEL_SUM + 1]
                 F[F_GREF + 2] = F[F_LEVEL_SUM + 2]
                 I[I_LEVEL_KIND] = 1
-        if I[I_LEVEL_KIND] > 0:
+        if I[I_LEVEL_KIND] > 0 and sure:
             gr = _signed_angle(gf0, gf1, gf2, F[F_GREF], F[F_GREF + 1], F[F_GREF + 2],
                                v0, v1, v2)
             out[k, S_GRADE_DEG] = math.degrees(gr)
