@@ -24,6 +24,7 @@ from stridecore.schema import LANDING_CUTOFFS, STEPS, GaitMode, Placement, Side
 from stridecore.tables import Columns, coerce
 
 IC_COLUMNS = ("ic_sample_idx", "t_ic_s", "emit_sample_idx", "t_emit_s", "ic_kind")
+_IC_KINDS = np.array(["impact", "gyro", "late impact"], object)
 _MODES = np.array(["", GaitMode.WALK.value, GaitMode.RUN.value], object)
 
 
@@ -103,7 +104,7 @@ class Pipeline:
         emit = e[:, 2].astype(np.int64)
         return {"ic_sample_idx": e[:, 0].astype(np.int64), "t_ic_s": self._t(e[:, 1]),
                 "emit_sample_idx": emit, "t_emit_s": self._t(e[:, 4]),
-                "ic_kind": np.where(e[:, 3] == 0, "impact", "gyro").astype(object)}
+                "ic_kind": _IC_KINDS[e[:, 3].astype(np.int64)]}
 
     def _steps(self, s: np.ndarray) -> Columns:
         n = len(s)

@@ -46,6 +46,7 @@ class FootParams:
     sign_votes: float = 1.5  # vote (decay 0.7 per stride) before angles are reported
     jerk_floor_mps3: float = 8000.0
     jerk_fraction: float = 0.3
+    jerk_min_mps3: float = 3000.0
     jerk_walkback_fraction: float = 0.25
     burst_wait_ms: float = 150.0
     walkback_ms: float = 30.0
@@ -135,6 +136,7 @@ class FootStage:
         P[fk.P_SIGN_SURE] = p.sign_votes
         P[fk.P_JERK_FLOOR] = p.jerk_floor_mps3
         P[fk.P_JERK_FRAC] = p.jerk_fraction
+        P[fk.P_JERK_MIN] = p.jerk_min_mps3
         P[fk.P_JERK_LO] = p.jerk_walkback_fraction
         P[fk.P_BURST_WAIT] = _samples(p.burst_wait_ms, fs)
         P[fk.P_WALKBACK] = _samples(p.walkback_ms, fs)

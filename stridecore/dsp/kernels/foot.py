@@ -68,7 +68,8 @@ P_FF_RADPS = 26  # smoothed |ω| below which the foot is flat (toe-off may follo
 P_LEVEL_SKIP = 27  # first steps not used for the provisional level
 P_FF_HOLD = 28  # samples the foot must stay flat before toe-off may follow
 P_SIGN_SURE = 29  # sign vote needed before angles are reported
-N_P = 30
+P_JERK_MIN = 30  # m/s³, smallest burst taken as a contact at the timeout
+N_P = 31
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -94,7 +95,8 @@ S_EMIT_TUS = 19
 S_FLAT_TUS = 20
 N_S = 21
 
-# IC events: sample idx, t_us, emit sample idx, kind, emit t_us
+# IC events: sample idx, t_us, emit sample idx, kind (0 burst, 1 zero crossing, 2 late burst),
+# emit t_us
 N_E = 5
 
 # ---- integer state -------------------------------------------------------------------------
@@ -124,7 +126,8 @@ I_N_FF = 22  # flat-foot steps seen
 I_FLAT_N = 23  # first sample of the first flat period after IC
 I_LOW_RUN = 24  # consecutive samples with smoothed |ω| below P_FF_RADPS
 I_FF_OK = 25  # a flat period of P_FF_HOLD samples has been seen in this stance
-N_I = 26
+I_CAND_N = 26  # onset of the largest sub-threshold burst since the zero crossing
+N_I = 27
 
 # ---- float state ---------------------------------------------------------------------------
 F_WSM = 0
@@ -152,7 +155,8 @@ F_B = 48
 F_S = 64
 N_INT = 16
 F_GAP_SEEN = 80
-N_F = 81
+F_CAND_J = 81
+N_F = 82
 # integrator layout (offsets)
 J_THETA = 0
 J_VF = 1
@@ -179,6 +183,7 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     I[I_TO_N] = -1
     I[I_ZC_N] = -1
     I[I_PREV_IC_N] = -1
+    I[I_CAND_N] = -1
     I[I_LAST_CLIP_N] = -(1 << 40)
     I[I_SIGN] = 1
     return {
@@ -276,6 +281,8 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     I[I_S_VALID] = 0
     I[I_ARMED] = 0
     I[I_ZC_N] = -1
+    I[I_CAND_N] = -1
+    F[F_CAND_J] = 0.0
     I[I_PREV_IC_N] = -1
     F[F_PREV_IC_TUS] = np.nan
     _begin_stance(F, I)
@@ -440,6 +447,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     I[I_HAS_IC] = 0
                     I[I_ARMED] = 0
                     I[I_ZC_N] = -1
+                    I[I_CAND_N] = -1
+                    F[F_CAND_J] = 0.0
                     F[F_SWING_PEAK] = 0.0
                     for k in range(N_INT):
                         F[F_A + k] = F[F_B + k]
@@ -487,10 +496,25 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     if I[I_MODE] == 1:
                         ic_n = zc
                         kind = 1
-                if (ic_n < 0 and I[I_ZC_N] >= 0 and I[I_MODE] != 1
-                        and N - I[I_ZC_N] >= P[P_BURST_WAIT]):
-                    ic_n = I[I_ZC_N]
-                    kind = 1
+                if ic_n < 0 and I[I_ZC_N] >= 0 and I[I_MODE] != 1:
+                    # running, no burst above the adaptive threshold yet: remember the
+                    # largest burst since the zero crossing (its onset), take it at the timeout
+                    if j > F[F_CAND_J] and j > P[P_JERK_MIN]:
+                        F[F_CAND_J] = j
+                        lo = P[P_JERK_LO] * j
+                        m = 1
+                        while m <= P[P_WALKBACK] and m < R and N - m >= 0:
+                            if ring_f[(N - m) % R, 1] <= lo:
+                                break
+                            m += 1
+                        I[I_CAND_N] = N - m + 1
+                    if N - I[I_ZC_N] >= P[P_BURST_WAIT]:
+                        if I[I_CAND_N] >= 0:
+                            ic_n = I[I_CAND_N]
+                            kind = 2
+                        else:
+                            ic_n = I[I_ZC_N]
+                            kind = 1
             if ic_n >= 0:
                 # initial contact at sample ic_n (<= N)
                 I[I_PREV_IC_N] = I[I_IC_N] if I[I_IC_N] >= 0 else -1
