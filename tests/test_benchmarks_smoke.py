@@ -25,3 +25,12 @@ def test_fuzz_script_runs_clean():
                        timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "verdict: PASS" in r.stdout
+
+
+@pytest.mark.slow
+def test_foot_accuracy_script_runs():
+    r = subprocess.run([sys.executable, str(BENCH / "foot_accuracy.py"), "--skip-real",
+                        "--sim-seeds", "1000", "--sim-s", "60", "--mounts", "laces"],
+                       capture_output=True, text=True, timeout=600, cwd=BENCH)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "| sim laces |" in r.stdout and "IC emission latency" in r.stdout
