@@ -283,6 +283,7 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     I[I_ZC_N] = -1
     I[I_CAND_N] = -1
     F[F_CAND_J] = 0.0
+    I[I_IC_N] = -1
     I[I_PREV_IC_N] = -1
     F[F_PREV_IC_TUS] = np.nan
     _begin_stance(F, I)
@@ -464,6 +465,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 steps_out[n_steps, S_PUSH_MPS] = np.nan
                 n_steps += 1
                 I[I_HAS_IC] = 0
+                I[I_IC_N] = -1
                 I[I_PREV_IC_N] = -1
                 F[F_PREV_IC_TUS] = np.nan
         elif ph == 2:
@@ -535,6 +537,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 for m in range(ic_n + 1, N + 1):
                     q = m % R
                     th += ring_f[q, 3] * dt
+                    if m - ic_n > P[P_PEAK_WIN]:
+                        continue
                     if ring_f[q, 2] > pk:
                         pk = ring_f[q, 2]
                     if ring_f[q, 1] > jp:
