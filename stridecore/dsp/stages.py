@@ -27,6 +27,13 @@ class MountParams:
     ready_s: float = 0.25  # moving time before the axis is trusted
     reference_memory_s: float = 120.0  # forgetting time of the reference axis
     slip_deg: float = 25.0  # fast vs reference axis beyond this: mounting changed
+    gyro_smooth_ms: float = 10.0  # |ω| smoothing for the flat-foot test of the sign vote
+    flat_radps: float = 1.5  # smoothed |ω| below this is flat...
+    flat_acc_mps2: float = 4.0  # ... with | |a| - g | below this
+    flat_hold_ms: float = 20.0  # flat this long makes a flat period
+    vote_deg: float = 10.0  # pitch since heel-off that casts a stride's sign vote...
+    vote_max_s: float = 3.0  # ... within this time
+    sign_votes: float = 1.5  # vote (decay 0.7 per stride) that confirms the toes-up sign
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,6 @@ class FootParams:
     toe_off_radps: float = 1.5
     flat_foot_radps: float = 1.5
     flat_foot_hold_ms: float = 20.0
-    sign_votes: float = 1.5  # vote (decay 0.7 per stride) before angles are reported
     jerk_floor_mps3: float = 8000.0
     jerk_fraction: float = 0.3
     jerk_min_mps3: float = 3000.0
@@ -59,6 +65,7 @@ class FootParams:
     level_steps: int = 8
     level_skip_steps: int = 2
     duty_walk: float = 0.5
+    walk_flat_ms: float = 250.0
     ic_shift_ms: float = 0.0
     acc_range_g: float = 0.0  # clipping limit if known (0: only the CLIPPED_ACC flag)
     clip_fraction: float = 0.99
@@ -75,7 +82,7 @@ def _alpha(tau_ms: float, fs_hz: float) -> float:
 
 
 class MountStage:
-    """The foot's pitch axis per sample (axis (n, 3) and flags (n,) per block)."""
+    """The foot's toes-up pitch axis per sample (axis (n, 3) and flags (n,) per block)."""
 
     def __init__(self, fs_hz: float, params: MountParams | None = None) -> None:
         self.fs_hz = float(fs_hz)
@@ -89,17 +96,26 @@ class MountStage:
         P[mk.P_UPDATE] = upd
         P[mk.P_READY] = max(1, round(p.ready_s * self.fs_hz))
         P[mk.P_SLIP_COS] = math.cos(math.radians(p.slip_deg))
+        P[mk.P_W_ALPHA] = _alpha(p.gyro_smooth_ms, self.fs_hz)
+        P[mk.P_FLAT_RADPS] = p.flat_radps
+        P[mk.P_FLAT_ACC] = p.flat_acc_mps2
+        P[mk.P_FLAT_HOLD] = _samples(p.flat_hold_ms, self.fs_hz)
+        P[mk.P_VOTE_MAX] = _samples(p.vote_max_s * 1e3, self.fs_hz)
+        P[mk.P_SIGN_SURE] = p.sign_votes
+        P[mk.P_VOTE_RAD] = math.radians(p.vote_deg)
+        P[mk.P_DT] = 1.0 / self.fs_hz
         self.P = P
         self.reset()
 
     def reset(self) -> None:
         self.F, self.I = mk.init_state()
 
-    def step(self, gyr_radps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
         n = gyr_radps.shape[0]
         axis = np.empty((n, 3))
         flags = np.empty(n, np.int64)
-        mk.mount_step(self.P, self.F, self.I, gyr_radps, axis, flags)
+        mk.mount_step(self.P, self.F, self.I, gyr_radps, acc_mps2, axis, flags)
         return axis, flags
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -112,6 +128,8 @@ class MountStage:
         return {"axis": self.F[mk.F_AX:mk.F_AX + 3].tolist(),
                 "reference_axis": self.F[mk.F_REF:mk.F_REF + 3].tolist(),
                 "moving_samples": int(self.I[mk.I_MOVING]),
+                "toes_up_sign": int(self.I[mk.I_SIGN]),
+                "sign_vote": float(self.F[mk.F_VOTE]),
                 "mount_changes": int(self.I[mk.I_CHANGES])}
 
 
@@ -133,7 +151,6 @@ class FootStage:
         P[fk.P_TO_RADPS] = p.toe_off_radps
         P[fk.P_FF_RADPS] = p.flat_foot_radps
         P[fk.P_FF_HOLD] = _samples(p.flat_foot_hold_ms, fs)
-        P[fk.P_SIGN_SURE] = p.sign_votes
         P[fk.P_JERK_FLOOR] = p.jerk_floor_mps3
         P[fk.P_JERK_FRAC] = p.jerk_fraction
         P[fk.P_JERK_MIN] = p.jerk_min_mps3
@@ -149,6 +166,7 @@ class FootStage:
         P[fk.P_LEVEL_STEPS] = p.level_steps
         P[fk.P_LEVEL_SKIP] = p.level_skip_steps
         P[fk.P_DUTY_WALK] = p.duty_walk
+        P[fk.P_WALK_FLAT] = _samples(p.walk_flat_ms, fs)
         P[fk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)
         P[fk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * fk.G0
         P[fk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)
@@ -181,7 +199,7 @@ class FootStage:
     def report(self) -> dict[str, object]:
         F, I = self.state["F"], self.state["I"]
         return {"phase": ["init", "stance", "swing"][int(I[fk.I_PHASE])],
-                "sign": int(I[fk.I_SIGN]), "sign_vote": float(F[fk.F_VOTE]),
+                "sign_confirmed": bool(I[fk.I_SIGN_SURE]),
                 "gait_mode": ["unknown", "walk", "run"][int(I[fk.I_MODE])],
                 "jerk_threshold_mps3": max(self.params.jerk_floor_mps3,
                                            self.params.jerk_fraction * float(F[fk.F_JPK_EMA])),

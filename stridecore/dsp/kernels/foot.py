@@ -19,9 +19,8 @@ One pass per sample over a small state machine (stance -> swing -> stance):
   first ``level_steps`` flat-foot vectors, taken as level ground).
 - **Stride length / push-off**: a sagittal-plane strapdown between flat-foot instants
   (zero-velocity update, Foxlin 2005, IEEE CG&A 25:38), linear velocity-drift removal.
-- **Toes-up sign**: the pitch axis sign is chosen so that the mean pitch over a stride, relative
-  to flat-foot, is toes-down (the heel is lifted from push-off through most of the swing, in
-  walking and running alike); votes accumulate over strides.
+- **Toes-up sign**: comes with the axis from the mounting kernel; angles are reported only while
+  it is confirmed and did not flip during the step.
 
 All times are in samples inside; the step record carries device sample indices and device times
 (µs) looked up from a ring buffer. Units: acc m/s², gyro rad/s, angles rad inside, deg out.
@@ -67,7 +66,7 @@ P_CLIP_PRE = 25  # samples before IC checked for clipping
 P_FF_RADPS = 26  # smoothed |ω| below which the foot is flat (toe-off may follow)
 P_LEVEL_SKIP = 27  # first steps not used for the provisional level
 P_FF_HOLD = 28  # samples the foot must stay flat before toe-off may follow
-P_SIGN_SURE = 29  # sign vote needed before angles are reported
+P_WALK_FLAT = 29  # samples of flat stance before toe-off that say walking (no step yet)
 P_JERK_MIN = 30  # m/s³, smallest burst taken as a contact at the timeout
 N_P = 31
 
@@ -120,14 +119,16 @@ I_LAST_CLIP_N = 16
 I_A_VALID = 17
 I_B_VALID = 18
 I_S_VALID = 19
-I_SIGN = 20  # +1 / -1
+I_SIGN_SURE = 20  # the mount stage's toes-up sign is confirmed
 I_JPK_DONE = 21
 I_N_FF = 22  # flat-foot steps seen
 I_FLAT_N = 23  # first sample of the first flat period after IC
 I_LOW_RUN = 24  # consecutive samples with smoothed |ω| below P_FF_RADPS
 I_FF_OK = 25  # a flat period of P_FF_HOLD samples has been seen in this stance
 I_CAND_N = 26  # onset of the largest sub-threshold burst since the zero crossing
-N_I = 27
+I_FLIPPED = 27  # the toes-up sign flipped since this step's IC
+I_RULE = 28  # IC rule of this swing: 1 walking, else running
+N_I = 29
 
 # ---- float state ---------------------------------------------------------------------------
 F_WSM = 0
@@ -156,7 +157,8 @@ F_S = 64
 N_INT = 16
 F_GAP_SEEN = 80
 F_CAND_J = 81
-N_F = 82
+F_SWING_LOW = 82  # most toes-down pitch rate of this swing
+N_F = 83
 # integrator layout (offsets)
 J_THETA = 0
 J_VF = 1
@@ -185,7 +187,6 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     I[I_PREV_IC_N] = -1
     I[I_CAND_N] = -1
     I[I_LAST_CLIP_N] = -(1 << 40)
-    I[I_SIGN] = 1
     return {
         "F": F,
         "I": I,
@@ -344,10 +345,18 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
         F[F_AEMA] += P[P_A_ALPHA] * (a0 - F[F_AEMA])
         F[F_AEMA + 1] += P[P_A_ALPHA] * (a1 - F[F_AEMA + 1])
         F[F_AEMA + 2] += P[P_A_ALPHA] * (a2 - F[F_AEMA + 2])
-        sg = I[I_SIGN]
-        u0 = sg * axis[t, 0]
-        u1 = sg * axis[t, 1]
-        u2 = sg * axis[t, 2]
+        u0 = axis[t, 0]  # the toes-up pitch axis (signed by the mount stage)
+        u1 = axis[t, 1]
+        u2 = axis[t, 2]
+        I[I_SIGN_SURE] = 1 if (mflags[t] & 4) != 0 else 0
+        if mflags[t] & 8:
+            # the sign flipped: what was integrated with the old sign is void, the swing's
+            # toes-up peak is the old toes-down one
+            I[I_FLIPPED] = 1
+            F[F_SWING_PEAK] = -F[F_SWING_LOW]
+            I[I_A_VALID] = 0
+            I[I_B_VALID] = 0
+            I[I_S_VALID] = 0
         pt = g0 * u0 + g1 * u1 + g2 * u2
         ring_f[r, 3] = pt
         if mflags[t] & 2:
@@ -442,7 +451,11 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                         _finish_step(P, F, I, ring_f, ring_idx, u0, u1, u2, N,
                                      sample_idx[t], t_us[t], steps_out, n_steps)
                         n_steps += 1
-                    # to swing
+                    # to swing. The IC rule follows the last step's gait mode; before any
+                    # step, a long flat stance (> P_WALK_FLAT) says walking
+                    I[I_RULE] = I[I_MODE]
+                    if I[I_MODE] == 0 and I[I_FLAT_N] >= 0:
+                        I[I_RULE] = 1 if I[I_PMIN_N] - I[I_FLAT_N] > P[P_WALK_FLAT] else 2
                     I[I_TO_N] = I[I_PMIN_N]
                     I[I_PHASE] = 2
                     I[I_HAS_IC] = 0
@@ -451,6 +464,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     I[I_CAND_N] = -1
                     F[F_CAND_J] = 0.0
                     F[F_SWING_PEAK] = 0.0
+                    F[F_SWING_LOW] = 0.0
                     for k in range(N_INT):
                         F[F_A + k] = F[F_B + k]
                     I[I_A_VALID] = I[I_B_VALID]
@@ -472,6 +486,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             sw = N - I[I_TO_N]
             if pt > F[F_SWING_PEAK]:
                 F[F_SWING_PEAK] = pt
+            if pt < F[F_SWING_LOW]:
+                F[F_SWING_LOW] = pt
             if (I[I_ARMED] == 0 and sw >= P[P_MIN_SWING] and F[F_SWING_PEAK] >= P[P_ARM_RADPS]
                     and pt < 0.5 * F[F_SWING_PEAK]):
                 I[I_ARMED] = 1
@@ -495,10 +511,10 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     if N >= 1 and abs(ring_f[(N - 1) % R, 3]) < abs(pt):
                         zc = N - 1
                     I[I_ZC_N] = zc
-                    if I[I_MODE] == 1:
+                    if I[I_RULE] == 1:
                         ic_n = zc
                         kind = 1
-                if ic_n < 0 and I[I_ZC_N] >= 0 and I[I_MODE] != 1:
+                if ic_n < 0 and I[I_ZC_N] >= 0 and I[I_RULE] != 1:
                     # running, no burst above the adaptive threshold yet: remember the
                     # largest burst since the zero crossing (its onset), take it at the timeout
                     if j > F[F_CAND_J] and j > P[P_JERK_MIN]:
@@ -530,6 +546,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 F[F_IC_TUS] = ring_f[rr, 0]
                 F[F_IC_IDX] = ring_idx[rr]
                 I[I_HAS_IC] = 1
+                I[I_FLIPPED] = 0
                 _begin_stance(F, I)
                 th = 0.0
                 pk = 0.0
@@ -585,29 +602,18 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
     if I[I_FLAT_N] >= 0:
         out[k, S_FLAT_TUS] = ring_f[I[I_FLAT_N] % R, 0]
     ff_n = I[I_FF_N]
-    sign_flip = 1.0
     if ff_n >= 0:
         q = ff_n % R
         out[k, S_FF_IDX] = ring_idx[q]
         out[k, S_FF_TUS] = ring_f[q, 0]
-        # sign vote from the stride that ended at this flat-foot
-        if I[I_S_VALID] == 1 and F[F_S + J_COUNT] > 0.0:
-            mean_th = F[F_S + J_SUMTH] / F[F_S + J_COUNT]
-            vote = 1.0 if mean_th < 0.0 else -1.0
-            F[F_VOTE] = 0.7 * F[F_VOTE] + vote
-            if F[F_VOTE] < 0.0:
-                I[I_SIGN] = -I[I_SIGN]
-                F[F_VOTE] = -F[F_VOTE]
-                sign_flip = -1.0
-                I[I_B_VALID] = 0  # integrated with the wrong sign
-                I[I_S_VALID] = 0
-        fsa = -F[F_THETA_AT_FF] * sign_flip
-        sure = F[F_VOTE] >= P[P_SIGN_SURE]  # the toes-up sign is confirmed by the votes
+        fsa = -F[F_THETA_AT_FF]
+        # the toes-up sign is confirmed (mount stage) and did not flip during this step
+        sure = I[I_SIGN_SURE] == 1 and I[I_FLIPPED] == 0
         if sure:
             out[k, S_FSA_DEG] = math.degrees(fsa)
-        v0 = sign_flip * u0
-        v1 = sign_flip * u1
-        v2 = sign_flip * u2
+        v0 = u0
+        v1 = u1
+        v2 = u2
         gf0 = F[F_GFF]
         gf1 = F[F_GFF + 1]
         gf2 = F[F_GFF + 2]

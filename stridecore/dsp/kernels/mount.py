@@ -5,9 +5,16 @@ principal eigenvector of the gyro's second-moment matrix over moving samples (Fa
 Front Physiol 9:610, use the same idea to align a foot IMU without calibration). The matrix is
 an exponentially weighted sum (forgetting time ``tau`` of *moving* time, so standing still does
 not age it); the eigenvector is refreshed by power iteration every ``update`` moving samples,
-its sign kept continuous. The sign that makes the rotation toes-up positive is a gait matter and
-is resolved downstream (the events kernel). A slow reference axis (forgetting ``10 tau``) flags
-a mounting change when the fast axis leaves it by more than ``slip_cos``.
+its sign kept continuous. A slow reference axis flags a mounting change when the fast axis
+leaves it by more than ``slip_cos``.
+
+The output axis is signed so that rotation about it is toes-up: from the end of a flat-foot
+period (smoothed |ω| below ``flat_radps`` and |a| within ``flat_acc`` of g for ``flat_hold`` samples;
+no event detection needed)
+to just past the stride's fastest rotation, the mean pitch is toes-down in walking and running
+alike (the heel is lifted from push-off through most of the swing). Each stride votes; the votes decay by
+0.7 per stride and a negative total flips the sign; ``sign_sure`` confirms it. (The pitch is
+accumulated in units of rad × fs: only the sign of its mean matters.)
 
 Params vector ``P`` (float64): see :data:`P_FIELDS`. State: ``F`` float64, ``I`` int64, layout
 below. Kernels import only numpy, numba and math.
@@ -28,27 +35,46 @@ P_DECAY_REF = 2  # the reference axis' forgetting factor (per refresh)
 P_UPDATE = 3  # refresh the eigenvector every this many moving samples
 P_READY = 4  # moving samples before the axis is trusted
 P_SLIP_COS = 5  # cos of the angle between fast and reference axis that flags a change
-N_P = 6
-P_FIELDS = ("moving_radps", "decay", "decay_ref", "update_samples", "ready_samples", "slip_cos")
+P_W_ALPHA = 6  # |ω| EMA coefficient for the flat-foot test
+P_FLAT_RADPS = 7  # smoothed |ω| below which the foot is flat
+P_FLAT_HOLD = 8  # samples of flat that make a flat period
+P_FLAT_ACC = 9  # m/s²: | |a| - g | below this while flat (a swing's pause is not flat)
+P_VOTE_MAX = 10  # samples between flat periods for a sign vote (longer: ignored)
+P_SIGN_SURE = 11  # vote (decay 0.7 per stride) that confirms the sign
+P_VOTE_RAD = 12  # pitch since heel-off that casts the stride's sign vote
+P_DT = 13  # s per sample
+N_P = 14
 
 # float state
 F_M = 0  # 9: second moment matrix, row-major
 F_AX = 9  # 3: current axis (unit)
 F_REF = 12  # 3: reference axis (unit, slow)
-N_F = 15
+F_WSM = 15  # smoothed |ω|
+F_THETA = 16  # pitch since the last flat period ended (rad, toes-up with the sign in force)
+F_SPARE = 17
+F_VOTE = 18
+F_SPARE2 = 19
+N_F = 20
 # int state
 I_MOVING = 0  # moving samples seen (saturating)
 I_SINCE = 1  # moving samples since the last refresh
 I_SLIPPED = 2  # 1 while the axis is away from the reference
 I_CHANGES = 3  # mounting changes flagged so far
-N_I = 4
+I_SIGN = 4  # +1 / -1: the toes-up sign of the axis
+I_LOW_RUN = 5  # consecutive flat samples
+I_TRACK = 6  # samples since the last flat period ended (-1: not tracking)
+I_N = 7  # samples seen
+N_I = 8
 
 
 def init_state() -> tuple[np.ndarray, np.ndarray]:
     F = np.zeros(N_F)
     F[F_AX + 1] = 1.0
     F[F_REF + 1] = 1.0
-    return F, np.zeros(N_I, np.int64)
+    I = np.zeros(N_I, np.int64)
+    I[I_SIGN] = 1
+    I[I_TRACK] = -1
+    return F, I
 
 
 @njit
@@ -89,16 +115,56 @@ def _diag_start(F: np.ndarray) -> None:
 
 @njit
 def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
-               axis_out: np.ndarray, flags_out: np.ndarray) -> None:
-    """Advance over ``gyr`` (n, 3) rad/s; write the axis in force per sample to ``axis_out``
-    (n, 3) and per-sample bits to ``flags_out`` (1 = axis ready, 2 = mounting changed here)."""
+               acc: np.ndarray, axis_out: np.ndarray, flags_out: np.ndarray) -> None:
+    """Advance over ``gyr`` (n, 3) rad/s and ``acc`` (n, 3) m/s²; write the toes-up axis in force per sample to
+    ``axis_out`` (n, 3) and per-sample bits to ``flags_out`` (1 = axis ready, 2 = mounting
+    changed here, 4 = toes-up sign confirmed, 8 = sign flipped here)."""
     n = gyr.shape[0]
     for t in range(n):
         g0 = gyr[t, 0]
         g1 = gyr[t, 1]
         g2 = gyr[t, 2]
         fl = 0
-        if math.isfinite(g0) and math.isfinite(g1) and math.isfinite(g2):
+        fin = math.isfinite(g0) and math.isfinite(g1) and math.isfinite(g2)
+        if fin:
+            wn = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+            if I[I_N] == 0:
+                F[F_WSM] = wn
+            F[F_WSM] += P[P_W_ALPHA] * (wn - F[F_WSM])
+            sg = I[I_SIGN]
+            if I[I_TRACK] >= 0:
+                F[F_THETA] += sg * (g0 * F[F_AX] + g1 * F[F_AX + 1] + g2 * F[F_AX + 2]) * P[P_DT]
+                I[I_TRACK] += 1
+                if abs(F[F_THETA]) > P[P_VOTE_RAD]:
+                    # the first clear rotation after a flat foot is the heel rising (toes-down)
+                    # in walking and running alike: vote. Voting before toe-off gives even the
+                    # first stride its sign.
+                    vote = 1.0 if F[F_THETA] < 0.0 else -1.0
+                    F[F_VOTE] = 0.7 * F[F_VOTE] + vote
+                    if F[F_VOTE] < 0.0:
+                        I[I_SIGN] = -I[I_SIGN]
+                        F[F_VOTE] = -F[F_VOTE]
+                        fl |= 8
+                    I[I_TRACK] = -1
+                elif I[I_TRACK] > P[P_VOTE_MAX]:
+                    I[I_TRACK] = -1
+            a0 = acc[t, 0]
+            a1 = acc[t, 1]
+            a2 = acc[t, 2]
+            an = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)  # NaN fails the test below
+            if F[F_WSM] < P[P_FLAT_RADPS] and abs(an - 9.80665) < P[P_FLAT_ACC]:
+                I[I_LOW_RUN] += 1
+            else:
+                if I[I_LOW_RUN] >= P[P_FLAT_HOLD]:
+                    # a flat period has ended (heel-off): start a stride for the vote
+                    I[I_TRACK] = 0
+                    F[F_THETA] = 0.0
+                I[I_LOW_RUN] = 0
+        else:
+            I[I_TRACK] = -1
+            I[I_LOW_RUN] = 0
+        I[I_N] += 1
+        if fin:
             w2 = g0 * g0 + g1 * g1 + g2 * g2
             if w2 > P[P_MOVING_RADPS] * P[P_MOVING_RADPS]:
                 d = P[P_DECAY]
@@ -146,7 +212,10 @@ def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
                             I[I_SLIPPED] = 0
         if I[I_MOVING] >= P[P_READY]:
             fl |= 1
-        axis_out[t, 0] = F[F_AX]
-        axis_out[t, 1] = F[F_AX + 1]
-        axis_out[t, 2] = F[F_AX + 2]
+        if F[F_VOTE] >= P[P_SIGN_SURE]:
+            fl |= 4
+        sg = I[I_SIGN]
+        axis_out[t, 0] = sg * F[F_AX]
+        axis_out[t, 1] = sg * F[F_AX + 1]
+        axis_out[t, 2] = sg * F[F_AX + 2]
         flags_out[t] = fl
