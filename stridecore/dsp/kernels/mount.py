@@ -8,15 +8,14 @@ not age it); the eigenvector is refreshed by power iteration every ``update`` mo
 its sign kept continuous. A slow reference axis flags a mounting change when the fast axis
 leaves it by more than ``slip_cos``.
 
-The output axis is signed so that rotation about it is toes-up: from the end of a flat-foot
-period (smoothed |ω| below ``flat_radps`` and |a| within ``flat_acc`` of g for ``flat_hold`` samples;
-no event detection needed)
-to just past the stride's fastest rotation, the mean pitch is toes-down in walking and running
-alike (the heel is lifted from push-off through most of the swing). Each stride votes; the votes decay by
-0.7 per stride and a negative total flips the sign; ``sign_sure`` confirms it. (The pitch is
-accumulated in units of rad × fs: only the sign of its mean matters.)
+The output axis is signed so that rotation about it is toes-up: after a flat-foot period
+(smoothed |ω| below ``flat_radps`` and |a| within ``flat_acc`` of g for ``flat_hold`` samples;
+no event detection needed, and a swing's pause is not flat) the first clear rotation
+(``vote_rad``) is the heel rising, toes-down, in walking and running alike. Each stride votes
+before its toe-off; the votes decay by 0.7 per stride, a negative total flips the sign and
+``sign_sure`` confirms it.
 
-Params vector ``P`` (float64): see :data:`P_FIELDS`. State: ``F`` float64, ``I`` int64, layout
+Params vector ``P`` (float64): the ``P_*`` indices below. State: ``F`` float64, ``I`` int64, layout
 below. Kernels import only numpy, numba and math.
 """
 
@@ -116,9 +115,9 @@ def _diag_start(F: np.ndarray) -> None:
 @njit
 def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
                acc: np.ndarray, axis_out: np.ndarray, flags_out: np.ndarray) -> None:
-    """Advance over ``gyr`` (n, 3) rad/s and ``acc`` (n, 3) m/s²; write the toes-up axis in force per sample to
-    ``axis_out`` (n, 3) and per-sample bits to ``flags_out`` (1 = axis ready, 2 = mounting
-    changed here, 4 = toes-up sign confirmed, 8 = sign flipped here)."""
+    """Advance over ``gyr`` (n, 3) rad/s and ``acc`` (n, 3) m/s²; write the toes-up axis in
+    force per sample to ``axis_out`` (n, 3) and per-sample bits to ``flags_out`` (1 = axis
+    ready, 2 = mounting changed here, 4 = toes-up sign confirmed, 8 = sign flipped here)."""
     n = gyr.shape[0]
     for t in range(n):
         g0 = gyr[t, 0]
