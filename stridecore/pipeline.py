@@ -21,11 +21,13 @@ from firmware_protocol.batch import Samples
 from stridecore.dsp.kernels import foot as fk
 from stridecore.dsp.stages import FootParams, FootStage, MountParams, MountStage
 from stridecore.schema import LANDING_CUTOFFS, STEPS, GaitMode, Placement, Side
-from stridecore.tables import Columns, coerce
+from stridecore.tables import Columns, empty_column
 
 IC_COLUMNS = ("ic_sample_idx", "t_ic_s", "emit_sample_idx", "t_emit_s", "ic_kind")
 _IC_KINDS = np.array(["impact", "gyro", "late impact"], object)
 _MODES = np.array(["", GaitMode.WALK.value, GaitMode.RUN.value], object)
+_NO_STEPS = np.empty((0, fk.N_S))
+_NO_ICS = np.empty((0, fk.N_E))
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class Pipeline:
         self.time_offset_s = float(time_offset_s)
         self.mount = MountStage(fs_hz, mount)
         self.foot = FootStage(fs_hz, foot)
+        # most blocks complete nothing: their (empty) tables are built once; process() hands
+        # out a new dict of these zero-length arrays (nothing can be written into them)
+        self._no_steps = self._steps(_NO_STEPS)
+        self._no_ics = self._ics(_NO_ICS)
 
     def reset(self) -> None:
         """Forget everything: afterwards the pipeline behaves exactly like a new one."""
@@ -89,9 +95,10 @@ class Pipeline:
         idx = _contiguous(block.sample_idx, np.int64)
         t_us = _contiguous(block.t_device_us, np.float64)
         flags = _contiguous(block.flags, np.uint8)
-        axis, mflags = self.mount.step(gyr)
+        axis, mflags = self.mount.step(gyr, acc)
         steps, ics = self.foot.step(idx, t_us, acc, gyr, flags, axis, mflags)
-        return Output(self._steps(steps), self._ics(ics))
+        return Output(self._steps(steps) if len(steps) else dict(self._no_steps),
+                      self._ics(ics) if len(ics) else dict(self._no_ics))
 
     def run(self, samples: Samples, block: int = 4096) -> Output:
         """Process a whole array in blocks of ``block`` samples (a convenience for replay)."""
@@ -138,7 +145,10 @@ class Pipeline:
             "mount_changed": s[:, fk.S_MOUNT_CHANGED] > 0,
             "t_emit_s": self._t(s[:, fk.S_EMIT_TUS]),
         }
-        return coerce(cols, STEPS)
+        # what tables.coerce(cols, STEPS) gives, without its conversions: every column above
+        # already has its schema dtype, and str columns hold plain str (no None)
+        return {c.name: cols[c.name] if c.name in cols else empty_column(c, n)
+                for c in STEPS.columns}
 
 
 def iter_blocks(samples: Samples, block: int | Iterable[int]) -> Iterator[Samples]:
