@@ -13,7 +13,7 @@ from stridecore.bench import alcantara, bach, gaitmap
 from stridecore.bench.datasets import LOADERS, dataset_dir
 from stridecore.bench.recording import Recording
 from stridecore.bench.truth import truth_hash
-from stridecore.schema import TRUTH, Placement
+from stridecore.schema import LANDING_CUTOFFS, TRUTH, Placement
 from stridecore.tables import concat
 
 G = 9.80665
@@ -21,7 +21,7 @@ G = 9.80665
 # Frozen numbers, the same as in docs/datasets/<name>.md. A change here is a rule change:
 # bump the module's RULE_VERSION and say why in the doc.
 EXPECTED = {
-    "gaitmap": {"hash": "78645ed87ac25a7f", "recordings": {"dev": 1, "test": 1},
+    "gaitmap": {"hash": "ceba2838ee47ed28", "recordings": {"dev": 1, "test": 1},
                 "contacts": {("dev", "walk"): 29, ("test", "walk"): 30}, "no_to": 2},
     "alcantara": {"hash": "e60a8308cdb6966e", "recordings": {"dev": 21, "test": 10},
                   "contacts": {("dev", "run"): 328, ("test", "run"): 160}, "no_to": 22},
@@ -100,8 +100,9 @@ def _check_truth_shape(recs: list[Recording]) -> None:
 
 def test_registered():
     assert {"gaitmap", "alcantara", "bach"} <= set(LOADERS)
-    for mod in (gaitmap, alcantara, bach):
-        assert mod.RULE_VERSION == 1 and mod.RULE and mod.SPLIT_RULE and mod.FOLDER
+    # gaitmap v2 (was 78645ed87ac25a7f as v1): + mocap heel–toe strike angle and landing
+    for mod, version in ((gaitmap, 2), (alcantara, 1), (bach, 1)):
+        assert mod.RULE_VERSION == version and mod.RULE and mod.SPLIT_RULE and mod.FOLDER
 
 
 # --- gaitmap ------------------------------------------------------------------------------
@@ -146,6 +147,65 @@ def test_gaitmap_event_file_index_matches_imu(gm):
         a = rot[f"{r.meta['foot']}_sensor"][:, :3]
         assert len(a) == len(s.samples)
         assert np.allclose(np.linalg.norm(a, axis=1), np.linalg.norm(s.samples.acc_mps2, axis=1))
+
+
+@requires_dataset(gaitmap.FOLDER)
+def test_gaitmap_strike_angle_truth(gm):
+    # RULE_VERSION 2: heel–toe marker pitch at IC minus its median at 30–50 % of the contact.
+    # Level walking at normal speed: every contact with a TO is a heel strike; the lowest
+    # (9.5°, right foot at 17.9 s) is the pivot step of the turn.
+    for r in gm:
+        t = r.truth
+        a, has = t["strike_angle_deg"], t["to_sample_idx"] >= 0
+        assert np.isfinite(a[has]).all() and np.isnan(a[~has]).all(), r.recording_id
+        assert 10.0 <= np.median(a[has]) <= 30.0, r.recording_id
+        assert a[has].min() > LANDING_CUTOFFS.heel_above_deg and a[has].max() < 35.0
+        assert set(t["landing"][has]) == {"heel"} and set(t["landing"][~has]) == {""}
+        assert list(t["landing"][has]) == [LANDING_CUTOFFS.classify(x).value for x in a[has]]
+        # level floor: the world angle is the ground angle
+        assert np.array_equal(t["strike_angle_world_deg"], a, equal_nan=True)
+        assert np.all(t["grade_deg"] == 0.0)
+
+
+@requires_dataset(gaitmap.FOLDER)
+def test_gaitmap_mocap_time_base_and_vertical_axis(gm):
+    d = dataset_dir(gaitmap.FOLDER)
+    mocap = gaitmap._read_mocap(d / "mocap_sample.csv.gz")
+    events = gaitmap._read_events(d / "stride_events_sample.csv.gz")
+    n_frames = len(mocap["L_FCC"])
+    assert n_frames == 3870
+    # same test span: 3,870 frames at 100 Hz against 7,928 samples at 204.8 Hz
+    assert abs(n_frames / gaitmap.MOCAP_HZ - len(next(iter(gm[0].sensors.values())).samples)
+               / gaitmap.FS_HZ) < 0.02
+    # the events were whole mocap frames × 2.048, rounded: back on the frame grid within
+    # the rounding (0.5 / 2.048 = 0.244 frames), i.e. no offset between the time bases
+    for k in ("pre_ic", "tc", "ic", "min_vel"):
+        f = events[k] * gaitmap.MOCAP_HZ / gaitmap.FS_HZ
+        assert np.abs(f - np.round(f)).max() <= 0.5 * gaitmap.MOCAP_HZ / gaitmap.FS_HZ + 1e-9
+    frames = np.arange(n_frames)
+    for r in gm:
+        m = r.meta["foot"][0].upper()
+        heel, toe = mocap[f"{m}_FCC"], mocap[f"{m}_TOE"]
+        # z is vertical: heel and toe stay near the floor while flat, lift 10–30 cm in swing
+        ic, to = r.truth["ic_sample_idx"], r.truth["to_sample_idx"]
+        f_ic, f_to = (x[:-1] * gaitmap.MOCAP_HZ / gaitmap.FS_HZ for x in (ic, to))
+        flat = np.concatenate([frames[(frames >= a + 0.3 * (b - a)) & (frames <= a + 0.5 * (b - a))]
+                               for a, b in zip(f_ic, f_to, strict=True)])
+        for mk in (heel, toe):
+            assert 20.0 < mk[flat, 2].min() and mk[flat, 2].max() < 80.0
+            assert 100.0 < np.ptp(mk[:, 2]) < 300.0
+        assert np.ptp(heel[:, 0]) > 15_000.0  # x: along the walkway (20 m)
+        # independent of the event file: mocap pitch rate follows the IMU's sagittal gyro z
+        # best at zero lag (mocap interpolated at the IMU sample times shifted by ±lag)
+        phi = gaitmap.heel_toe_pitch(toe, heel)
+        w = np.gradient(phi, 1.0 / gaitmap.MOCAP_HZ)
+        s = next(iter(r.sensors.values()))
+        gz = np.rad2deg(s.samples.gyr_radps[:, 2])
+        t_imu = np.arange(len(gz)) / gaitmap.FS_HZ
+        r_early, r_0, r_late = (
+            abs(np.corrcoef(np.interp(t_imu + lag, frames / gaitmap.MOCAP_HZ, w), gz)[0, 1])
+            for lag in (-0.02, 0.0, 0.02))
+        assert r_0 > 0.95 and r_0 > max(r_early, r_late), (r_early, r_0, r_late)
 
 
 # --- Alcantara ----------------------------------------------------------------------------
