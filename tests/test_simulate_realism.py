@@ -37,28 +37,26 @@ def test_shank_running_stride_and_contact_match_bach(seed):
 
 def test_bach_rule_on_simulated_force_finds_every_contact():
     # the like-for-like events: Bach's frozen 50 N rule on the two-mass vGRF of the simulated
-    # steps finds each touchdown once, a few ms after it (the force starts from zero at
-    # touchdown, so even the 30 ms smoothing does not move the crossing before it), and each
-    # lift-off before it (the force tapers to zero)
+    # steps finds each touchdown once, within about a sample of it (the force starts from zero
+    # at touchdown; the centred 30 ms average can pull the crossing of a fast rise up to half
+    # a 7 ms sample before it), and each lift-off before it (the force tapers to zero)
     ses = R.sim_bach_session(0)
     geo = R.contacts(ses.recording, Placement.RIGHT_SHIN)
     rule = R.contacts(R.force_rule_recording(ses), Placement.RIGHT_SHIN)
     assert len(rule.ic_s) == len(geo.ic_s)
     d_ic = (rule.ic_s - geo.ic_s) * 1e3
-    assert np.all((d_ic > 0.0) & (d_ic < 10.0)), d_ic
+    assert np.all((d_ic > -3.5) & (d_ic < 10.0)), d_ic
+    assert np.median(d_ic) > 0.0
     d_to = (rule.to_s - geo.to_s) * 1e3
     d_to = d_to[np.isfinite(d_to)]
     assert np.all((d_to < 0.0) & (d_to > -25.0)), d_to
 
 
 @requires_dataset(bach.FOLDER)
-@pytest.mark.xfail(strict=True, reason="known gap (simulator 1.0.0): with IC taken like "
-                   "Bach's (50 N rule on a two-mass vGRF of the simulated steps) the shank "
-                   "impact peak comes 29–30 ms after IC, Bach 2022's 41 ms (34–35 ms after "
-                   "the geometric touchdown); the simulated impact peaks at 12 % of contact "
-                   "(Cavanagh & Lafortune 1980), not fitted to Bach; docs/simulator.md")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shank_impact_peak_timing_matches_bach(seed):
+    # like-for-like: IC by Bach's 50 N rule on the simulated force; the impact peak's timing
+    # (render.HEEL_IMPACT_PEAK_FRAC) comes from Bach's dev runners only (persons 1–2)
     ref = R.bach_reference()["pooled"]
     rec = R.force_rule_recording(R.sim_bach_session(seed), Placement.RIGHT_SHIN)
     sim = R.shank_running_features(rec, Placement.RIGHT_SHIN)

@@ -184,7 +184,10 @@ def test_descent_vs_flat():
     assert down["knee_ic"] < flat["knee_ic"] - 4  # straighter at contact
     assert down["knee_peak"] > flat["knee_peak"] + 5  # more stance flexion
     assert abs(down["contact"] / flat["contact"] - 1) < 0.05  # contact time ~unchanged
-    assert down["impact"] > 1.3 * flat["impact"]  # Gottschall & Kram 2005
+    # the plan's impact scale has no grade term: the renderer's impact model has it
+    # (+54 % at −9°, Gottschall & Kram 2005; test_impact_sizes_follow_the_literature), and
+    # the same factor in both compounded to 100–300 g foot peaks on steep descents
+    assert abs(down["impact"] / flat["impact"] - 1) < 0.05
 
 
 def test_knee_at_nine_percent_downhill():

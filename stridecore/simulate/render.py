@@ -14,21 +14,26 @@ Impact transient at each contact (Gottschall & Kram 2005, J Biomech 38:445: −9
 raises the impact force peak 54 %; Cheung 2019 / science.md: shoe peaks ~3–4× tibial; tibial
 ~5–12 g level running at 3 m/s, ~2–4 g at the pelvis): a damped oscillation along the segment's
 long axis with a smaller sagittal component, written as the derivative of an enveloped sine so
-it adds no net velocity or angle.
+it adds no net velocity or angle. Its size (:func:`impact_peak_g`) comes from the contact's own
+speed, strike, grade and knee angle times the plan's ``impact_scale``, which carries only what
+the row does not (terrain, fatigue, faults, step-to-step variation); it levels off at
+:data:`TIBIAL_MAX_G` at the shin and :data:`FOOT_MAX_G` at the foot (science.md: tibial peaks
+reach ~25 g, foot peaks up to ~70 g), however the factors compound on a steep descent.
 
-Timing. At the foot the transient is the shoe's collision with the ground, at contact. Above
-the ankle (shank, thigh) it follows the impact force: in heel-strike running the vertical
-ground reaction force rises over ~20–40 ms to its impact peak (Lieberman et al. 2010, Nature
-463:531; Gottschall & Kram 2005) and the tibial acceleration peaks near it (Milner et al.
-2006, Med Sci Sports Exerc 38:323; Bach et al. 2022: 41 ms after the force-plate IC at
-8–8.5 km/h), while a forefoot landing has no distinct impact peak and a smaller, earlier
-rise. The shank and thigh transient is therefore the derivative of a gamma-shaped bump
-(t/τ)⁴·e^(−t/τ), whose main lobe peaks at t = 2τ and whose later, opposite lobe returns the
-velocity it gave. In running the peak is at a fraction of the contact time
-(:data:`IMPACT_PEAK_FRAC`: the impact peak falls in about the first 10–12 % of stance, later
-in slower running with longer contacts), the heel's value whenever the heel lands first (the
-impact peak is the heel pad's collision, however small the strike angle) and the forefoot's
-when the ball does; in walking at :data:`IMPACT_PEAK_S`.
+Timing. At the foot the transient is the shoe's collision with the ground: it starts at
+contact and peaks within a few ms. Above the ankle (shank, thigh) it follows the impact force:
+in heel-strike running the vertical ground reaction force rises to a distinct impact peak
+some 20–50 ms after touchdown (Nigg: impact forces peak within 50 ms of first contact;
+Lieberman et al. 2010, Nature 463:531; Cavanagh & Lafortune 1980, J Biomech 13:397, at
+4.5 m/s), later in slower running with longer contacts, and the tibial acceleration peaks with
+it (Milner et al. 2006, Med Sci Sports Exerc 38:323; Bach et al. 2022 dev runners, below),
+while a forefoot landing has no distinct impact peak and a smaller, earlier rise. The shank and
+thigh transient is therefore the derivative of a gamma-shaped bump (t/τ)ⁿ·e^(−t/τ), which is
+flat for the first half of the wait, peaks sharply at t = (n − √n)·τ, and whose later, opposite
+lobe returns the velocity it took. In running the peak is at a fraction of the contact time,
+:data:`HEEL_IMPACT_PEAK_FRAC` whenever the heel lands first (the impact peak is the heel pad's
+collision, however small the strike angle) and :data:`FOREFOOT_IMPACT_PEAK_FRAC` when the ball
+does, never later than :data:`IMPACT_PEAK_MAX_S`; in walking at :data:`IMPACT_PEAK_S`.
 """
 
 from __future__ import annotations
@@ -57,12 +62,36 @@ from stridecore.simulate.plan import GAIT_MODES, SIDES, STEP_PLAN_DTYPE, TERRAIN
 
 IMPACT_WINDOW_S = 0.06  # truth peaks: 0–60 ms after IC
 IMPACT_PEAK_S = (0.015, 0.030)  # walking: shank/thigh/pelvis peak after IC: forefoot, heel
-IMPACT_PEAK_FRAC = (0.06, 0.12)  # running: the same, fraction of contact: forefoot, heel
-IMPACT_PEAK_MAX_S = 0.045
+
+HEEL_IMPACT_PEAK_FRAC = 0.145
+"""Running, heel first: touchdown → vertical impact-force peak (and the tibial acceleration
+peak that coincides with it), as a fraction of the contact time touchdown → lift-off.
+
+Literature: the heel-strike impact peak comes 20–50 ms after touchdown, in the first 10–15 %
+of stance (Cavanagh & Lafortune 1980 at 4.5 m/s; Lieberman et al. 2010; Nigg's 50 ms), and
+the tibial peak with it (Milner et al. 2006). Value from Bach et al. 2022's dev runners
+(``stridecore.bench.bach`` split: persons 1–2, trials 1, 2, 7, 8, 9, treadmill 8.5 km/h;
+the test runners were not looked at for this): the force has a distinct impact peak
+(890–1180 N, 1.3–1.5 body weights) 35–42 ms after the 50 N force-rule IC and the shank |acc|
+peaks within one sample (±7 ms, median 0) of it, 38–42 ms after IC: 15.1 % of the rule's
+contact for person 1, 12.1–13.2 % for person 2 (per-trial medians). The rule's IC comes ~4 ms
+after touchdown and its TO ~14 ms before lift-off (the same rule on the simulated force,
+``realism.force_rule_recording``), so from touchdown, over touchdown → lift-off: 15.6 %
+(person 1) and 13.4 % (person 2, trials 12.7–13.7 %); 14.5 % with the two runners weighted
+equally (13.7 % pooling their steps, most of which are person 2's)."""
+FOREFOOT_IMPACT_PEAK_FRAC = 0.06
+"""Running, ball of the foot first: no distinct impact peak, a smaller and earlier rise of the
+force (Lieberman et al. 2010); the shank transient peaks at 6 % of contact."""
+IMPACT_PEAK_MAX_S = 0.050
+"""Latest impact peak after touchdown (s): impact forces are those that peak within 50 ms of
+first contact (Nigg 1986, in *Biomechanics of Running Shoes*)."""
+TIBIAL_MAX_G = 25.0  # transient size levels off here at the shin (science.md: ~25 g peaks)
+FOOT_MAX_G = 70.0  # and here at the foot (science.md: foot peaks up to ~70 g)
 PULSE_GYRO_FRAC = 0.4  # gyro per g of the pulse, relative to the collision transient's
 _PULSE_N = 16  # gamma bump exponent: the derivative peaks at (n − √n)·τ = 12τ, and its
 # main lobe is about a third as wide as its time to peak: the tibial shock is a sharp ~10–15 ms
-# spike on top of the loading, not a broad hump (Lafortune et al. 1996, J Biomech 29:1531)
+# spike on top of the loading, not a broad hump (Lafortune et al. 1996, J Biomech 29:1531;
+# Bach 2022 dev trials: 3–4.5 g one 7 ms sample before the 7.4–11 g peak, 4–8 g one after)
 _PULSE_AT = _PULSE_N - math.sqrt(_PULSE_N)
 
 
@@ -103,16 +132,30 @@ def _heel_first(strike_deg: float) -> float:
 
 
 def impact_peak_time_s(row: _Row) -> float:
-    """Time from IC to the shank/thigh/pelvis transient's peak (the impact force peak)."""
+    """Time from IC (touchdown) to the shank/thigh transient's peak, the impact force peak:
+    running :data:`HEEL_IMPACT_PEAK_FRAC` / :data:`FOREFOOT_IMPACT_PEAK_FRAC` of the contact
+    time (blended over ±2° of strike), at least ``IMPACT_PEAK_S[0]``, at most
+    :data:`IMPACT_PEAK_MAX_S`; walking ``IMPACT_PEAK_S``."""
     h = _heel_first(math.degrees(row.strike))
     if GAIT_MODES[row.mode] is GaitMode.RUN:
-        frac = IMPACT_PEAK_FRAC[0] + h * (IMPACT_PEAK_FRAC[1] - IMPACT_PEAK_FRAC[0])
+        frac = FOREFOOT_IMPACT_PEAK_FRAC + h * (HEEL_IMPACT_PEAK_FRAC
+                                                - FOREFOOT_IMPACT_PEAK_FRAC)
         return min(max(frac * row.contact, IMPACT_PEAK_S[0]), IMPACT_PEAK_MAX_S)
     return IMPACT_PEAK_S[0] + h * (IMPACT_PEAK_S[1] - IMPACT_PEAK_S[0])
 
 
+def _level_off(x: float, cap: float) -> float:
+    """``x`` for x ≪ cap, approaching ``cap`` for x ≫ cap (x·(1 + (x/cap)⁴)^(−1/4))."""
+    return x / (1.0 + (x / cap) ** 4) ** 0.25
+
+
 def impact_peak_g(row: _Row, segment: str, model: ImpactModel = IMPACT) -> float:
-    """Peak of the modelled transient (g) for a contact at a segment."""
+    """Peak of the modelled transient (g) for a contact at a segment.
+
+    The tibial size follows the contact's speed, strike, grade and knee at IC, times the plan's
+    ``impact_scale`` (terrain, fatigue, faults, variation: none of these factors again); the
+    shin's levels off at :data:`TIBIAL_MAX_G` (thigh and pelvis in proportion), the foot's at
+    :data:`FOOT_MAX_G`."""
     strike = math.degrees(row.strike)
     running = GAIT_MODES[row.mode] is GaitMode.RUN
     base = (model.tibial_run_g * row.speed / 3.0 if running
@@ -122,11 +165,13 @@ def impact_peak_g(row: _Row, segment: str, model: ImpactModel = IMPACT) -> float
     knee = min(max(1.0 + model.knee_gain_per_deg * (20.0 - math.degrees(row.knee_ic)), 0.6),
                1.8)
     tib = base * land * grade * knee * max(row.impact_scale, 0.0)
-    h = _heelness(strike)
-    ratio = {"foot": model.foot_ratio_forefoot + h * (model.foot_ratio_heel
-                                                      - model.foot_ratio_forefoot),
-             "shank": 1.0, "thigh": model.thigh_ratio, "pelvis": model.pelvis_ratio}[segment]
-    return tib * ratio
+    if segment == "foot":
+        h = _heelness(strike)
+        ratio = model.foot_ratio_forefoot + h * (model.foot_ratio_heel
+                                                 - model.foot_ratio_forefoot)
+        return _level_off(tib * ratio, FOOT_MAX_G)
+    ratio = {"shank": 1.0, "thigh": model.thigh_ratio, "pelvis": model.pelvis_ratio}[segment]
+    return _level_off(tib, TIBIAL_MAX_G) * ratio
 
 
 def _transient(t: np.ndarray, f_hz: float, tau_r: float, tau_d: float) -> np.ndarray:
@@ -147,6 +192,21 @@ def _pulse(t: np.ndarray, tau: float) -> np.ndarray:
 
 
 _PULSE_PEAK = float(np.max(_pulse(np.linspace(0.0, 2 * _PULSE_N, 80001), 1.0)))  # at _PULSE_AT
+# velocity taken by the main lobe (0 → nτ) per (peak × τ): the bump's top, nⁿ·e^(−n), over the peak
+_PULSE_DV = math.exp(_PULSE_N * math.log(_PULSE_N) - _PULSE_N) / _PULSE_PEAK
+
+
+def impact_velocity_change_mps(row: _Row, segment: str = "shank") -> float:
+    """Speed (m/s) the shank or thigh transient of a contact takes from its segment, along
+    the transient's direction (mostly the long axis), between touchdown and the end of its main
+    lobe (its later lobe gives it back, so the rendered motion stays that of the body model):
+    the part of the segment's touchdown velocity that the impact stops on top of the body
+    model's gentler landing."""
+    if segment not in ("shank", "thigh"):
+        raise ValueError("the force-following pulse is on the shank and the thigh only")
+    tau = impact_peak_time_s(row) / _PULSE_AT
+    return impact_peak_g(row, segment) * G_MPS2 * tau * _PULSE_DV
+
 
 _NORM: dict[tuple[float, float, float], float] = {}
 
@@ -353,7 +413,15 @@ def step_truth(plan: np.ndarray, sensors: Sequence[SensorSpec], body: BodyParams
                renderer: Renderer | None = None) -> dict[str, np.ndarray]:
     """The truth table: one row per plan row per sensor that sees it (leg sensors: their own
     side; pelvis: every step). Angles, knee, pelvis and impact columns are measured from the
-    rendered kinematics and the ideal sensor signals (noise-free, unclipped)."""
+    rendered kinematics and the ideal sensor signals (noise-free, unclipped).
+
+    Impact columns, over the sensor's own samples from the IC sample to
+    :data:`IMPACT_WINDOW_S` (60 ms) after IC: ``peak_acc_g`` is the largest |specific force|
+    of this sensor (g, 1 g at rest; the body's motion plus the impact transient, before noise
+    and range clipping, so it can exceed what a ±16 g sensor shows: at most ~70 g at the foot,
+    ``FOOT_MAX_G`` plus the motion); ``peak_tibial_acc_g`` the largest specific force along the
+    long axis of the same leg's shank at the shin sensor's site (g, gravity included; at most
+    ~25 g, ``TIBIAL_MAX_G``)."""
     _check_unique(sensors)
     rnd = renderer or Renderer(plan, body)
     kin = rnd.kin

@@ -20,8 +20,9 @@ its profile and its state (grade, terrain, fatigue, active faults, cues it has t
 - knee: at contact 21° level, −0.78°/° of descent (~17° at 9 % down); stance peak 36° level,
   +1.3°/° of descent (~43° at 9 % down); walking 2–5° / ~17°;
 - vertical oscillation (flight + stance compression), push-off (less downhill: braking),
-  pelvic drop (~5°), trunk sway, impact scale (terrain; +6 %/° of descent: the impact peak
-  rises 54 % at −9°, Gottschall & Kram 2005; strike; fatigue);
+  pelvic drop (~5°), trunk sway, impact scale (terrain, fatigue, faults, variation: a
+  multiplier on the renderer's impact model, which has its own speed, strike, grade — +54 %
+  at −9°, Gottschall & Kram 2005 — and knee factors);
 - step-to-step variability by terrain (rocky: ±5 % timing, ±8 % step length, 2× strike SD);
   left/right asymmetry; fatigue drift from a start time to the end (stance knee flexion
   −30 %, impact +35 %; Mizrahi 2000: 13.6 → 8.1° and 6.9 → 11.1 g after 30 min).
@@ -744,12 +745,9 @@ class Runner:
         sway = (prof.trunk_sway_deg + (1.0 if terrain is Terrain.ROCKY else 0.0) + 1.0 * fat
                 + 0.4 * z[7])
         sway = max(sway, 0.3) + 6.0 * ts
-        if run:
-            imp = (tv.impact_base * (v / prof.pace_mps) * (1 + 0.06 * down)
-                   * max(1 - 0.03 * up, 0.6)
-                   * min(max(1 + 0.012 * (strike - 4.0), 0.8), 1.3))
-        else:
-            imp = 0.3 * tv.impact_base * (1 + 0.03 * down)
+        # what the renderer's impact model (render.impact_peak_g) does not read from the row:
+        # gait, speed, strike, grade and knee angle are its own factors, not repeated here
+        imp = tv.impact_base
         imp *= (1 + 0.35 * fat) * (0.95 if boost else 1.0) * (1 + 0.3 * lk) * (1 + 0.2 * os_)
         imp *= (1 + 0.6 * hl) * math.exp(tv.impact_cv * vs * z[8])
 
