@@ -1,13 +1,14 @@
 """Foot pipeline accuracy: real labelled sets (dev and test splits) and simulated runs.
 
-Run: ``uv run python benchmarks/foot_accuracy.py [--sim-seeds 1000-1007] [--sim-s 300]``.
+Run: ``uv run python benchmarks/foot_accuracy.py [--sim-seeds 1010-1015] [--sim-s 300]``.
 Every recording goes through the same :class:`stridecore.pipeline.Pipeline` (default
 parameters, blocks of 4096 samples) and is scored with :func:`stridecore.bench.score.score`
 (one-to-one matching within the stated tolerance). Real sets: gaitmap (mocap heel strike,
 ±50 ms), Marpino (pressure onset, ±50 ms; streams below 90 Hz are reported apart, the pipeline
 is specified for 100–1600 Hz). Simulated runs use test-split seeds (≥ 1000) and the heel and
 lateral mounts besides laces (the default ``laces`` mount and seeds < 1000 were used for
-tuning), at ±20 ms. Real and simulated results are printed in separate tables.
+tuning; seeds 1000–1003 were also looked at while debugging, so the default report uses
+1010–1015, never looked at), at ±20 ms. Real and simulated results are printed in separate tables.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def sim(seeds: list[int], duration_s: float, mounts: list[str]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sim-seeds", default="1000-1005")
+    ap.add_argument("--sim-seeds", default="1010-1015")
     ap.add_argument("--sim-s", type=float, default=300.0)
     ap.add_argument("--mounts", default="laces,heel,lateral")
     ap.add_argument("--skip-real", action="store_true")

@@ -65,7 +65,10 @@ class FootParams:
     level_steps: int = 8
     level_skip_steps: int = 2
     duty_walk: float = 0.5
-    walk_flat_ms: float = 250.0
+    walk_flat_ms: float = 400.0
+    walk_wait_ms: float = 60.0
+    flat_foot_acc_mps2: float = 3.0
+    grade_max_deg: float = 40.0
     ic_shift_ms: float = 0.0
     acc_range_g: float = 0.0  # clipping limit if known (0: only the CLIPPED_ACC flag)
     clip_fraction: float = 0.99
@@ -167,6 +170,9 @@ class FootStage:
         P[fk.P_LEVEL_SKIP] = p.level_skip_steps
         P[fk.P_DUTY_WALK] = p.duty_walk
         P[fk.P_WALK_FLAT] = _samples(p.walk_flat_ms, fs)
+        P[fk.P_WALK_WAIT] = _samples(p.walk_wait_ms, fs)
+        P[fk.P_FF_ACC_TOL] = p.flat_foot_acc_mps2
+        P[fk.P_GRADE_MAX] = math.radians(p.grade_max_deg)
         P[fk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)
         P[fk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * fk.G0
         P[fk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)

@@ -8,8 +8,10 @@ One pass per sample over a small state machine (stance -> swing -> stance):
 - **Initial contact** (IC), armed after the swing's toes-up lobe: the onset of the impact burst
   (5 ms jerk above an adaptive threshold, walked back to where it began; Falbriard 2018, Front
   Physiol 9:610 refine IC on acceleration) or, in walking, the end of the swing's toes-up
-  rotation (the pitch-rate zero crossing, Rampp 2015, IEEE TBME 62:1089). In running a contact
-  without a burst within ``burst_wait`` also falls back to that zero crossing.
+  rotation (the pitch-rate zero crossing, Rampp 2015, IEEE TBME 62:1089), declared
+  ``walk_wait`` later unless a burst three times this walker's foot slap says the runner has
+  started running. In running a contact without a burst above the threshold within
+  ``burst_wait`` takes the largest burst since the zero crossing, else the zero crossing.
 - **Flat-foot** (FF): the minimum of the smoothed |ω| in stance (the zero-velocity instant).
 - **Strike angle** to the ground: the pitch at IC relative to flat-foot, the integral of the
   pitch rate from IC to FF (Falbriard 2020, Front Bioeng Biotechnol 8:65; integrating to the
@@ -67,8 +69,11 @@ P_FF_RADPS = 26  # smoothed |ω| below which the foot is flat (toe-off may follo
 P_LEVEL_SKIP = 27  # first steps not used for the provisional level
 P_FF_HOLD = 28  # samples the foot must stay flat before toe-off may follow
 P_WALK_FLAT = 29  # samples of flat stance before toe-off that say walking (no step yet)
+P_WALK_WAIT = 31  # samples after the walking zero crossing before it is the contact
 P_JERK_MIN = 30  # m/s³, smallest burst taken as a contact at the timeout
-N_P = 31
+P_FF_ACC_TOL = 32  # m/s²: | |a| - g | at flat-foot above this voids angles and grade
+P_GRADE_MAX = 33  # rad: a steeper flat-foot voids angles and grade
+N_P = 34
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -158,7 +163,9 @@ N_INT = 16
 F_GAP_SEEN = 80
 F_CAND_J = 81
 F_SWING_LOW = 82  # most toes-down pitch rate of this swing
-N_F = 83
+F_WIN_J = 83  # largest jerk since the walking zero crossing
+F_WALK_JPK = 84  # this walker's foot-slap jerk (EMA)
+N_F = 85
 # integrator layout (offsets)
 J_THETA = 0
 J_VF = 1
@@ -493,7 +500,29 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 I[I_ARMED] = 1
             ic_n = -1
             kind = 0
-            if I[I_ARMED] == 1:
+            if I[I_ARMED] == 1 and I[I_RULE] == 1 and I[I_ZC_N] >= 0:
+                # walking, past the end of the toes-up rotation: the contact is the zero
+                # crossing unless, within P_WALK_WAIT, a burst far stronger than this walker's
+                # foot slap says the runner has started running (then its onset)
+                if j > F[F_WIN_J]:
+                    F[F_WIN_J] = j
+                strong = max(3.0 * P[P_JERK_FLOOR], 3.0 * F[F_WALK_JPK])
+                if j > strong:
+                    lo = P[P_JERK_LO] * strong
+                    m = 1
+                    while m <= P[P_WALKBACK] and m < R and N - m >= 0:
+                        if ring_f[(N - m) % R, 1] <= lo:
+                            break
+                        m += 1
+                    ic_n = N - m + 1
+                elif N - I[I_ZC_N] >= P[P_WALK_WAIT]:
+                    ic_n = I[I_ZC_N]
+                    kind = 1
+                    if F[F_WALK_JPK] == 0.0:
+                        F[F_WALK_JPK] = F[F_WIN_J]
+                    else:
+                        F[F_WALK_JPK] = 0.75 * F[F_WALK_JPK] + 0.25 * F[F_WIN_J]
+            elif I[I_ARMED] == 1:
                 thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
                 if j > thr:
                     lo = P[P_JERK_LO] * thr
@@ -511,9 +540,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     if N >= 1 and abs(ring_f[(N - 1) % R, 3]) < abs(pt):
                         zc = N - 1
                     I[I_ZC_N] = zc
-                    if I[I_RULE] == 1:
-                        ic_n = zc
-                        kind = 1
+                    F[F_WIN_J] = j
                 if ic_n < 0 and I[I_ZC_N] >= 0 and I[I_RULE] != 1:
                     # running, no burst above the adaptive threshold yet: remember the
                     # largest burst since the zero crossing (its onset), take it at the timeout
@@ -617,6 +644,9 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
         gf0 = F[F_GFF]
         gf1 = F[F_GFF + 1]
         gf2 = F[F_GFF + 2]
+        # a flat foot reads gravity alone; otherwise the flat-foot instant is not trusted
+        if abs(math.sqrt(gf0 * gf0 + gf1 * gf1 + gf2 * gf2) - G0) > P[P_FF_ACC_TOL]:
+            sure = False
         if I[I_LEVEL_KIND] < 2 and sure:
             nn = math.sqrt(gf0 * gf0 + gf1 * gf1 + gf2 * gf2)
             I[I_N_FF] += 1
@@ -633,8 +663,13 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
         if I[I_LEVEL_KIND] > 0 and sure:
             gr = _signed_angle(gf0, gf1, gf2, F[F_GREF], F[F_GREF + 1], F[F_GREF + 2],
                                v0, v1, v2)
-            out[k, S_GRADE_DEG] = math.degrees(gr)
-            out[k, S_FSA_WORLD_DEG] = math.degrees(fsa + gr)
+            if abs(gr) <= P[P_GRADE_MAX]:
+                out[k, S_GRADE_DEG] = math.degrees(gr)
+                out[k, S_FSA_WORLD_DEG] = math.degrees(fsa + gr)
+            else:
+                # no ground is that steep: the flat-foot instant was not flat, and the strike
+                # angle measured to it is void too
+                out[k, S_FSA_DEG] = np.nan
         out[k, S_LEVEL_KIND] = I[I_LEVEL_KIND]
         # stride: the strapdown from the previous flat-foot to this one
         if I[I_S_VALID] == 1 and F[F_S + J_COUNT] > 0.0:
