@@ -13,7 +13,6 @@ as the impact is seen, for cues) and the step records completed in it (:attr:`Ou
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,12 +29,42 @@ _NO_STEPS = np.empty((0, fk.N_S))
 _NO_ICS = np.empty((0, fk.N_E))
 
 
-@dataclass(frozen=True)
 class Output:
-    """What one block produced: step records (STEPS columns) and contact events."""
+    """What one block produced: step records (STEPS columns) and contact events.
 
-    steps: Columns
-    ics: Columns
+    The tables are built on first access of :attr:`steps` / :attr:`ics` from the kernel's raw
+    records, so a live loop that only looks at :attr:`n_steps` / :attr:`n_ics` pays nothing for
+    them (a one-row STEPS table costs ~60 µs in Python).
+    """
+
+    __slots__ = ("_build", "_ics", "_raw", "_steps")
+
+    def __init__(self, steps: Columns | None = None, ics: Columns | None = None, *,
+                 raw: tuple[np.ndarray, np.ndarray] | None = None, build=None) -> None:
+        self._steps = steps
+        self._ics = ics
+        self._raw = raw
+        self._build = build
+
+    @property
+    def n_steps(self) -> int:
+        return len(self._raw[0]) if self._steps is None else len(self._steps["t_ic_s"])
+
+    @property
+    def n_ics(self) -> int:
+        return len(self._raw[1]) if self._ics is None else len(self._ics["t_ic_s"])
+
+    @property
+    def steps(self) -> Columns:
+        if self._steps is None:
+            self._steps = self._build[0](self._raw[0])
+        return self._steps
+
+    @property
+    def ics(self) -> Columns:
+        if self._ics is None:
+            self._ics = self._build[1](self._raw[1])
+        return self._ics
 
     @staticmethod
     def concat(parts: Iterable[Output]) -> Output:
@@ -72,6 +101,7 @@ class Pipeline:
         # out a new dict of these zero-length arrays (nothing can be written into them)
         self._no_steps = self._steps(_NO_STEPS)
         self._no_ics = self._ics(_NO_ICS)
+        self._builders = (self._steps_or_empty, self._ics_or_empty)
 
     def reset(self) -> None:
         """Forget everything: afterwards the pipeline behaves exactly like a new one."""
@@ -97,12 +127,17 @@ class Pipeline:
         flags = _contiguous(block.flags, np.uint8)
         axis, mflags = self.mount.step(gyr, acc)
         steps, ics = self.foot.step(idx, t_us, acc, gyr, flags, axis, mflags)
-        return Output(self._steps(steps) if len(steps) else dict(self._no_steps),
-                      self._ics(ics) if len(ics) else dict(self._no_ics))
+        return Output(raw=(steps, ics), build=self._builders)
 
     def run(self, samples: Samples, block: int = 4096) -> Output:
         """Process a whole array in blocks of ``block`` samples (a convenience for replay)."""
         return Output.concat(self.process(b) for b in iter_blocks(samples, block))
+
+    def _steps_or_empty(self, s: np.ndarray) -> Columns:
+        return self._steps(s) if len(s) else dict(self._no_steps)
+
+    def _ics_or_empty(self, e: np.ndarray) -> Columns:
+        return self._ics(e) if len(e) else dict(self._no_ics)
 
     def _t(self, t_us: np.ndarray) -> np.ndarray:
         return t_us * 1e-6 + self.time_offset_s

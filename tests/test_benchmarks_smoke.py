@@ -30,7 +30,15 @@ def test_fuzz_script_runs_clean():
 @pytest.mark.slow
 def test_foot_accuracy_script_runs():
     r = subprocess.run([sys.executable, str(BENCH / "foot_accuracy.py"), "--skip-real",
-                        "--sim-seeds", "1000", "--sim-s", "60", "--mounts", "laces"],
+                        "--sim-seeds", "1000", "--sim-s", "60", "--configs", "laces,laces@104"],
                        capture_output=True, text=True, timeout=600, cwd=BENCH)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "| sim laces |" in r.stdout and "IC emission latency" in r.stdout
+
+
+@pytest.mark.slow
+def test_foot_speed_script_runs():
+    r = subprocess.run([sys.executable, str(BENCH / "foot_speed.py"), "--seconds", "60",
+                        "--reps", "1", "--one-s", "2"],
+                       capture_output=True, text=True, timeout=600, cwd=BENCH)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

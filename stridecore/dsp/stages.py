@@ -50,12 +50,13 @@ class FootParams:
     toe_off_radps: float = 1.5
     flat_foot_radps: float = 1.5
     flat_foot_hold_ms: float = 20.0
-    jerk_floor_mps3: float = 8000.0
+    jerk_floor_mps3: float = 15000.0
     jerk_fraction: float = 0.3
     jerk_min_mps3: float = 3000.0
     jerk_walkback_fraction: float = 0.25
     burst_wait_ms: float = 150.0
     walkback_ms: float = 30.0
+    walkback_rise: float = 1.1  # ... and stops where the jerk rises again by this factor
     peak_window_ms: float = 60.0
     still_radps: float = 0.3
     still_acc_mps2: float = 0.5
@@ -65,6 +66,7 @@ class FootParams:
     level_steps: int = 8
     level_skip_steps: int = 2
     duty_walk: float = 0.5
+    walk_stride_s: float = 0.85
     walk_flat_ms: float = 400.0
     walk_wait_ms: float = 60.0
     flat_foot_acc_mps2: float = 3.0
@@ -160,6 +162,7 @@ class FootStage:
         P[fk.P_JERK_LO] = p.jerk_walkback_fraction
         P[fk.P_BURST_WAIT] = _samples(p.burst_wait_ms, fs)
         P[fk.P_WALKBACK] = _samples(p.walkback_ms, fs)
+        P[fk.P_WALK_RISE] = p.walkback_rise
         P[fk.P_PEAK_WIN] = _samples(p.peak_window_ms, fs)
         P[fk.P_STILL_RADPS] = p.still_radps
         P[fk.P_STILL_ACC] = p.still_acc_mps2
@@ -169,6 +172,7 @@ class FootStage:
         P[fk.P_LEVEL_STEPS] = p.level_steps
         P[fk.P_LEVEL_SKIP] = p.level_skip_steps
         P[fk.P_DUTY_WALK] = p.duty_walk
+        P[fk.P_WALK_STRIDE] = _samples(p.walk_stride_s * 1e3, fs)
         P[fk.P_WALK_FLAT] = _samples(p.walk_flat_ms, fs)
         P[fk.P_WALK_WAIT] = _samples(p.walk_wait_ms, fs)
         P[fk.P_FF_ACC_TOL] = p.flat_foot_acc_mps2

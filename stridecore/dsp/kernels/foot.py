@@ -73,7 +73,9 @@ P_WALK_WAIT = 31  # samples after the walking zero crossing before it is the con
 P_JERK_MIN = 30  # m/s³, smallest burst taken as a contact at the timeout
 P_FF_ACC_TOL = 32  # m/s²: | |a| - g | at flat-foot above this voids angles and grade
 P_GRADE_MAX = 33  # rad: a steeper flat-foot voids angles and grade
-N_P = 34
+P_WALK_STRIDE = 34  # samples: a walking stride is longer than this
+P_WALK_RISE = 35  # walking back from a burst stops where the jerk rises by this factor
+N_P = 36
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -511,8 +513,9 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     lo = P[P_JERK_LO] * strong
                     m = 1
                     while m <= P[P_WALKBACK] and m < R and N - m >= 0:
-                        if ring_f[(N - m) % R, 1] <= lo:
-                            break
+                        jm = ring_f[(N - m) % R, 1]
+                        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
+                            break  # below the onset level, or rising again (swing jerk)
                         m += 1
                     ic_n = N - m + 1
                 elif N - I[I_ZC_N] >= P[P_WALK_WAIT]:
@@ -528,8 +531,9 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     lo = P[P_JERK_LO] * thr
                     m = 1
                     while m <= P[P_WALKBACK] and m < R and N - m >= 0:
-                        if ring_f[(N - m) % R, 1] <= lo:
-                            break
+                        jm = ring_f[(N - m) % R, 1]
+                        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
+                            break  # below the onset level, or rising again (swing jerk)
                         m += 1
                     ic_n = N - m + 1 + int(P[P_IC_SHIFT])
                     if ic_n > N:
@@ -549,7 +553,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                         lo = P[P_JERK_LO] * j
                         m = 1
                         while m <= P[P_WALKBACK] and m < R and N - m >= 0:
-                            if ring_f[(N - m) % R, 1] <= lo:
+                            jm = ring_f[(N - m) % R, 1]
+                            if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
                                 break
                             m += 1
                         I[I_CAND_N] = N - m + 1
@@ -688,7 +693,9 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
         stride = I[I_IC_N] - I[I_PREV_IC_N]
         if stride > 0:
             duty = (to_n - I[I_IC_N]) / stride
-            mode = 1 if duty > P[P_DUTY_WALK] else 2
+            # walking has double support (duty > 0.5) and long strides; a late toe-off alone
+            # (a weak push-off) must not make a run a walk
+            mode = 1 if duty > P[P_DUTY_WALK] and stride > P[P_WALK_STRIDE] else 2
     out[k, S_MODE] = mode
     if mode != 0:
         I[I_MODE] = mode
