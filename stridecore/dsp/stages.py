@@ -69,6 +69,8 @@ class FootParams:
     walk_stride_s: float = 0.85
     walk_flat_ms: float = 400.0
     walk_wait_ms: float = 60.0
+    run_burst_mps3: float = 25000.0  # within walk_wait, a burst above this and above
+    run_burst_factor: float = 2.5  # this times the walker's slap is a running contact
     flat_foot_acc_mps2: float = 3.0
     grade_max_deg: float = 40.0
     ic_shift_ms: float = 0.0
@@ -175,6 +177,8 @@ class FootStage:
         P[fk.P_WALK_STRIDE] = _samples(p.walk_stride_s * 1e3, fs)
         P[fk.P_WALK_FLAT] = _samples(p.walk_flat_ms, fs)
         P[fk.P_WALK_WAIT] = _samples(p.walk_wait_ms, fs)
+        P[fk.P_RUN_JERK] = p.run_burst_mps3
+        P[fk.P_RUN_FACTOR] = p.run_burst_factor
         P[fk.P_FF_ACC_TOL] = p.flat_foot_acc_mps2
         P[fk.P_GRADE_MAX] = math.radians(p.grade_max_deg)
         P[fk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)

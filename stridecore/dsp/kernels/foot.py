@@ -9,7 +9,7 @@ One pass per sample over a small state machine (stance -> swing -> stance):
   (5 ms jerk above an adaptive threshold, walked back to where it began; Falbriard 2018, Front
   Physiol 9:610 refine IC on acceleration) or, in walking, the end of the swing's toes-up
   rotation (the pitch-rate zero crossing, Rampp 2015, IEEE TBME 62:1089), declared
-  ``walk_wait`` later unless a burst three times this walker's foot slap says the runner has
+  ``walk_wait`` later unless a burst 2.5 times this walker's foot slap says the runner has
   started running. In running a contact without a burst above the threshold within
   ``burst_wait`` takes the largest burst since the zero crossing, else the zero crossing.
 - **Flat-foot** (FF): the minimum of the smoothed |ω| in stance (the zero-velocity instant).
@@ -75,7 +75,9 @@ P_FF_ACC_TOL = 32  # m/s²: | |a| - g | at flat-foot above this voids angles and
 P_GRADE_MAX = 33  # rad: a steeper flat-foot voids angles and grade
 P_WALK_STRIDE = 34  # samples: a walking stride is longer than this
 P_WALK_RISE = 35  # walking back from a burst stops where the jerk rises by this factor
-N_P = 36
+P_RUN_JERK = 36  # m/s³: a burst this strong after a walking zero crossing is a running step
+P_RUN_FACTOR = 37  # ... or this many times the walker's foot-slap jerk
+N_P = 38
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -508,7 +510,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 # foot slap says the runner has started running (then its onset)
                 if j > F[F_WIN_J]:
                     F[F_WIN_J] = j
-                strong = max(3.0 * P[P_JERK_FLOOR], 3.0 * F[F_WALK_JPK])
+                strong = max(P[P_RUN_JERK], P[P_RUN_FACTOR] * F[F_WALK_JPK])
                 if j > strong:
                     lo = P[P_JERK_LO] * strong
                     m = 1
