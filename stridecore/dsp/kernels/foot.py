@@ -272,6 +272,20 @@ def _ring_pos(n: int, R: int) -> int:
 
 
 @njit
+def _burst_onset(P: np.ndarray, ring_f: np.ndarray, N: int, R: int, lo: float) -> int:
+    """First sample of the jerk burst that is above ``lo`` at sample ``N``: walk back while the
+    jerk stays above ``lo`` and does not rise again (a swing's jerk before the impact), at most
+    ``P_WALKBACK`` samples."""
+    m = 1
+    while m <= P[P_WALKBACK] and m < R and N - m >= 0:
+        jm = ring_f[(N - m) % R, 1]
+        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
+            break
+        m += 1
+    return N - m + 1
+
+
+@njit
 def _begin_stance(F: np.ndarray, I: np.ndarray) -> None:
     I[I_PHASE] = 1
     I[I_FF_N] = -1
@@ -513,13 +527,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 strong = max(P[P_RUN_JERK], P[P_RUN_FACTOR] * F[F_WALK_JPK])
                 if j > strong:
                     lo = P[P_JERK_LO] * strong
-                    m = 1
-                    while m <= P[P_WALKBACK] and m < R and N - m >= 0:
-                        jm = ring_f[(N - m) % R, 1]
-                        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
-                            break  # below the onset level, or rising again (swing jerk)
-                        m += 1
-                    ic_n = N - m + 1
+                    ic_n = _burst_onset(P, ring_f, N, R, lo)
                 elif N - I[I_ZC_N] >= P[P_WALK_WAIT]:
                     ic_n = I[I_ZC_N]
                     kind = 1
@@ -531,13 +539,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
                 if j > thr:
                     lo = P[P_JERK_LO] * thr
-                    m = 1
-                    while m <= P[P_WALKBACK] and m < R and N - m >= 0:
-                        jm = ring_f[(N - m) % R, 1]
-                        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
-                            break  # below the onset level, or rising again (swing jerk)
-                        m += 1
-                    ic_n = N - m + 1 + int(P[P_IC_SHIFT])
+                    ic_n = _burst_onset(P, ring_f, N, R, lo) + int(P[P_IC_SHIFT])
                     if ic_n > N:
                         ic_n = N
                 if ic_n < 0 and I[I_ZC_N] < 0 and pt <= 0.0:
@@ -553,13 +555,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     if j > F[F_CAND_J] and j > P[P_JERK_MIN]:
                         F[F_CAND_J] = j
                         lo = P[P_JERK_LO] * j
-                        m = 1
-                        while m <= P[P_WALKBACK] and m < R and N - m >= 0:
-                            jm = ring_f[(N - m) % R, 1]
-                            if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, 1]:
-                                break
-                            m += 1
-                        I[I_CAND_N] = N - m + 1
+                        I[I_CAND_N] = _burst_onset(P, ring_f, N, R, lo)
                     if N - I[I_ZC_N] >= P[P_BURST_WAIT]:
                         if I[I_CAND_N] >= 0:
                             ic_n = I[I_CAND_N]
