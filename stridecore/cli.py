@@ -58,13 +58,15 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
                        ] = False,
 ) -> None:
-    """Stream the simulated sensor (with faults) through the decoder; print a live summary."""
+    """Stream the simulated sensor (with faults) through the decoder and the real-time foot
+    pipeline; print a live summary (stream health, contacts, landing, cadence, contact time)."""
     from stridecore.demo import DEFAULT_DEMO_URL, run_demo
 
     params = _sim_params(url or DEFAULT_DEMO_URL)
     if as_json:
         res = run_demo(params, duration_s=duration, speed=speed)
         out = res.health.as_dict(res.decoder)
+        out["gait"] = res.steps.as_dict()
         out["sim_time_s"] = round(res.sim_time_s, 3)
         out["wall_time_s"] = round(res.wall_time_s, 3)
         print(json.dumps(out))
@@ -81,11 +83,12 @@ def demo(
         def on_tick(t: float, res) -> None:
             if interactive or t - last[0] >= 1.0 - 1e-9:
                 last[0] = t
-                live.update(health_table(res.health.as_dict(res.decoder), t), refresh=True)
+                live.update(health_table(res.health.as_dict(res.decoder), t,
+                                         steps=res.steps.as_dict()), refresh=True)
 
         res = run_demo(params, duration_s=duration, speed=speed, on_tick=on_tick)
         live.update(health_table(res.health.as_dict(res.decoder), res.sim_time_s,
-                                 final=True), refresh=True)
+                                 final=True, steps=res.steps.as_dict()), refresh=True)
 
 
 @app.command("sim-capture")

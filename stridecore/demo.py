@@ -1,9 +1,13 @@
-"""The built-in main job: stream a simulated sensor through the protocol decoder.
+"""The built-in main job: stream a simulated sensor through the protocol decoder and the
+real-time foot pipeline.
 
 A small scripted host talks to a :class:`SimDevice` exactly as it would to firmware: GET_INFO,
 GET_CONFIG, START; on a reconnect START with resume and READ_BACKLOG from the first missing
-sample; STOP at the end. Time is virtual; ``speed`` paces it against the wall clock (0 = as fast
-as possible), so tests run the same code in virtual time.
+sample; STOP at the end. Every live, in-order sample goes through the same
+:class:`~stridecore.pipeline.Pipeline` as replay and the benchmarks (backlog and late samples
+fill the record, not the live path: the pipeline has already moved past them, and the gap they
+fill was flagged). Time is virtual; ``speed`` paces it against the wall clock (0 = as fast as
+possible), so tests run the same code in virtual time.
 """
 
 from __future__ import annotations
@@ -12,10 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from firmware_protocol import Batch, StreamDecoder
+from firmware_protocol.batch import SampleFlag, Samples
 from firmware_protocol.frame import FrameType
 from firmware_protocol.messages import ReadBacklog, StartFlag, StartStop, StreamMask
 from stridecore.health import StreamHealth
+from stridecore.pipeline import Output, Pipeline
+from stridecore.report.steps_summary import StepsSummary
+from stridecore.schema import Placement
 from stridecore.transport.sim_device import SimDevice, SimSensorParams, command_bytes
 
 DEFAULT_DEMO_URL = ("sim://?drop=0.01&corrupt=0.01&duplicate=0.01&reorder=0.01"
@@ -29,6 +39,28 @@ class DemoResult:
     batches: list[Batch] = field(default_factory=list)
     sim_time_s: float = 0.0
     wall_time_s: float = 0.0
+    steps: StepsSummary = field(default_factory=StepsSummary)
+
+
+class LiveFeed:
+    """In-order live samples of a decoder's batches into a pipeline (skips backlog and late
+    samples, which belong to the past the pipeline has moved on from)."""
+
+    SKIP = np.uint8(SampleFlag.BACKLOG | SampleFlag.LATE | SampleFlag.UNKNOWN_CFG)
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.last_idx = -1
+
+    def feed(self, samples: Samples) -> Output:
+        keep = ((samples.flags & self.SKIP) == 0) & (samples.sample_idx > self.last_idx)
+        live = samples[keep] if not keep.all() else samples
+        if len(live):
+            # within one batch the live samples are in order; anything older is dropped
+            order_ok = np.concatenate([[True], np.diff(live.sample_idx) > 0])
+            live = live[np.logical_and.accumulate(order_ok)]
+            self.last_idx = int(live.sample_idx[-1])
+        return self.pipeline.process(live)
 
 
 class ScriptedHost:
@@ -62,6 +94,10 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
     device = SimDevice(params)
     host = ScriptedHost(device)
     res = DemoResult(StreamHealth(), host.decoder)
+    placement = Placement.from_device_code(params.placement)
+    # the foot pipeline (issue 5); other placements stream without it until their pipeline exists
+    feed = (LiveFeed(Pipeline(float(params.odr_hz), placement))
+            if placement is not None and placement.value.endswith("foot") else None)
     wall0 = clock()
     stream = int(StreamMask.IMU6 | StreamMask.STATUS)
     host.send(FrameType.GET_INFO, 0.0)
@@ -84,6 +120,8 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
         batch = host.collect(t)
         res.health.update(batch)
         res.batches.append(batch)
+        if feed is not None:
+            res.steps.add(feed.feed(batch.samples))
         res.sim_time_s = t
         if on_tick is not None:
             on_tick(t, res)
@@ -96,5 +134,7 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
     for b in (host.collect(end), host.decoder.flush()):
         res.health.update(b)
         res.batches.append(b)
+        if feed is not None:
+            res.steps.add(feed.feed(b.samples))
     res.wall_time_s = clock() - wall0
     return res

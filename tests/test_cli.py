@@ -44,6 +44,18 @@ def test_demo_json_is_the_only_stdout(capsys):
     assert 415 < d["measured_odr_hz"] < 425
 
 
+def test_demo_runs_the_foot_pipeline_on_the_live_stream(capsys):
+    """The main job's live samples (faults, a disconnect, backlog) go through the Pipeline:
+    contacts are found at the simulated runner's cadence, gaps invent none."""
+    assert main(["demo", "--json", "--speed", "0", "--duration", "20"]) == 0
+    g = json.loads(capsys.readouterr().out)["gait"]
+    # one foot of a ~155-165 steps/min runner: ~13 contacts in 20 s, minus the start-up stride
+    # and the steps cut by the 1.5 s disconnect
+    assert 9 <= g["contacts"] <= 15 and g["steps"] >= 6
+    assert 140 <= g["cadence_spm"] <= 185 and 200 <= g["contact_ms"] <= 350
+    assert sum(g["landing"].values()) >= 5
+
+
 def test_demo_plain_output_ends_by_itself():
     r = run("-m", "stridecore.cli", "demo", "--speed", "0", "--duration", "3")
     assert r.returncode == 0, r.stderr

@@ -13,8 +13,10 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def health_table(d: dict, t_s: float, final: bool = False) -> Table:
-    """Stream-health rows of :meth:`StreamHealth.as_dict` at sensor time ``t_s``."""
+def health_table(d: dict, t_s: float, final: bool = False, steps: dict | None = None
+                 ) -> Table:
+    """Stream-health rows of :meth:`StreamHealth.as_dict` at sensor time ``t_s``, and the
+    foot pipeline's rows (:meth:`StepsSummary.as_dict`) when given."""
     dev = d["device"]
     cfg = d["config"] or {}
     title = f"stridecore · simulated sensor · {t_s:5.1f} s" + (" · done" if final else "")
@@ -37,6 +39,16 @@ def health_table(d: dict, t_s: float, final: bool = False) -> Table:
         ("battery", f"{_fmt(d['battery_mv'])} mV"),
         ("problems", _fmt(d["problems"])),
     ]
+    if steps is not None:
+        unit = {"cadence_spm": "steps/min", "contact_ms": "ms", "strike_angle_deg": "°",
+                "grade_deg": "°", "peak_acc_g": "g"}
+        recent = ", ".join(f"{k.rsplit('_', 1)[0].replace('_', ' ')} {_fmt(steps[k])} {u}"
+                           for k, u in unit.items())
+        rows += [
+            ("contacts", f"{steps['contacts']} detected, {steps['steps']} steps complete"),
+            ("landing", f"{_fmt(steps['landing'])} (last: {_fmt(steps['last_landing'])})"),
+            ("last 10 steps", recent),
+        ]
     for k, v in rows:
         tab.add_row(k, v)
     return tab
