@@ -1,0 +1,565 @@
+"""Shin-sensor gait kernel: initial contact, toe-off and per-step shank metrics, sample by sample.
+
+Orientation-free: the shank's long axis ``L`` is the mean specific-force direction (gravity; a
+still period's mean once one is seen, else a slow EMA of the acceleration), the sagittal axis
+``u`` is the principal axis of the gyro's second moment (as in the mount kernel), signed so the
+mid-swing peak is positive (the third moment of the rate about ``u`` is positive: the shank's
+forward swing is the largest, one-sided rotation of the cycle). Positive ``w = ω·u`` swings the
+foot forward (the shank angle "foot ahead" grows).
+
+Events:
+
+- **Gyro present** (Aminian 2002, Salarian 2004): the swing's peak of ``w`` arms the contact
+  search once ``w`` has fallen below half of it. The contact is the onset of the tibial shock
+  (jerk burst above an adaptive threshold, walked back to where it began, as the foot kernel) or
+  the next local minimum of ``w`` (confirmed once ``w`` rose ``P_MIN_RISE`` above it); in
+  running (the last step's contact / stride below ``P_DUTY_WALK``) a minimum waits up to
+  ``P_BURST_WAIT`` for a burst. Toe-off is the minimum of ``w`` before the next swing peak (the
+  step record is emitted when that swing starts).
+- **Accelerometer alone**: after a refractory time (``P_REFRACT_FRAC`` of the last stride, at
+  least ``P_REFRACT_MIN``) the next jerk burst above the adaptive threshold is the contact; the
+  threshold follows the contacts' burst peaks and decays while armed. Toe-off, shank angle and
+  loading rotation are NaN (not guessed); the step record is emitted ``P_PEAK_WIN`` after IC.
+
+Metrics: peak axial (``a·L``, gravity included) and resultant |a| in ``P_PEAK_WIN`` after IC
+(g); shank angle to vertical at IC (complementary filter of the integrated ``w`` and the
+accelerometer tilt about ``u``, + foot ahead); shank loading rotation = angle at IC minus angle
+``P_LOAD_FRAC`` of the contact later (+ shank rotating forward over the foot).
+
+Params: float vector (``P_*``); state: ``F`` float64 / ``I`` int64 (layouts below) and rings.
+Imports only numpy, numba and math. Units inside: m/s², rad/s, rad, samples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from firmware_protocol._jit import njit
+
+G0 = 9.80665
+
+# ---- params ------------------------------------------------------------------------------
+P_FS = 0
+P_JERK_K = 1  # jerk lag, samples
+P_W_ALPHA = 2  # sagittal-rate EMA coefficient
+P_L_ALPHA = 3  # long-axis (acc) EMA coefficient
+P_M_DECAY = 4  # gyro second-moment forgetting per moving sample
+P_MOVING = 5  # rad/s: |ω| above which a sample informs the axis
+P_UPDATE = 6  # samples between eigenvector refreshes
+P_READY = 7  # moving samples before the gyro axis is trusted
+P_ARM_RADPS = 8  # swing peak floor
+P_ARM_FRAC = 9  # swing starts at this fraction of the swing-peak EMA
+P_MIN_CONTACT = 10  # samples from IC before toe-off may be taken
+P_JERK_FLOOR = 11  # m/s³
+P_JERK_FRAC = 12  # threshold = frac × burst-peak EMA
+P_JERK_LO = 13  # walk-back level as a fraction of the threshold
+P_WALKBACK = 14  # samples, max walk-back
+P_WALK_RISE = 15  # walk-back stops where the jerk rises again by this factor
+P_PEAK_WIN = 16  # samples after IC for the peaks
+P_REFRACT_FRAC = 17  # acc-only: fraction of the last stride before a new IC
+P_REFRACT_MIN = 18  # samples
+P_STRIDE_MAX = 19  # samples without a contact: cycle lost
+P_MIN_RISE = 20  # rad/s above the minimum that confirms it
+P_IC_SHIFT = 21  # samples added to a burst onset
+P_GYRO_SHIFT = 22  # samples added to a gyro minimum
+P_LOAD_FRAC = 23  # loading rotation from IC to this fraction of the contact
+P_RING = 24
+P_BURST_WAIT = 25  # samples a running gyro minimum waits for a burst
+P_DUTY_WALK = 26
+P_J_DECAY = 27  # per armed sample decay of the burst-peak EMA
+P_C_ALPHA = 28  # complementary filter coefficient (tilt from acc)
+P_STILL_RADPS = 29
+P_STILL_ACC = 30
+P_STILL_N = 31
+P_CLIP_MPS2 = 32
+P_CLIP_PRE = 33
+P_WAIT_REL = 34  # a burst before the gyro min must be this fraction of the burst EMA
+P_LATE_FRAC = 35  # the contact search arms once w fell below this × the swing peak
+P_JERK_KEEP = 36  # a contact's burst peak updates the level only above this × level
+N_P = 37
+
+# ---- step record fields ------------------------------------------------------------------
+S_IC_IDX = 0
+S_IC_TUS = 1
+S_TO_IDX = 2  # -1 unknown
+S_TO_TUS = 3  # NaN unknown
+S_EMIT_IDX = 4
+S_EMIT_TUS = 5
+S_PREV_IC_TUS = 6  # previous IC of this shin (NaN: none in this cycle)
+S_PEAK_AXIAL_G = 7
+S_PEAK_G = 8
+S_ANGLE_IC_DEG = 9
+S_LOAD_ROT_DEG = 10
+S_IC_KIND = 11  # 0 burst, 1 gyro minimum, 2 gyro minimum after waiting for a burst
+S_CLIPPED = 12
+S_GYRO = 13  # 1 if the gyro was used for this step
+N_S = 14
+
+# IC events: sample idx, t_us, emit sample idx, kind, emit t_us
+N_E = 5
+
+# ---- int state ---------------------------------------------------------------------------
+I_N = 0
+I_PHASE = 1  # 0 stance / waiting for a swing, 1 swing (before its peak passed), 2 armed
+I_HAS_IC = 2
+I_IC_N = 3
+I_PREV_IC_N = 4
+I_MOVING = 5
+I_SINCE = 6
+I_GYRO = 7  # gyro mode of the current cycle (1) or acc only (0)
+I_TO_N = 8  # toe-off candidate (min of w after IC + min contact)
+I_WMIN_N = 9  # gyro minimum in the armed phase
+I_GMIN_N = 10  # confirmed gyro minimum waiting for a burst (-1 none)
+I_PENDING = 11  # acc-only: a step record waits for its peak window
+I_IC_KIND = 12
+I_MODE = 13  # 0 unknown, 1 walk, 2 run (last step)
+I_LAST_CLIP_N = 14
+I_STILL_RUN = 15
+I_HAVE_STILL = 16
+I_ARM_N = 17  # sample at which the contact search was armed
+I_LAST_EV_N = 18  # last IC or swing: for the lost-cycle timeout
+I_TH_INIT = 19
+I_BAD_N = 20  # last missing sample or gap: no jerk or walk-back reaches across it
+N_I = 21
+
+# ---- float state -------------------------------------------------------------------------
+F_M = 0  # 9: gyro second moment
+F_AX = 9  # 3: principal axis (continuous sign)
+F_S3 = 12  # third-moment EMA of ω·u
+F_WSM = 13  # smoothed signed sagittal rate
+F_L = 14  # 3: acc EMA (long axis, unnormalised)
+F_LS = 17  # 3: still mean (long axis from a still period)
+F_STILL_SUM = 20  # 3
+F_SWPK = 23  # swing peak in this swing
+F_SWPK_EMA = 24
+F_JPK_EMA = 25
+F_JPK_CUR = 26
+F_WMIN = 27
+F_TOMIN = 28
+F_THETA = 29  # complementary-filter shank angle, rad
+F_IC_TUS = 30
+F_IC_IDX = 31
+F_PREV_IC_TUS = 32
+F_STRIDE = 33  # last stride, samples
+F_PK_AX = 34
+F_PK_N = 35
+F_ANGLE_IC = 36
+F_CONTACT = 37  # last contact, samples (for the mode)
+N_F = 38
+
+# ring columns
+R_TUS = 0
+R_J = 1
+R_AN = 2
+R_W = 3  # signed sagittal rate (raw)
+R_AX = 4  # axial acc a·L
+R_TH = 5  # shank angle
+N_R = 6
+
+
+def init_state(ring: int) -> dict[str, np.ndarray]:
+    """Fresh state arrays for a ring of ``ring`` samples."""
+    F = np.zeros(N_F)
+    F[F_AX] = 1.0
+    F[F_PREV_IC_TUS] = np.nan
+    F[F_IC_TUS] = np.nan
+    I = np.zeros(N_I, np.int64)
+    for k in (I_IC_N, I_PREV_IC_N, I_TO_N, I_WMIN_N, I_GMIN_N, I_LAST_EV_N):
+        I[k] = -1
+    I[I_LAST_CLIP_N] = -(1 << 40)
+    I[I_GYRO] = -1
+    I[I_BAD_N] = -1
+    return {"F": F, "I": I, "ring_f": np.zeros((ring, N_R)),
+            "ring_acc": np.zeros((ring, 3)), "ring_idx": np.zeros(ring, np.int64)}
+
+
+@njit
+def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
+    I[I_PHASE] = 0
+    I[I_HAS_IC] = 0
+    I[I_IC_N] = -1
+    I[I_PREV_IC_N] = -1
+    I[I_TO_N] = -1
+    I[I_WMIN_N] = -1
+    I[I_GMIN_N] = -1
+    I[I_PENDING] = 0
+    I[I_LAST_EV_N] = -1
+    F[F_PREV_IC_TUS] = np.nan
+    F[F_SWPK] = 0.0
+    F[F_TOMIN] = 0.0
+
+
+@njit
+def _refresh(F: np.ndarray) -> None:
+    v0 = F[F_AX]
+    v1 = F[F_AX + 1]
+    v2 = F[F_AX + 2]
+    for _ in range(12):
+        w0 = F[F_M] * v0 + F[F_M + 1] * v1 + F[F_M + 2] * v2
+        w1 = F[F_M + 3] * v0 + F[F_M + 4] * v1 + F[F_M + 5] * v2
+        w2 = F[F_M + 6] * v0 + F[F_M + 7] * v1 + F[F_M + 8] * v2
+        n = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
+        if n <= 0.0:
+            return
+        v0 = w0 / n
+        v1 = w1 / n
+        v2 = w2 / n
+    if v0 * F[F_AX] + v1 * F[F_AX + 1] + v2 * F[F_AX + 2] < 0.0:
+        v0, v1, v2 = -v0, -v1, -v2
+    F[F_AX] = v0
+    F[F_AX + 1] = v1
+    F[F_AX + 2] = v2
+
+
+@njit
+def _burst_onset(P: np.ndarray, ring_f: np.ndarray, N: int, R: int, lo: float) -> int:
+    m = 1
+    while m <= P[P_WALKBACK] and m < R - 1 and N - m >= 0:
+        jm = ring_f[(N - m) % R, R_J]
+        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, R_J]:
+            break
+        m += 1
+    return N - m + 1
+
+
+@njit
+def _emit_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
+               ring_idx: np.ndarray, to_n: int, N: int, emit_idx: int, emit_tus: float,
+               out: np.ndarray, k: int) -> None:
+    R = int(P[P_RING])
+    fs = P[P_FS]
+    for c in range(N_S):
+        out[k, c] = np.nan
+    ic_n = I[I_IC_N]
+    out[k, S_IC_IDX] = F[F_IC_IDX]
+    out[k, S_IC_TUS] = F[F_IC_TUS]
+    out[k, S_EMIT_IDX] = emit_idx
+    out[k, S_EMIT_TUS] = emit_tus
+    out[k, S_PREV_IC_TUS] = F[F_PREV_IC_TUS]
+    out[k, S_IC_KIND] = I[I_IC_KIND]
+    out[k, S_GYRO] = 1.0 if I[I_GYRO] == 1 else 0.0
+    out[k, S_TO_IDX] = -1.0
+    # peaks in the window after IC (the window has passed: the ring holds it)
+    pa = -np.inf
+    pn = 0.0
+    hi = min(N, ic_n + int(P[P_PEAK_WIN]))
+    for m in range(ic_n, hi + 1):
+        q = m % R
+        if ring_f[q, R_AX] > pa:
+            pa = ring_f[q, R_AX]
+        if ring_f[q, R_AN] > pn:
+            pn = ring_f[q, R_AN]
+    out[k, S_PEAK_AXIAL_G] = pa / G0
+    out[k, S_PEAK_G] = pn / G0
+    out[k, S_CLIPPED] = 1.0 if I[I_LAST_CLIP_N] >= ic_n - P[P_CLIP_PRE] else 0.0
+    if to_n >= 0:
+        q = to_n % R
+        out[k, S_TO_IDX] = ring_idx[q]
+        out[k, S_TO_TUS] = ring_f[q, R_TUS]
+        contact = to_n - ic_n
+        F[F_CONTACT] = contact
+        if I[I_GYRO] == 1:
+            out[k, S_ANGLE_IC_DEG] = math.degrees(ring_f[ic_n % R, R_TH])
+            lo_n = ic_n + int(P[P_LOAD_FRAC] * contact + 0.5)  # contact >= 0
+            th = 0.0
+            for m in range(ic_n + 1, lo_n + 1):
+                th += ring_f[m % R, R_W]
+            out[k, S_LOAD_ROT_DEG] = math.degrees(-th / fs)
+        mode = 0
+        if I[I_PREV_IC_N] >= 0:
+            stride = ic_n - I[I_PREV_IC_N]
+            if stride > 0:
+                mode = 1 if contact / stride > P[P_DUTY_WALK] else 2
+        if mode != 0:
+            I[I_MODE] = mode
+
+
+@njit
+def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
+              ring_acc: np.ndarray, ring_idx: np.ndarray, sample_idx: np.ndarray,
+              t_us: np.ndarray, acc: np.ndarray, gyr: np.ndarray, flags: np.ndarray,
+              steps_out: np.ndarray, ics_out: np.ndarray) -> tuple[int, int]:
+    """Advance over one block. Returns (steps written to ``steps_out``, ICs to ``ics_out``)."""
+    R = int(P[P_RING])
+    K = int(P[P_JERK_K])
+    fs = P[P_FS]
+    dt = 1.0 / fs
+    n_steps = 0
+    n_ics = 0
+    for t in range(acc.shape[0]):
+        N = I[I_N]
+        r = N % R
+        a0 = acc[t, 0]
+        a1 = acc[t, 1]
+        a2 = acc[t, 2]
+        g0 = gyr[t, 0]
+        g1 = gyr[t, 1]
+        g2 = gyr[t, 2]
+        ok = math.isfinite(a0) and math.isfinite(a1) and math.isfinite(a2)
+        gok = math.isfinite(g0) and math.isfinite(g1) and math.isfinite(g2)
+        if not ok:
+            a0 = a1 = a2 = 0.0
+        if not gok:
+            g0 = g1 = g2 = 0.0
+        # gyro mode: the gyro is finite and its axis trained; a change loses the cycle
+        gm = 1 if (gok and I[I_MOVING] >= P[P_READY]) else 0
+        if (not ok) or (flags[t] & 16) != 0:
+            I[I_BAD_N] = N if ok else N + 1
+        if (not ok) or (flags[t] & 16) != 0 or (I[I_GYRO] >= 0 and gm != I[I_GYRO]):
+            _lose_cycle(F, I)
+            I[I_STILL_RUN] = 0
+        I[I_GYRO] = gm
+        an = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+        j = 0.0
+        if N >= K:
+            rk = (N - K) % R
+            d0 = a0 - ring_acc[rk, 0]
+            d1 = a1 - ring_acc[rk, 1]
+            d2 = a2 - ring_acc[rk, 2]
+            j = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * fs / K
+            if (not ok) or N - K < I[I_BAD_N]:
+                j = 0.0
+        ring_acc[r, 0] = a0
+        ring_acc[r, 1] = a1
+        ring_acc[r, 2] = a2
+        ring_idx[r] = sample_idx[t]
+        ring_f[r, R_TUS] = t_us[t]
+        ring_f[r, R_J] = j
+        ring_f[r, R_AN] = an
+        # clipping
+        clip = (flags[t] & 1) != 0
+        if P[P_CLIP_MPS2] > 0.0 and (abs(a0) >= P[P_CLIP_MPS2] or abs(a1) >= P[P_CLIP_MPS2]
+                                     or abs(a2) >= P[P_CLIP_MPS2]):
+            clip = True
+        if clip:
+            I[I_LAST_CLIP_N] = N
+        # long axis: a still period's mean, else a slow EMA of the acceleration
+        if ok:
+            if I[I_TH_INIT] == 0:
+                F[F_L] = a0
+                F[F_L + 1] = a1
+                F[F_L + 2] = a2
+                I[I_TH_INIT] = 1
+            F[F_L] += P[P_L_ALPHA] * (a0 - F[F_L])
+            F[F_L + 1] += P[P_L_ALPHA] * (a1 - F[F_L + 1])
+            F[F_L + 2] += P[P_L_ALPHA] * (a2 - F[F_L + 2])
+            wn = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+            if gok and wn < P[P_STILL_RADPS] and abs(an - G0) < P[P_STILL_ACC]:
+                if I[I_STILL_RUN] == 0:
+                    F[F_STILL_SUM] = 0.0
+                    F[F_STILL_SUM + 1] = 0.0
+                    F[F_STILL_SUM + 2] = 0.0
+                I[I_STILL_RUN] += 1
+                F[F_STILL_SUM] += a0
+                F[F_STILL_SUM + 1] += a1
+                F[F_STILL_SUM + 2] += a2
+                if I[I_STILL_RUN] == int(P[P_STILL_N]):
+                    for c in range(3):
+                        F[F_LS + c] = F[F_STILL_SUM + c]
+                    I[I_HAVE_STILL] = 1
+            else:
+                I[I_STILL_RUN] = 0
+        o = F_LS if I[I_HAVE_STILL] == 1 else F_L
+        l0 = F[o]
+        l1 = F[o + 1]
+        l2 = F[o + 2]
+        ln = math.sqrt(l0 * l0 + l1 * l1 + l2 * l2)
+        if ln > 0.0:
+            l0 /= ln
+            l1 /= ln
+            l2 /= ln
+        axial = a0 * l0 + a1 * l1 + a2 * l2
+        ring_f[r, R_AX] = axial
+        # sagittal axis: principal gyro axis, signed by the third moment
+        if gok:
+            w2 = g0 * g0 + g1 * g1 + g2 * g2
+            if w2 > P[P_MOVING] * P[P_MOVING]:
+                d = P[P_M_DECAY]
+                c = 1.0 - d
+                F[F_M + 0] = d * F[F_M + 0] + c * g0 * g0
+                F[F_M + 1] = d * F[F_M + 1] + c * g0 * g1
+                F[F_M + 2] = d * F[F_M + 2] + c * g0 * g2
+                F[F_M + 4] = d * F[F_M + 4] + c * g1 * g1
+                F[F_M + 5] = d * F[F_M + 5] + c * g1 * g2
+                F[F_M + 8] = d * F[F_M + 8] + c * g2 * g2
+                F[F_M + 3] = F[F_M + 1]
+                F[F_M + 6] = F[F_M + 2]
+                F[F_M + 7] = F[F_M + 5]
+                if I[I_MOVING] < 1 << 40:
+                    I[I_MOVING] += 1
+                I[I_SINCE] += 1
+                if I[I_MOVING] == 1:
+                    kk = 0
+                    if F[F_M + 4] > F[F_M + 0]:
+                        kk = 1
+                    if F[F_M + 8] > F[F_M + 4 * kk]:
+                        kk = 2
+                    F[F_AX] = 0.0
+                    F[F_AX + 1] = 0.0
+                    F[F_AX + 2] = 0.0
+                    F[F_AX + kk] = 1.0
+                if I[I_SINCE] >= P[P_UPDATE]:
+                    I[I_SINCE] = 0
+                    _refresh(F)
+        u0 = F[F_AX]
+        u1 = F[F_AX + 1]
+        u2 = F[F_AX + 2]
+        wr = g0 * u0 + g1 * u1 + g2 * u2
+        if gok:
+            F[F_S3] = P[P_M_DECAY] * F[F_S3] + (1.0 - P[P_M_DECAY]) * wr * wr * wr
+        if F[F_S3] < 0.0:
+            u0 = -u0
+            u1 = -u1
+            u2 = -u2
+            wr = -wr
+        ring_f[r, R_W] = wr
+        if N == 0:
+            F[F_WSM] = wr
+        F[F_WSM] += P[P_W_ALPHA] * (wr - F[F_WSM])
+        w = F[F_WSM]
+        # shank angle (+ foot ahead): integrated w, pulled toward the acc tilt about u
+        th = F[F_THETA] + wr * dt
+        if gok and ok:
+            dd0 = u1 * l2 - u2 * l1
+            dd1 = u2 * l0 - u0 * l2
+            dd2 = u0 * l1 - u1 * l0
+            tacc = math.atan2(-(a0 * dd0 + a1 * dd1 + a2 * dd2), axial)
+            th += P[P_C_ALPHA] * (tacc - th)
+        F[F_THETA] = th
+        ring_f[r, R_TH] = th
+
+        # ---- events -----------------------------------------------------------------------
+        thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
+        ic_n = -1
+        kind = 0
+        ph = I[I_PHASE]
+        if I[I_HAS_IC] == 1 and N - I[I_IC_N] == int(P[P_PEAK_WIN]):
+            # the burst-peak EMA follows the contacts' bursts (burst contacts only)
+            jp = 0.0
+            for m in range(I[I_IC_N], N + 1):
+                if ring_f[m % R, R_J] > jp:
+                    jp = ring_f[m % R, R_J]
+            # (a burst far below the level, e.g. the other leg's shock, does not pull it down)
+            if F[F_JPK_EMA] == 0.0:
+                F[F_JPK_EMA] = jp
+            elif I[I_IC_KIND] == 0 and jp > P[P_JERK_KEEP] * F[F_JPK_EMA]:
+                F[F_JPK_EMA] = 0.75 * F[F_JPK_EMA] + 0.25 * jp
+            if I[I_PENDING] == 1:
+                _emit_step(P, F, I, ring_f, ring_idx, -1, N, sample_idx[t], t_us[t],
+                           steps_out, n_steps)
+                n_steps += 1
+                I[I_PENDING] = 0
+        if gm == 1:
+            if ph == 0:
+                if I[I_HAS_IC] == 1 and N - I[I_IC_N] >= P[P_MIN_CONTACT]:
+                    if I[I_TO_N] < 0 or w < F[F_TOMIN]:
+                        F[F_TOMIN] = w
+                        I[I_TO_N] = N
+                arm = max(P[P_ARM_RADPS], P[P_ARM_FRAC] * F[F_SWPK_EMA])
+                if w > arm and (I[I_HAS_IC] == 0 or N - I[I_IC_N] >= P[P_MIN_CONTACT]):
+                    if I[I_HAS_IC] == 1 and I[I_TO_N] >= 0 and N - I[I_IC_N] > P[P_PEAK_WIN]:
+                        _emit_step(P, F, I, ring_f, ring_idx, I[I_TO_N], N, sample_idx[t],
+                                   t_us[t], steps_out, n_steps)
+                        n_steps += 1
+                    I[I_HAS_IC] = 0
+                    I[I_TO_N] = -1
+                    I[I_PHASE] = 1
+                    F[F_SWPK] = w
+                    I[I_LAST_EV_N] = N
+            elif ph == 1:
+                if w > F[F_SWPK]:
+                    F[F_SWPK] = w
+                elif w < P[P_LATE_FRAC] * F[F_SWPK]:
+                    I[I_PHASE] = 2
+                    I[I_ARM_N] = N
+                    F[F_SWPK_EMA] = (F[F_SWPK] if F[F_SWPK_EMA] == 0.0
+                                     else 0.75 * F[F_SWPK_EMA] + 0.25 * F[F_SWPK])
+                    F[F_WMIN] = w
+                    I[I_WMIN_N] = N
+                    I[I_GMIN_N] = -1
+            else:
+                F[F_JPK_EMA] *= P[P_J_DECAY]
+                if j > thr and (I[I_GMIN_N] >= 0 or j > P[P_WAIT_REL] * F[F_JPK_EMA]):
+                    ic_n = _burst_onset(P, ring_f, N, R, P[P_JERK_LO] * thr) \
+                        + int(P[P_IC_SHIFT])
+                    if ic_n > N:
+                        ic_n = N
+                    if ic_n <= I[I_IC_N]:
+                        ic_n = -1
+                elif I[I_GMIN_N] >= 0:
+                    if N - I[I_GMIN_N] >= P[P_BURST_WAIT]:
+                        ic_n = I[I_GMIN_N]
+                        kind = 2
+                else:
+                    if w < F[F_WMIN]:
+                        F[F_WMIN] = w
+                        I[I_WMIN_N] = N
+                    elif w > F[F_WMIN] + P[P_MIN_RISE]:
+                        g_n = I[I_WMIN_N] + int(P[P_GYRO_SHIFT])
+                        if g_n > N:
+                            g_n = N
+                        if I[I_MODE] == 2:
+                            I[I_GMIN_N] = g_n
+                        else:
+                            ic_n = g_n
+                            kind = 1
+        else:
+            # accelerometer alone
+            armed = True
+            if I[I_HAS_IC] == 1 or I[I_PREV_IC_N] >= 0:
+                since = N - I[I_IC_N]
+                need = max(P[P_REFRACT_MIN], P[P_REFRACT_FRAC] * F[F_STRIDE])
+                armed = I[I_IC_N] < 0 or since >= need
+            if armed:
+                F[F_JPK_EMA] *= P[P_J_DECAY]
+                if j > thr:
+                    ic_n = _burst_onset(P, ring_f, N, R, P[P_JERK_LO] * thr) \
+                        + int(P[P_IC_SHIFT])
+                    if ic_n > N:
+                        ic_n = N
+                    if I[I_IC_N] >= 0 and ic_n <= I[I_IC_N]:
+                        ic_n = -1
+        if ic_n >= 0 and ic_n < I[I_BAD_N]:
+            ic_n = I[I_BAD_N]
+        if ic_n >= 0:
+            if I[I_PENDING] == 1:
+                # acc-only: the previous step's window is cut short by this contact
+                _emit_step(P, F, I, ring_f, ring_idx, -1, N, sample_idx[t], t_us[t],
+                           steps_out, n_steps)
+                n_steps += 1
+                I[I_PENDING] = 0
+            prev = I[I_IC_N]
+            if prev >= 0 and ic_n - prev <= P[P_STRIDE_MAX]:
+                I[I_PREV_IC_N] = prev
+                F[F_PREV_IC_TUS] = F[F_IC_TUS]
+                if F[F_STRIDE] == 0.0:
+                    F[F_STRIDE] = ic_n - prev
+                elif ic_n - prev > 0.75 * F[F_STRIDE]:
+                    F[F_STRIDE] = 0.7 * F[F_STRIDE] + 0.3 * (ic_n - prev)
+            else:
+                I[I_PREV_IC_N] = -1
+                F[F_PREV_IC_TUS] = np.nan
+            rr = ic_n % R
+            I[I_IC_N] = ic_n
+            I[I_IC_KIND] = kind
+            I[I_HAS_IC] = 1
+            I[I_LAST_EV_N] = N
+            F[F_IC_TUS] = ring_f[rr, R_TUS]
+            F[F_IC_IDX] = ring_idx[rr]
+            I[I_TO_N] = -1
+            I[I_GMIN_N] = -1
+            I[I_PHASE] = 0
+            if gm == 0:
+                I[I_PENDING] = 1
+            ics_out[n_ics, 0] = ring_idx[rr]
+            ics_out[n_ics, 1] = ring_f[rr, R_TUS]
+            ics_out[n_ics, 2] = sample_idx[t]
+            ics_out[n_ics, 3] = kind
+            ics_out[n_ics, 4] = t_us[t]
+            n_ics += 1
+        elif I[I_LAST_EV_N] >= 0 and N - I[I_LAST_EV_N] > P[P_STRIDE_MAX]:
+            _lose_cycle(F, I)
+        I[I_N] = N + 1
+    return n_steps, n_ics

@@ -1,0 +1,211 @@
+"""Shin stage: contacts, toe-offs and per-step shank metrics (:mod:`stridecore.dsp.kernels.shin`).
+
+Same contract as :mod:`stridecore.dsp.stages`: frozen :class:`ShinParams` (units in the names)
+turned into the kernel's float vector once, explicit state, ``step`` per block (any length,
+chunk invariant), ``reset`` / ``snapshot`` / ``restore`` / ``report``. Works from an
+accelerometer alone (gyro NaN): toe-off, contact time, shank angle and loading rotation are then
+NaN. :func:`shin_steps_table` turns the step records into a :data:`~stridecore.schema.STEPS`
+table.
+
+``ShinStage.step`` returns ``(steps, ics)``: ``steps`` (k, ``shin.N_S``) with the columns
+``S_*`` of :mod:`stridecore.dsp.kernels.shin` (IC / TO sample index and device time µs,
+emission sample and time, previous IC time, peak axial and resultant acceleration g, shank
+angle at IC °, loading rotation °, IC kind, clipped, gyro used), ``ics`` (m, 5): IC sample
+index, IC device time µs, emission sample index, kind (0 tibial shock, 1 gyro minimum, 2 gyro
+minimum after waiting for a shock), emission device time µs. ICs are emitted as soon as they
+are decided (a few samples after the shock onset, or once the rate rose past its minimum).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from stridecore.dsp.kernels import shin as sk
+from stridecore.schema import STEPS, Placement
+from stridecore.tables import Columns, empty_column
+
+IC_KINDS = ("shock", "gyro", "gyro after wait")
+
+
+@dataclass(frozen=True)
+class ShinParams:
+    """Shin events and metrics (:mod:`stridecore.dsp.kernels.shin`), 100–1600 Hz."""
+
+    jerk_lag_ms: float = 5.0
+    gyro_smooth_ms: float = 10.0
+    long_axis_memory_s: float = 3.0  # acc EMA giving the long axis (no still period yet)
+    gyro_memory_s: float = 30.0  # forgetting time of the gyro second moment (moving time)
+    moving_radps: float = 1.0
+    axis_update_s: float = 0.05
+    axis_ready_s: float = 0.5
+    arm_swing_radps: float = 1.5
+    arm_fraction: float = 0.4  # of the swing-peak EMA
+    min_contact_ms: float = 120.0
+    jerk_floor_mps3: float = 800.0
+    jerk_fraction: float = 0.5
+    jerk_walkback_fraction: float = 0.25
+    walkback_ms: float = 40.0
+    walkback_rise: float = 1.1
+    peak_window_ms: float = 80.0
+    refractory_fraction: float = 0.6  # acc only: of the last stride
+    refractory_min_ms: float = 400.0  # strides are longer (cadence < 300 spm)
+    stride_max_s: float = 2.5
+    min_rise_radps: float = 0.3
+    ic_shift_ms: float = -12.0  # the shock begins ~15 ms after touchdown (Bach dev, sim dev)
+    gyro_shift_ms: float = 0.0
+    loading_fraction: float = 0.4  # of the contact: the loading peak
+    ring_s: float = 4.0
+    burst_wait_ms: float = 60.0
+    duty_walk: float = 0.5
+    jerk_decay_s: float = 4.0  # the burst-peak EMA halves in this armed time
+    tilt_memory_s: float = 2.0  # complementary filter
+    still_radps: float = 0.3
+    still_acc_mps2: float = 0.5
+    still_s: float = 0.5
+    acc_range_g: float = 0.0
+    clip_fraction: float = 0.99
+    clip_before_ic_ms: float = 10.0
+    early_burst_fraction: float = 0.0  # a shock before the gyro minimum: × burst EMA
+    jerk_keep_fraction: float = 0.7  # bursts below this × the level do not update it
+    late_swing_fraction: float = 0.25  # search for the contact once w < this × swing peak
+
+
+def _samples(ms: float, fs_hz: float, minimum: int = 1) -> float:
+    return float(max(minimum, round(ms * 1e-3 * fs_hz)))
+
+
+def _alpha(tau_ms: float, fs_hz: float) -> float:
+    return 1.0 - math.exp(-1.0 / max(1e-9, tau_ms * 1e-3 * fs_hz))
+
+
+def _vector(p: ShinParams, fs: float) -> np.ndarray:
+    P = np.zeros(sk.N_P)
+    P[sk.P_FS] = fs
+    P[sk.P_JERK_K] = _samples(p.jerk_lag_ms, fs)
+    P[sk.P_W_ALPHA] = _alpha(p.gyro_smooth_ms, fs)
+    P[sk.P_L_ALPHA] = _alpha(p.long_axis_memory_s * 1e3, fs)
+    P[sk.P_M_DECAY] = math.exp(-1.0 / (p.gyro_memory_s * fs))
+    P[sk.P_MOVING] = p.moving_radps
+    P[sk.P_UPDATE] = _samples(p.axis_update_s * 1e3, fs)
+    P[sk.P_READY] = _samples(p.axis_ready_s * 1e3, fs)
+    P[sk.P_ARM_RADPS] = p.arm_swing_radps
+    P[sk.P_ARM_FRAC] = p.arm_fraction
+    P[sk.P_MIN_CONTACT] = _samples(p.min_contact_ms, fs)
+    P[sk.P_JERK_FLOOR] = p.jerk_floor_mps3
+    P[sk.P_JERK_FRAC] = p.jerk_fraction
+    P[sk.P_JERK_LO] = p.jerk_walkback_fraction
+    P[sk.P_WALKBACK] = _samples(p.walkback_ms, fs)
+    P[sk.P_WALK_RISE] = p.walkback_rise
+    P[sk.P_PEAK_WIN] = _samples(p.peak_window_ms, fs)
+    P[sk.P_REFRACT_FRAC] = p.refractory_fraction
+    P[sk.P_REFRACT_MIN] = _samples(p.refractory_min_ms, fs)
+    P[sk.P_STRIDE_MAX] = _samples(p.stride_max_s * 1e3, fs)
+    P[sk.P_MIN_RISE] = p.min_rise_radps
+    P[sk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)
+    P[sk.P_GYRO_SHIFT] = round(p.gyro_shift_ms * 1e-3 * fs)
+    P[sk.P_LOAD_FRAC] = p.loading_fraction
+    P[sk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)
+    P[sk.P_BURST_WAIT] = _samples(p.burst_wait_ms, fs)
+    P[sk.P_DUTY_WALK] = p.duty_walk
+    P[sk.P_J_DECAY] = 0.5 ** (1.0 / (p.jerk_decay_s * fs))
+    P[sk.P_C_ALPHA] = _alpha(p.tilt_memory_s * 1e3, fs)
+    P[sk.P_STILL_RADPS] = p.still_radps
+    P[sk.P_STILL_ACC] = p.still_acc_mps2
+    P[sk.P_STILL_N] = _samples(p.still_s * 1e3, fs)
+    P[sk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * sk.G0
+    P[sk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)
+    P[sk.P_WAIT_REL] = p.early_burst_fraction
+    P[sk.P_LATE_FRAC] = p.late_swing_fraction
+    P[sk.P_JERK_KEEP] = p.jerk_keep_fraction
+    if P[sk.P_PEAK_WIN] >= P[sk.P_MIN_CONTACT]:
+        raise ValueError("peak_window_ms must be shorter than min_contact_ms")
+    return P
+
+
+class ShinStage:
+    """Contacts and per-step shin metrics; ``step`` returns (steps (k, N_S), ics (m, N_E))."""
+
+    def __init__(self, fs_hz: float, params: ShinParams | None = None) -> None:
+        self.fs_hz = float(fs_hz)
+        self.params = params or ShinParams()
+        self.P = _vector(self.params, self.fs_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = sk.init_state(int(self.P[sk.P_RING]))
+
+    def step(self, sample_idx: np.ndarray, t_us: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+             flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.ascontiguousarray(sample_idx, np.int64)
+        t = np.ascontiguousarray(t_us, np.float64)
+        a = np.ascontiguousarray(acc, np.float64).reshape(-1, 3)
+        g = np.ascontiguousarray(gyr, np.float64).reshape(-1, 3)
+        f = np.ascontiguousarray(flags, np.uint8)
+        n = a.shape[0]
+        # at most one IC per refractory / min contact and one step per IC; +2 for block edges
+        per = int(min(self.P[sk.P_MIN_CONTACT], self.P[sk.P_REFRACT_MIN]))
+        cap = 2 * (n // max(1, per)) + 4
+        steps = np.empty((cap, sk.N_S))
+        ics = np.empty((cap, sk.N_E))
+        s = self.state
+        k, m = sk.shin_step(self.P, s["F"], s["I"], s["ring_f"], s["ring_acc"], s["ring_idx"],
+                            idx, t, a, g, f, steps, ics)
+        return steps[:k], ics[:m]
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.state.items()}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        self.state = {k: v.copy() for k, v in snap.items()}
+
+    def report(self) -> dict[str, object]:
+        F, I = self.state["F"], self.state["I"]
+        s = -1.0 if F[sk.F_S3] < 0 else 1.0
+        return {"phase": ["stance", "swing", "armed"][int(I[sk.I_PHASE])],
+                "gyro_mode": bool(I[sk.I_GYRO] == 1),
+                "gait_mode": ["unknown", "walk", "run"][int(I[sk.I_MODE])],
+                "sagittal_axis": (s * F[sk.F_AX:sk.F_AX + 3]).tolist(),
+                "jerk_threshold_mps3": max(self.params.jerk_floor_mps3,
+                                           self.params.jerk_fraction * float(F[sk.F_JPK_EMA])),
+                "swing_peak_radps": float(F[sk.F_SWPK_EMA]),
+                "long_axis_from_still": bool(I[sk.I_HAVE_STILL]),
+                "shank_angle_deg": math.degrees(float(F[sk.F_THETA])),
+                "params": asdict(self.params)}
+
+
+def shin_steps_table(steps: np.ndarray, placement: Placement | str,
+                     time_offset_s: float = 0.0) -> Columns:
+    """A STEPS-schema columns dict from ``ShinStage.step`` records (device µs + offset → s)."""
+    pl = Placement(placement)
+    side = pl.side.value if pl.side is not None else ""
+    s = np.asarray(steps, float).reshape(-1, sk.N_S)
+    n = len(s)
+
+    def t(c: int) -> np.ndarray:
+        return s[:, c] * 1e-6 + time_offset_s
+
+    t_ic, t_to = t(sk.S_IC_TUS), t(sk.S_TO_TUS)
+    stride_ms = (t_ic - t(sk.S_PREV_IC_TUS)) * 1e3
+    stride_ms[~(stride_ms > 0)] = np.nan
+    cols = {
+        "placement": np.full(n, pl.value, object),
+        "side": np.full(n, side, object),
+        "ic_sample_idx": s[:, sk.S_IC_IDX].astype(np.int64),
+        "to_sample_idx": np.where(np.isfinite(s[:, sk.S_TO_IDX]), s[:, sk.S_TO_IDX],
+                                  -1).astype(np.int64),
+        "t_ic_s": t_ic,
+        "t_to_s": t_to,
+        "contact_ms": (t_to - t_ic) * 1e3,
+        "cadence_spm": 2 * 60000.0 / stride_ms,
+        "peak_acc_g": s[:, sk.S_PEAK_G],
+        "peak_tibial_acc_g": s[:, sk.S_PEAK_AXIAL_G],
+        "shank_angle_ic_deg": s[:, sk.S_ANGLE_IC_DEG],
+        "shank_loading_rotation_deg": s[:, sk.S_LOAD_ROT_DEG],
+        "clipped": s[:, sk.S_CLIPPED] > 0,
+        "t_emit_s": t(sk.S_EMIT_TUS),
+    }
+    return {c.name: cols[c.name] if c.name in cols else empty_column(c, n)
+            for c in STEPS.columns}

@@ -1,0 +1,234 @@
+"""The shin stage (:mod:`stridecore.dsp.shin`, kernel :mod:`stridecore.dsp.kernels.shin`).
+
+- chunk invariance: any cut of the stream into blocks (sizes 0, 1, random) gives the same step
+  and IC records as one block, bit for bit; reset / snapshot / restore;
+- the compiled kernel equals its own pure-Python version (``py_func``) on a short slice;
+- accelerometer alone (gyro NaN): gyro metrics are NaN, contacts are still found;
+- gaps: NaN dropouts and GAP_BEFORE (no IC decided across a gap);
+- the STEPS table helper;
+- accuracy floors on test-split simulator seeds (≥ 1000; a regression check, not tuning).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware_protocol.batch import SampleFlag
+from stridecore.bench.score import score
+from stridecore.dsp.kernels import shin as sk
+from stridecore.dsp.shin import ShinStage, shin_steps_table
+from stridecore.schema import STEPS, Placement
+from stridecore.simulate.session import simulate
+
+SEED = 1001  # test split, never used for tuning
+HYP = settings(deadline=None, max_examples=25,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return simulate(60.0, seed=SEED, placements=["right_shin"]).recording
+
+
+@pytest.fixture(scope="module")
+def stream(rec):
+    s = rec.sensors[Placement.RIGHT_SHIN]
+    n = int(20 * s.fs_hz)
+    sm = s.samples[:n]
+    return (sm.sample_idx.copy(), sm.t_device_us.copy(), sm.acc_mps2.copy(),
+            sm.gyr_radps.copy(), sm.flags.copy(), float(s.fs_hz))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_kernels():
+    """Compile (or load) the kernel once, so no hypothesis example pays for numba."""
+    rng = np.random.default_rng(0)
+    n = 64
+    st_ = ShinStage(833.0)
+    st_.step(np.arange(n), np.arange(n) * 1200.0, rng.normal(0, 9.8, (n, 3)),
+             rng.normal(0, 3, (n, 3)), np.zeros(n, np.uint8))
+    st_.step(np.arange(0), np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, np.uint8))
+
+
+def run(stage: ShinStage, x, sizes) -> tuple[np.ndarray, np.ndarray]:
+    idx, t, acc, gyr, fl, _ = x
+    n = len(idx)
+    out_s, out_e, i = [], [], 0
+    for b in itertools.cycle(sizes):
+        s, e = stage.step(idx[i:i + b], t[i:i + b], acc[i:i + b], gyr[i:i + b], fl[i:i + b])
+        out_s.append(s)
+        out_e.append(e)
+        i += b
+        if i >= n:
+            break
+    return np.concatenate(out_s), np.concatenate(out_e)
+
+
+def whole(x, gyro=True):
+    idx, t, acc, gyr, fl, fs = x
+    g = gyr if gyro else np.full_like(gyr, np.nan)
+    return ShinStage(fs).step(idx, t, acc, g, fl)
+
+
+def same(a, b):
+    assert a[0].shape == b[0].shape and a[1].shape == b[1].shape
+    assert np.array_equal(a[0], b[0], equal_nan=True)
+    assert np.array_equal(a[1], b[1], equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def ref(stream):
+    return whole(stream)
+
+
+@HYP
+@given(st.lists(st.integers(0, 3000), min_size=1, max_size=12).filter(lambda v: any(v)))
+def test_chunk_invariance(stream, ref, sizes):
+    same(run(ShinStage(stream[-1]), stream, sizes), ref)
+
+
+def test_chunk_invariance_blocks_of_one_and_zero(stream, ref):
+    same(run(ShinStage(stream[-1]), stream, [1, 0, 1, 7]), ref)
+
+
+def test_chunk_invariance_accelerometer_only(stream):
+    x = (*stream[:3], np.full_like(stream[3], np.nan), *stream[4:])
+    same(run(ShinStage(stream[-1]), x, [5, 0, 331]), whole(stream, gyro=False))
+
+
+def test_reset_snapshot_restore(stream, ref):
+    stg = ShinStage(stream[-1])
+    run(stg, stream, [4000])
+    stg.reset()
+    same(run(stg, stream, [len(stream[0])]), ref)
+    stg = ShinStage(stream[-1])
+    h = len(stream[0]) // 2
+    a = run(stg, (*(v[:h] for v in stream[:5]), stream[5]), [h])
+    snap = stg.snapshot()
+    b = run(stg, (*(v[h:] for v in stream[:5]), stream[5]), [999])
+    stg.restore(snap)
+    b2 = run(stg, (*(v[h:] for v in stream[:5]), stream[5]), [len(stream[0])])
+    same(b, b2)
+    same((np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])), ref)
+    assert set(stg.report()) >= {"phase", "gyro_mode", "jerk_threshold_mps3", "params"}
+
+
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+def test_py_func_equals_compiled(stream, gyro):
+    idx, t, acc, gyr, fl, fs = stream
+    n = int(6 * fs)
+    g = gyr[:n] if gyro else np.full((n, 3), np.nan)
+    outs = []
+    for fn in (sk.shin_step, sk.shin_step.py_func):
+        stg = ShinStage(fs)
+        s = stg.state
+        steps = np.empty((200, sk.N_S))
+        ics = np.empty((200, sk.N_E))
+        k, m = fn(stg.P, s["F"], s["I"], s["ring_f"], s["ring_acc"], s["ring_idx"],
+                  idx[:n], t[:n], acc[:n], g, fl[:n], steps, ics)
+        outs.append((steps[:k].copy(), ics[:m].copy(), s["F"].copy(), s["I"].copy()))
+    assert len(outs[0][1]) > 3
+    for a, b in zip(outs[0], outs[1], strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_accelerometer_only_gives_nan_gyro_metrics(stream):
+    steps, ics = whole(stream, gyro=False)
+    assert len(ics) >= 15  # ~20 s of running: ~27 contacts of this leg
+    assert len(steps) >= 15
+    for c in (sk.S_ANGLE_IC_DEG, sk.S_LOAD_ROT_DEG, sk.S_TO_TUS):
+        assert np.all(np.isnan(steps[:, c]))
+    assert np.all(steps[:, sk.S_TO_IDX] == -1)
+    assert np.all(steps[:, sk.S_GYRO] == 0)
+    assert np.all(np.isfinite(steps[:, sk.S_PEAK_AXIAL_G]))
+    # with the gyro, the same metrics exist
+    gsteps, _ = whole(stream)
+    assert np.isfinite(gsteps[:, sk.S_ANGLE_IC_DEG]).mean() > 0.9
+    assert gsteps[:, sk.S_GYRO].mean() > 0.9  # acc-only until the gyro axis is trained
+
+
+def _gapped(stream, i0, i1, how):
+    idx, t, acc, gyr, fl, fs = (v.copy() if isinstance(v, np.ndarray) else v for v in stream)
+    if how == "nan":
+        acc[i0:i1] = np.nan
+        gyr[i0:i1] = np.nan
+        return (idx, t, acc, gyr, fl, fs)
+    keep = np.ones(len(idx), bool)
+    keep[i0:i1] = False
+    idx, t, acc, gyr, fl = idx[keep], t[keep], acc[keep], gyr[keep], fl[keep]
+    fl[i0] |= SampleFlag.GAP_BEFORE
+    return (idx, t, acc, gyr, fl, fs)
+
+
+@pytest.mark.parametrize("how", ["nan", "dropped"])
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+def test_no_event_across_a_gap(stream, how, gyro):
+    fs = stream[-1]
+    i0, i1 = int(8.0 * fs), int(8.3 * fs)
+    x = _gapped(stream, i0, i1, how)
+    if not gyro:
+        x = (*x[:3], np.full_like(x[3], np.nan), *x[4:])
+    steps, ics = run(ShinStage(fs), x, [777])
+    lo, hi = stream[0][i0], stream[0][i1 - 1]
+    ic = ics[:, 0]
+    emit = ics[:, 2]
+    assert not np.any((ic >= lo) & (ic <= hi)), "IC inside the gap"
+    assert not np.any((ic < lo) & (emit > hi)), "IC decided across the gap"
+    # no step spans the gap, none has a previous IC before it
+    prev_before = steps[:, sk.S_PREV_IC_TUS] < stream[1][i0]
+    assert not np.any(prev_before & (steps[:, sk.S_IC_IDX] > hi))
+    assert not np.any((steps[:, sk.S_IC_IDX] < lo) & (steps[:, sk.S_EMIT_IDX] > hi))
+    # contacts resume after the gap
+    assert np.sum(ic > hi) >= 10
+
+
+def test_all_nan_block(stream):
+    fs = stream[-1]
+    n = 500
+    stg = ShinStage(fs)
+    s, e = stg.step(np.arange(n), np.arange(n) * 1e6 / fs, np.full((n, 3), np.nan),
+                    np.full((n, 3), np.nan), np.zeros(n, np.uint8))
+    assert len(s) == 0 and len(e) == 0
+
+
+def test_steps_table(stream):
+    steps, _ = whole(stream)
+    tab = shin_steps_table(steps, "left_shin", time_offset_s=1.5)
+    assert list(tab) == list(STEPS.names)
+    n = len(steps)
+    assert all(len(v) == n for v in tab.values())
+    assert set(tab["placement"]) == {"left_shin"} and set(tab["side"]) == {"left"}
+    np.testing.assert_allclose(tab["t_ic_s"], steps[:, sk.S_IC_TUS] * 1e-6 + 1.5)
+    ok = np.isfinite(tab["contact_ms"])
+    assert ok.mean() > 0.9 and np.all(tab["contact_ms"][ok] > 0)
+    assert np.nanmedian(tab["cadence_spm"]) > 120
+    assert np.all(np.isnan(tab["strike_angle_deg"]))
+    empty = shin_steps_table(np.empty((0, sk.N_S)), "right_shin")
+    assert all(len(v) == 0 for v in empty.values())
+
+
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+def test_accuracy_floor_test_seed(rec, gyro):
+    s = rec.sensors[Placement.RIGHT_SHIN]
+    x = (s.samples.sample_idx, s.samples.t_device_us, s.samples.acc_mps2,
+         s.samples.gyr_radps, s.samples.flags, float(s.fs_hz))
+    steps, _ = whole(x, gyro=gyro)
+    tab = shin_steps_table(steps, Placement.RIGHT_SHIN)
+    tab["recording_id"] = np.full(len(steps), rec.recording_id, object)
+    m = rec.truth["placement"] == "right_shin"
+    r = score(tab, {k: v[m] for k, v in rec.truth.items()}, tol_ms=50, by=())
+    o = r.overall
+    floor = FLOORS[gyro]
+    assert o.f1 >= floor["f1"], o.f1
+    assert abs(o.ic_ms.bias) <= floor["bias"] and o.ic_ms.sd <= floor["sd"]
+
+
+# measured on seed 1001 at ±50 ms: gyro F1 0.854, bias +6.2, SD 22.1 ms; acc-only F1 0.575,
+# bias +5.2, SD 18.1 ms (the floors sit a little below, the limits a little above)
+FLOORS = {True: {"f1": 0.80, "bias": 10.0, "sd": 25.0},
+          False: {"f1": 0.52, "bias": 10.0, "sd": 21.0}}
