@@ -1,0 +1,405 @@
+"""Knee kernel: sagittal knee flexion from a thigh and a shank IMU, sample by sample.
+
+Method (Seel, Raisch & Schauer 2014, "IMU-based joint angle measurement for gait analysis",
+Sensors 14:6891, reduced to the sagittal plane; the attitude part is a one-axis Mahony-style
+complementary filter, Mahony, Hamel & Pflimlin 2008, IEEE TAC 53:1203):
+
+1. Each segment's sagittal (medio-lateral) axis ``j`` in its sensor frame is the principal
+   eigenvector of the exponentially weighted gyro second moment over moving samples (the same
+   estimate as :mod:`stridecore.dsp.kernels.mount`), refreshed by power iteration, its sign kept
+   continuous between refreshes.
+2. Each axis is signed "distal end forward" on its own: gait rotates both segments forward fast
+   and briefly (swing) and backward slowly (stance), so the rate about the correctly signed axis
+   is positively skewed. The kernel keeps exponentially weighted second and third moments of the
+   rate about the raw axis over moving samples and takes the sign of the skewness (hysteresis
+   ``sign_skew``). Thigh and shank are signed independently, so no assumption about how their
+   rates correlate is needed (it changes sign between walking and running).
+3. Each segment's sagittal inclination ``α`` about ``j``: gyro integration ``α += (ω·j) dt``
+   corrected toward the accelerometer's gravity inclination ``α_acc = −atan2(a·v, a·u)``
+   (``u`` the first quiet gravity direction projected on the plane ⊥ ``j``, ``v = j × u``) with
+   gain ``dt / tau`` on low-dynamics samples (| |a| − g | < ``dyn_acc``). For ``settle`` samples
+   after an (re)initialisation the time constant ramps up from ``tau_settle`` (a fast start, as
+   in the x-io Fusion AHRS initialisation).
+4. Knee = sign_thigh·α_thigh − sign_shank·α_shank − offset. The offset holds both sensors'
+   unknown in-plane mounting angles. Offset assumption: during quiet standing (both segments
+   still for ``still_n`` samples, |a| ≈ g) the knee is ``standing_knee`` (default 0°: straight);
+   until a standing period has been seen, a gait prior: the stride minimum of knee flexion
+   (terminal swing / mid-stance) is ``gait_min_knee``; the minimum is tracked by an envelope
+   that follows drops at once and rises by ``min_rise`` rad per sample.
+
+A non-finite sample in either stream invalidates both inclinations; they restart from the
+accelerometer at the next finite sample (with the fast settle). Axes, signs and offset are kept.
+
+Params vector ``P`` (float64) and state ``F`` (float64) / ``I`` (int64): the indices below; each
+segment's block starts at ``seg * N_FS`` / ``seg * N_IS`` (0 = thigh, 1 = shank), shared entries
+after ``2 * N_FS`` / ``2 * N_IS``. Kernels import only numpy, numba and math.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from firmware_protocol._jit import njit
+
+G0 = 9.80665
+
+# params
+P_DT = 0  # s per sample
+P_MOVING_RADPS = 1  # |ω| above which a sample informs the axis and the sign
+P_DECAY = 2  # per-moving-sample forgetting factor of the gyro second moment
+P_UPDATE = 3  # refresh the eigenvector every this many moving samples
+P_READY = 4  # moving samples before the axis (and the sign) is trusted
+P_SKEW_DECAY = 5  # per-moving-sample forgetting factor of the rate moments (sign)
+P_SIGN_SKEW = 6  # |skewness| beyond which the sign is confirmed / flipped
+P_GAIN = 7  # complementary gain dt / tau
+P_GAIN_SETTLE = 8  # gain right after an (re)initialisation, dt / tau_settle
+P_SETTLE = 9  # samples over which the gain ramps from P_GAIN_SETTLE to P_GAIN
+P_DYN_ACC = 10  # m/s²: | |a| - g | below this: the accelerometer corrects the inclination
+P_W_ALPHA = 11  # |ω| EMA coefficient (standing test)
+P_STILL_RADPS = 12  # smoothed |ω| below this on both segments ...
+P_STILL_ACC = 13  # ... and | |a| - g | below this: still
+P_STILL_N = 14  # samples of still that make quiet standing
+P_STAND_KNEE = 15  # rad: the knee angle assumed while standing
+P_GAIT_MIN_KNEE = 16  # rad: the stride minimum of knee flexion assumed in gait
+P_MIN_RISE = 17  # rad per sample: rise of the stride-minimum envelope
+P_GAIT_READY = 18  # moving samples (shank) of tracking before the gait prior is trusted
+P_OFF_ALPHA = 19  # EMA coefficient of the standing offset while standing continues
+P_QUIET_RADPS = 20  # |ω| below this (with P_DYN_ACC): the accelerometer corrects
+P_REJECT_RAD = 21  # ... unless it disagrees by more than this (after settling)
+P_RECOVER = 22  # rejected quiet samples in a row that restart the settling
+P_SIGN_FLIP = 23  # |skewness| against a confirmed sign that flips it (hysteresis)
+N_P = 24
+
+# float state, per segment
+FS_M = 0  # 9: gyro second moment, row-major
+FS_AX = 9  # 3: raw principal axis (unit, continuous sign)
+FS_GREF = 12  # 3: reference gravity direction (sensor frame)
+FS_M2 = 15  # EMA of (ω·ax)² over moving samples
+FS_M3 = 16  # EMA of (ω·ax)³ over moving samples
+FS_ALPHA = 17  # inclination about the raw axis (rad)
+FS_WSM = 18  # smoothed |ω|
+N_FS = 19
+# float state, shared (after 2 * N_FS)
+F_OFFSET = 2 * N_FS + 0  # rad: knee offset in force
+F_LOW = 2 * N_FS + 1  # rad: stride-minimum envelope of the uncalibrated knee
+F_STAND_G = 2 * N_FS + 2  # 6: mean specific force while standing, thigh then shank
+F_KM = 2 * N_FS + 8  # 6: EMA of k, k², k³ of the candidate knee for thigh sign +1, then -1
+N_F = 2 * N_FS + 14
+# int state, per segment
+IS_MOVING = 0  # moving samples seen (saturating)
+IS_SINCE = 1  # moving samples since the last refresh
+IS_SIGN = 2  # +1 / -1: the distal-forward sign of the raw axis
+IS_SIGN_SURE = 3  # 1 once the skewness passed the threshold
+IS_HAVE_GREF = 4  # 1 once the reference gravity direction is set
+IS_ALPHA_OK = 5  # 1 while the inclination is initialised
+IS_SETTLE = 6  # samples since the inclination was (re)initialised (saturating)
+IS_REJECT = 7  # quiet samples rejected in a row (innovation gate)
+N_IS = 8
+# int state, shared (after 2 * N_IS)
+I_OFF_KIND = 2 * N_IS + 0  # 0 none, 1 gait prior, 2 standing
+I_STILL_RUN = 2 * N_IS + 1  # consecutive still samples
+I_LOW_N = 2 * N_IS + 2  # shank moving samples while the envelope was tracked
+I_LOW_OK = 2 * N_IS + 3  # 1 once the envelope holds a value
+I_N = 2 * N_IS + 4  # samples seen
+I_HAVE_STAND = 2 * N_IS + 5  # 1 once a quiet standing period was seen
+I_KM_N = 2 * N_IS + 6  # samples in the candidate-knee moments
+N_I = 2 * N_IS + 7
+
+# output flag bits
+FLAG_VALID = 1  # axes ready, signs confirmed, inclinations and offset in force
+FLAG_STANDING_OFFSET = 2  # the offset comes from quiet standing (else the gait prior)
+FLAG_STILL = 4  # quiet standing at this sample
+FLAG_RESTART = 8  # inclinations (re)initialised at this sample
+FLAG_SIGN_FLIP = 16  # a segment's sign flipped at this sample (offset re-learnt)
+
+
+def init_state() -> tuple[np.ndarray, np.ndarray]:
+    F = np.zeros(N_F)
+    I = np.zeros(N_I, np.int64)
+    for s in range(2):
+        F[s * N_FS + FS_AX + 1] = 1.0
+        I[s * N_IS + IS_SIGN] = 1
+    return F, I
+
+
+@njit
+def _refresh(F: np.ndarray, b: int) -> None:
+    m = b + FS_M
+    a = b + FS_AX
+    v0 = F[a]
+    v1 = F[a + 1]
+    v2 = F[a + 2]
+    for _ in range(12):
+        w0 = F[m] * v0 + F[m + 1] * v1 + F[m + 2] * v2
+        w1 = F[m + 3] * v0 + F[m + 4] * v1 + F[m + 5] * v2
+        w2 = F[m + 6] * v0 + F[m + 7] * v1 + F[m + 8] * v2
+        n = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
+        if n <= 0.0:
+            return
+        v0 = w0 / n
+        v1 = w1 / n
+        v2 = w2 / n
+    if v0 * F[a] + v1 * F[a + 1] + v2 * F[a + 2] < 0.0:
+        v0, v1, v2 = -v0, -v1, -v2
+    F[a] = v0
+    F[a + 1] = v1
+    F[a + 2] = v2
+
+
+@njit
+def _diag_start(F: np.ndarray, b: int) -> None:
+    m = b + FS_M
+    k = 0
+    if F[m + 4] > F[m]:
+        k = 1
+    if F[m + 8] > F[m + 4 * k]:
+        k = 2
+    for q in range(3):
+        F[b + FS_AX + q] = 0.0
+    F[b + FS_AX + k] = 1.0
+
+
+@njit
+def _acc_incl(F: np.ndarray, b: int, a0: float, a1: float, a2: float) -> float:
+    """Gravity inclination about the raw axis: −atan2(a·v, a·u), u = gref ⊥ axis, v = ax × u."""
+    j0 = F[b + FS_AX]
+    j1 = F[b + FS_AX + 1]
+    j2 = F[b + FS_AX + 2]
+    g0 = F[b + FS_GREF]
+    g1 = F[b + FS_GREF + 1]
+    g2 = F[b + FS_GREF + 2]
+    d = g0 * j0 + g1 * j1 + g2 * j2
+    u0 = g0 - d * j0
+    u1 = g1 - d * j1
+    u2 = g2 - d * j2
+    n = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+    if n < 1e-6:
+        return 0.0
+    u0 /= n
+    u1 /= n
+    u2 /= n
+    v0 = j1 * u2 - j2 * u1
+    v1 = j2 * u0 - j0 * u2
+    v2 = j0 * u1 - j1 * u0
+    return -math.atan2(a0 * v0 + a1 * v1 + a2 * v2, a0 * u0 + a1 * u1 + a2 * u2)
+
+
+@njit
+def _wrap(x: float) -> float:
+    return (x + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@njit
+def _segment(P: np.ndarray, F: np.ndarray, I: np.ndarray, s: int, a0: float, a1: float,
+             a2: float, g0: float, g1: float, g2: float) -> int:
+    """One finite sample of segment ``s``; returns flag bits (restart, sign flip)."""
+    b = s * N_FS
+    c = s * N_IS
+    fl = 0
+    wn = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+    an = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+    if I[I_N] == 0:
+        F[b + FS_WSM] = wn
+    F[b + FS_WSM] += P[P_W_ALPHA] * (wn - F[b + FS_WSM])
+    # axis: exponentially weighted second moment over moving samples
+    if wn > P[P_MOVING_RADPS]:
+        d = P[P_DECAY]
+        e = 1.0 - d
+        m = b + FS_M
+        F[m + 0] = d * F[m + 0] + e * g0 * g0
+        F[m + 1] = d * F[m + 1] + e * g0 * g1
+        F[m + 2] = d * F[m + 2] + e * g0 * g2
+        F[m + 4] = d * F[m + 4] + e * g1 * g1
+        F[m + 5] = d * F[m + 5] + e * g1 * g2
+        F[m + 8] = d * F[m + 8] + e * g2 * g2
+        F[m + 3] = F[m + 1]
+        F[m + 6] = F[m + 2]
+        F[m + 7] = F[m + 5]
+        if I[c + IS_MOVING] < 1 << 40:
+            I[c + IS_MOVING] += 1
+        I[c + IS_SINCE] += 1
+        if I[c + IS_MOVING] == 1:
+            _diag_start(F, b)
+        if I[c + IS_SINCE] >= P[P_UPDATE]:
+            I[c + IS_SINCE] = 0
+            _refresh(F, b)
+        # sign: skewness of the rate about the raw axis
+        wj = g0 * F[b + FS_AX] + g1 * F[b + FS_AX + 1] + g2 * F[b + FS_AX + 2]
+        k = P[P_SKEW_DECAY]
+        F[b + FS_M2] = k * F[b + FS_M2] + (1.0 - k) * wj * wj
+        F[b + FS_M3] = k * F[b + FS_M3] + (1.0 - k) * wj * wj * wj
+        if s == 1 and I[c + IS_MOVING] >= P[P_READY] and F[b + FS_M2] > 0.0:
+            sk = F[b + FS_M3] / F[b + FS_M2] ** 1.5
+            flip = P[P_SIGN_FLIP] if I[c + IS_SIGN_SURE] == 1 else P[P_SIGN_SKEW]
+            if sk * I[c + IS_SIGN] < -flip:
+                I[c + IS_SIGN] = -I[c + IS_SIGN]
+                I[c + IS_SIGN_SURE] = 1
+                fl |= FLAG_SIGN_FLIP
+            elif sk * I[c + IS_SIGN] > P[P_SIGN_SKEW]:
+                I[c + IS_SIGN_SURE] = 1
+    # inclination: complementary filter about the raw axis
+    quiet = abs(an - G0) < P[P_DYN_ACC]
+    if I[c + IS_HAVE_GREF] == 0:
+        if quiet:
+            F[b + FS_GREF] = a0 / an
+            F[b + FS_GREF + 1] = a1 / an
+            F[b + FS_GREF + 2] = a2 / an
+            I[c + IS_HAVE_GREF] = 1
+        else:
+            return fl
+    if I[c + IS_ALPHA_OK] == 0:
+        if not quiet:
+            return fl
+        F[b + FS_ALPHA] = _acc_incl(F, b, a0, a1, a2)
+        I[c + IS_ALPHA_OK] = 1
+        I[c + IS_SETTLE] = 0
+        return fl | FLAG_RESTART
+    wj = g0 * F[b + FS_AX] + g1 * F[b + FS_AX + 1] + g2 * F[b + FS_AX + 2]
+    F[b + FS_ALPHA] += wj * P[P_DT]
+    if quiet and wn < P[P_QUIET_RADPS]:
+        gain = P[P_GAIN]
+        if I[c + IS_SETTLE] < P[P_SETTLE]:
+            r = I[c + IS_SETTLE] / P[P_SETTLE]
+            gain = P[P_GAIN_SETTLE] + r * (P[P_GAIN] - P[P_GAIN_SETTLE])
+        err = _wrap(_acc_incl(F, b, a0, a1, a2) - F[b + FS_ALPHA])
+        if I[c + IS_SETTLE] >= P[P_SETTLE] and abs(err) > P[P_REJECT_RAD]:
+            # a quiet-looking sample far from the gyro's inclination: rejected (|a| ≈ g
+            # with the wrong direction happens in swing); many in a row: start again
+            I[c + IS_REJECT] += 1
+            if I[c + IS_REJECT] >= P[P_RECOVER]:
+                I[c + IS_SETTLE] = 0
+                I[c + IS_REJECT] = 0
+                fl |= FLAG_RESTART
+        else:
+            I[c + IS_REJECT] = 0
+            F[b + FS_ALPHA] += gain * err
+    if I[c + IS_SETTLE] < 1 << 40:
+        I[c + IS_SETTLE] += 1
+    return fl
+
+
+@njit
+def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gyr_t: np.ndarray,
+              acc_s: np.ndarray, gyr_s: np.ndarray, knee_out: np.ndarray,
+              flags_out: np.ndarray) -> None:
+    """Advance over time-aligned thigh (``acc_t``, ``gyr_t``) and shank (``acc_s``, ``gyr_s``)
+    blocks, (n, 3) each, m/s² and rad/s; write knee flexion (deg, + flexed; NaN while not
+    valid) to ``knee_out`` (n,) and the ``FLAG_*`` bits to ``flags_out`` (n,)."""
+    n = acc_t.shape[0]
+    for t in range(n):
+        fl = 0
+        fin = True
+        for q in range(3):
+            if not (math.isfinite(acc_t[t, q]) and math.isfinite(gyr_t[t, q])
+                    and math.isfinite(acc_s[t, q]) and math.isfinite(gyr_s[t, q])):
+                fin = False
+        if not fin:
+            I[IS_ALPHA_OK] = 0
+            I[N_IS + IS_ALPHA_OK] = 0
+            I[I_STILL_RUN] = 0
+            I[I_N] += 1
+            knee_out[t] = math.nan
+            flags_out[t] = 0
+            continue
+        fl |= _segment(P, F, I, 0, acc_t[t, 0], acc_t[t, 1], acc_t[t, 2],
+                       gyr_t[t, 0], gyr_t[t, 1], gyr_t[t, 2])
+        fl |= _segment(P, F, I, 1, acc_s[t, 0], acc_s[t, 1], acc_s[t, 2],
+                       gyr_s[t, 0], gyr_s[t, 1], gyr_s[t, 2])
+        I[I_N] += 1
+        if fl & FLAG_SIGN_FLIP:
+            # the uncalibrated knee changed meaning: learn the offset again
+            I[I_OFF_KIND] = 0
+            I[I_LOW_OK] = 0
+            I[I_LOW_N] = 0
+        ok = (I[IS_ALPHA_OK] == 1 and I[N_IS + IS_ALPHA_OK] == 1)
+        if not ok:
+            knee_out[t] = math.nan
+            flags_out[t] = fl
+            continue
+        # the thigh's sign: the candidate knee (thigh ±1, shank signed) with the more positive
+        # skewness (the knee flexes briefly and far in swing, never far past straight)
+        if fl & FLAG_SIGN_FLIP:
+            for q in range(6):
+                F[F_KM + q] = 0.0
+            I[I_KM_N] = 0
+        if I[N_IS + IS_SIGN_SURE] == 1 and F[N_FS + FS_WSM] > P[P_MOVING_RADPS]:
+            kd = P[P_SKEW_DECAY]
+            sk = np.zeros(2)
+            for h in range(2):
+                x = (1.0 - 2.0 * h) * F[FS_ALPHA] - I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA]
+                o = F_KM + 3 * h
+                F[o] = kd * F[o] + (1.0 - kd) * x
+                F[o + 1] = kd * F[o + 1] + (1.0 - kd) * x * x
+                F[o + 2] = kd * F[o + 2] + (1.0 - kd) * x * x * x
+            I[I_KM_N] += 1
+            if I[I_KM_N] >= P[P_READY]:
+                for h in range(2):
+                    o = F_KM + 3 * h
+                    m1 = F[o]
+                    var = F[o + 1] - m1 * m1
+                    c3 = F[o + 2] - 3.0 * m1 * F[o + 1] + 2.0 * m1 * m1 * m1
+                    sk[h] = c3 / var ** 1.5 if var > 1e-12 else 0.0
+                d = sk[0] - sk[1]
+                want = 1 if d > 0.0 else -1
+                thr = P[P_SIGN_FLIP] if I[IS_SIGN_SURE] == 1 else P[P_SIGN_SKEW]
+                if abs(d) > thr:
+                    if want != I[IS_SIGN]:
+                        I[IS_SIGN] = want
+                        fl |= FLAG_SIGN_FLIP
+                        I[I_OFF_KIND] = 0
+                        I[I_LOW_OK] = 0
+                        I[I_LOW_N] = 0
+                    I[IS_SIGN_SURE] = 1
+        raw = (I[IS_SIGN] * F[FS_ALPHA]) - (I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA])
+        # quiet standing: both segments still, |a| ≈ g
+        at = math.sqrt(acc_t[t, 0] ** 2 + acc_t[t, 1] ** 2 + acc_t[t, 2] ** 2)
+        ash = math.sqrt(acc_s[t, 0] ** 2 + acc_s[t, 1] ** 2 + acc_s[t, 2] ** 2)
+        if (F[FS_WSM] < P[P_STILL_RADPS] and F[N_FS + FS_WSM] < P[P_STILL_RADPS]
+                and abs(at - G0) < P[P_STILL_ACC] and abs(ash - G0) < P[P_STILL_ACC]):
+            I[I_STILL_RUN] += 1
+        else:
+            I[I_STILL_RUN] = 0
+        signs_ok = (I[IS_SIGN_SURE] == 1 and I[N_IS + IS_SIGN_SURE] == 1
+                    and I[IS_MOVING] >= P[P_READY] and I[N_IS + IS_MOVING] >= P[P_READY])
+        if I[I_STILL_RUN] >= P[P_STILL_N]:
+            # remember both gravity directions: the offset is their inclination difference
+            # about the axes in force (so standing before the axes are known still counts)
+            fl |= FLAG_STILL
+            first = I[I_STILL_RUN] == P[P_STILL_N]
+            e = 1.0 if first else P[P_OFF_ALPHA]
+            for q in range(3):
+                F[F_STAND_G + q] += e * (acc_t[t, q] - F[F_STAND_G + q])
+                F[F_STAND_G + 3 + q] += e * (acc_s[t, q] - F[F_STAND_G + 3 + q])
+            I[I_HAVE_STAND] = 1
+        if I[I_HAVE_STAND] == 1 and signs_ok:
+            F[F_OFFSET] = (I[IS_SIGN] * _acc_incl(F, 0, F[F_STAND_G], F[F_STAND_G + 1],
+                                                  F[F_STAND_G + 2])
+                           - I[N_IS + IS_SIGN] * _acc_incl(F, N_FS, F[F_STAND_G + 3],
+                                                           F[F_STAND_G + 4],
+                                                           F[F_STAND_G + 5])
+                           - P[P_STAND_KNEE])
+            I[I_OFF_KIND] = 2
+        # stride-minimum envelope of the uncalibrated knee (gait prior)
+        if signs_ok:
+            if I[I_LOW_OK] == 0:
+                F[F_LOW] = raw
+                I[I_LOW_OK] = 1
+            else:
+                F[F_LOW] += P[P_MIN_RISE]
+                if _wrap(raw - F[F_LOW]) < 0.0:
+                    F[F_LOW] = raw
+            if F[N_FS + FS_WSM] > P[P_MOVING_RADPS] and I[I_LOW_N] < 1 << 40:
+                I[I_LOW_N] += 1
+            if I[I_OFF_KIND] != 2 and I[I_LOW_N] >= P[P_GAIT_READY]:
+                F[F_OFFSET] = F[F_LOW] - P[P_GAIT_MIN_KNEE]
+                I[I_OFF_KIND] = 1
+        if I[I_OFF_KIND] == 2:
+            fl |= FLAG_STANDING_OFFSET
+        if signs_ok and I[I_OFF_KIND] > 0:
+            fl |= FLAG_VALID
+            knee_out[t] = math.degrees(_wrap(raw - F[F_OFFSET]))
+        else:
+            knee_out[t] = math.nan
+        flags_out[t] = fl

@@ -1,0 +1,124 @@
+"""Knee flexion stage: thigh + shank IMUs → sagittal knee angle per sample.
+
+See :mod:`stridecore.dsp.kernels.knee` for the method (principal-gyro sagittal axes, skewness
+sign, one-axis complementary filters, standing / gait-prior offset) and its references.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from stridecore.dsp.kernels import knee as kk
+
+
+@dataclass(frozen=True)
+class KneeParams:
+    """Knee flexion (:mod:`stridecore.dsp.kernels.knee`)."""
+
+    moving_radps: float = 1.0  # |ω| above which a sample informs axis and sign
+    memory_s: float = 30.0  # forgetting time of the gyro second moment, in moving time
+    update_s: float = 0.05  # eigenvector refresh period, in moving time
+    ready_s: float = 0.5  # moving time before axis and sign are trusted
+    sign_memory_s: float = 20.0  # forgetting time of the rate moments (sign), in moving time
+    sign_skew: float = 0.1  # |skewness| of the rate that confirms a segment's sign ...
+    sign_flip_skew: float = 0.6  # ... and, against a confirmed sign, flips it
+    tau_s: float = 1.5  # complementary filter time constant
+    settle_tau_s: float = 0.05  # ... right after an (re)initialisation, ramping to tau_s ...
+    settle_s: float = 1.0  # ... over this time
+    dynamic_acc_mps2: float = 2.0  # | |a| - g | below this ...
+    quiet_radps: float = 2.0  # ... and |ω| below this: the accelerometer corrects ...
+    reject_deg: float = 15.0  # ... unless it disagrees by more than this (once settled);
+    recover_s: float = 0.5  # rejected quiet time (in samples) that restarts the settling
+    gyro_smooth_ms: float = 100.0  # |ω| smoothing for the standing test
+    still_radps: float = 0.2  # standing: smoothed |ω| below this on both segments ...
+    still_acc_mps2: float = 0.5  # ... and | |a| - g | below this ...
+    still_s: float = 0.3  # ... for this long
+    standing_knee_deg: float = 0.0  # knee assumed while standing (offset assumption)
+    gait_min_knee_deg: float = 6.0  # stride minimum of knee flexion assumed before standing
+    min_rise_degps: float = 2.0  # rise rate of the stride-minimum envelope
+    gait_ready_s: float = 0.5  # shank moving time of envelope tracking before the prior
+    offset_smooth_s: float = 0.5  # offset EMA while standing continues
+
+
+def _alpha(tau_s: float, fs_hz: float) -> float:
+    return 1.0 - math.exp(-1.0 / max(1e-9, tau_s * fs_hz))
+
+
+class KneeStage:
+    """Knee flexion (deg, + flexed, NaN while not valid) and flags (``kk.FLAG_*``) per sample.
+
+    ``step`` takes time-aligned thigh and shank blocks of equal length at ``fs_hz``.
+    """
+
+    def __init__(self, fs_hz: float, params: KneeParams | None = None) -> None:
+        self.fs_hz = fs = float(fs_hz)
+        self.params = p = params or KneeParams()
+        P = np.zeros(kk.N_P)
+        P[kk.P_DT] = 1.0 / fs
+        P[kk.P_MOVING_RADPS] = p.moving_radps
+        P[kk.P_DECAY] = math.exp(-1.0 / (p.memory_s * fs))
+        P[kk.P_UPDATE] = max(1, round(p.update_s * fs))
+        P[kk.P_READY] = max(1, round(p.ready_s * fs))
+        P[kk.P_SKEW_DECAY] = math.exp(-1.0 / (p.sign_memory_s * fs))
+        P[kk.P_SIGN_SKEW] = p.sign_skew
+        P[kk.P_SIGN_FLIP] = p.sign_flip_skew
+        P[kk.P_GAIN] = min(1.0, 1.0 / (p.tau_s * fs))
+        P[kk.P_GAIN_SETTLE] = min(1.0, 1.0 / (p.settle_tau_s * fs))
+        P[kk.P_SETTLE] = max(1, round(p.settle_s * fs))
+        P[kk.P_DYN_ACC] = p.dynamic_acc_mps2
+        P[kk.P_QUIET_RADPS] = p.quiet_radps
+        P[kk.P_REJECT_RAD] = math.radians(p.reject_deg)
+        P[kk.P_RECOVER] = max(1, round(p.recover_s * fs))
+        P[kk.P_W_ALPHA] = _alpha(p.gyro_smooth_ms * 1e-3, fs)
+        P[kk.P_STILL_RADPS] = p.still_radps
+        P[kk.P_STILL_ACC] = p.still_acc_mps2
+        P[kk.P_STILL_N] = max(1, round(p.still_s * fs))
+        P[kk.P_STAND_KNEE] = math.radians(p.standing_knee_deg)
+        P[kk.P_GAIT_MIN_KNEE] = math.radians(p.gait_min_knee_deg)
+        P[kk.P_MIN_RISE] = math.radians(p.min_rise_degps) / fs
+        P[kk.P_GAIT_READY] = max(1, round(p.gait_ready_s * fs))
+        P[kk.P_OFF_ALPHA] = _alpha(p.offset_smooth_s, fs)
+        self.P = P
+        self.reset()
+
+    def reset(self) -> None:
+        self.F, self.I = kk.init_state()
+
+    def step(self, acc_thigh_mps2: np.ndarray, gyr_thigh_radps: np.ndarray,
+             acc_shank_mps2: np.ndarray, gyr_shank_radps: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        blocks = [np.ascontiguousarray(x, np.float64).reshape(-1, 3)
+                  for x in (acc_thigh_mps2, gyr_thigh_radps, acc_shank_mps2, gyr_shank_radps)]
+        n = blocks[0].shape[0]
+        if any(b.shape[0] != n for b in blocks):
+            raise ValueError("thigh and shank blocks must have the same length")
+        knee = np.empty(n)
+        flags = np.empty(n, np.int64)
+        kk.knee_step(self.P, self.F, self.I, *blocks, knee, flags)
+        return knee, flags
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {"F": self.F.copy(), "I": self.I.copy()}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        self.F, self.I = snap["F"].copy(), snap["I"].copy()
+
+    def report(self) -> dict[str, object]:
+        F, I = self.F, self.I
+        seg = {}
+        for s, name in enumerate(("thigh", "shank")):
+            b, c = s * kk.N_FS, s * kk.N_IS
+            m2 = F[b + kk.FS_M2]
+            seg[name] = {
+                "axis": (I[c + kk.IS_SIGN] * F[b + kk.FS_AX:b + kk.FS_AX + 3]).tolist(),
+                "sign": int(I[c + kk.IS_SIGN]), "sign_confirmed": bool(I[c + kk.IS_SIGN_SURE]),
+                "rate_skewness": float(F[b + kk.FS_M3] / m2 ** 1.5) if m2 > 0 else 0.0,
+                "moving_samples": int(I[c + kk.IS_MOVING]),
+                "inclination_deg": math.degrees(I[c + kk.IS_SIGN] * F[b + kk.FS_ALPHA]),
+                "inclination_ok": bool(I[c + kk.IS_ALPHA_OK])}
+        return {**seg, "offset_deg": math.degrees(F[kk.F_OFFSET]),
+                "offset_from": ["none", "gait prior", "standing"][int(I[kk.I_OFF_KIND])],
+                "params": asdict(self.params)}
