@@ -38,46 +38,54 @@ class MountParams:
 
 @dataclass(frozen=True)
 class FootParams:
-    """Foot events and metrics (:mod:`stridecore.dsp.kernels.foot`). Same defaults 100–1600 Hz."""
+    """Foot events and metrics (:mod:`stridecore.dsp.kernels.foot`). Same defaults 100–1600 Hz;
+    tuned on simulator 1.1.0 dev seeds 1–6 (laces, 833 Hz), the gaitmap example and Marpino
+    dev (``benchmarks/foot_accuracy.py``)."""
 
-    jerk_lag_ms: float = 5.0
-    gyro_smooth_ms: float = 10.0
-    acc_smooth_ms: float = 15.0
-    arm_swing_radps: float = 2.0
-    min_swing_ms: float = 150.0
-    min_contact_ms: float = 80.0
-    flat_foot_delay_ms: float = 10.0
-    toe_off_radps: float = 1.5
-    flat_foot_radps: float = 1.5
-    flat_foot_hold_ms: float = 20.0
-    jerk_floor_mps3: float = 15000.0
+    # signals
+    jerk_lag_ms: float = 5.0  # jerk = |a[n] − a[n − lag]| / lag
+    gyro_smooth_ms: float = 10.0  # EMA time constant of |ω| (flat-foot, swing)
+    acc_smooth_ms: float = 15.0  # EMA time constant of a (gravity at flat-foot)
+    # the gait cycle
+    arm_swing_radps: float = 2.0  # toes-up swing peak that arms the contact search
+    min_swing_ms: float = 150.0  # no contact sooner after toe-off
+    min_contact_ms: float = 80.0  # no toe-off sooner after contact
+    flat_foot_delay_ms: float = 10.0  # flat-foot not sooner after contact
+    toe_off_radps: float = 1.5  # toes-down push-off peak needed for a toe-off
+    flat_foot_radps: float = 1.5  # smoothed |ω| below this is flat...
+    flat_foot_hold_ms: float = 20.0  # ... for this long before a toe-off may follow
+    stance_max_s: float = 2.5  # longer: standing (the contact is emitted without toe-off)
+    swing_max_s: float = 2.0  # longer: the cycle is lost
+    # the contact: impact burst
+    jerk_floor_mps3: float = 15000.0  # burst threshold = max(floor, fraction × recent peaks)
     jerk_fraction: float = 0.3
-    jerk_min_mps3: float = 3000.0
-    jerk_walkback_fraction: float = 0.25
-    burst_wait_ms: float = 150.0
-    walkback_ms: float = 30.0
+    jerk_min_mps3: float = 3000.0  # smallest late burst taken at the burst_wait timeout
+    jerk_walkback_fraction: float = 0.25  # onset: walk back while the jerk is above this × thr
+    walkback_ms: float = 30.0  # ... at most this far
     walkback_rise: float = 1.1  # ... and stops where the jerk rises again by this factor
-    peak_window_ms: float = 60.0
-    still_radps: float = 0.3
-    still_acc_mps2: float = 0.5
-    still_s: float = 0.5
-    stance_max_s: float = 2.5
-    swing_max_s: float = 2.0
-    level_steps: int = 8
-    level_skip_steps: int = 2
-    duty_walk: float = 0.5
-    walk_stride_s: float = 0.85
-    walk_flat_ms: float = 400.0
-    walk_wait_ms: float = 60.0
+    burst_wait_ms: float = 150.0  # running: after the zero crossing, wait this for a burst
+    ic_shift_ms: float = 0.0  # added to a burst onset (0: the onset is the contact)
+    # walking and the gait mode
+    duty_walk: float = 0.5  # walking: contact / stride above this...
+    walk_stride_s: float = 0.85  # ... and a stride longer than this
+    walk_flat_ms: float = 400.0  # before any step: a flat stance this long says walking
+    walk_wait_ms: float = 60.0  # walking contact declared this long after the zero crossing
     run_burst_mps3: float = 25000.0  # within walk_wait, a burst above this and above
     run_burst_factor: float = 2.5  # this times the walker's slap is a running contact
-    flat_foot_acc_mps2: float = 3.0
-    grade_max_deg: float = 40.0
-    ic_shift_ms: float = 0.0
+    # level reference, angles
+    still_radps: float = 0.3  # standing still: |ω| below this...
+    still_acc_mps2: float = 0.5  # ... | |a| − g | below this ...
+    still_s: float = 0.5  # ... this long: the level reference
+    level_steps: int = 8  # without standing: mean flat-foot gravity of this many steps...
+    level_skip_steps: int = 2  # ... after skipping the first ones
+    flat_foot_acc_mps2: float = 3.0  # | |a| − g | at flat-foot above this voids the angles
+    grade_max_deg: float = 40.0  # a steeper flat-foot voids the angles (not flat)
+    # impact and clipping
+    peak_window_ms: float = 60.0  # peak |a| after contact
     acc_range_g: float = 0.0  # clipping limit if known (0: only the CLIPPED_ACC flag)
-    clip_fraction: float = 0.99
-    clip_before_ic_ms: float = 10.0
-    ring_s: float = 4.0
+    clip_fraction: float = 0.99  # an axis at this fraction of the range is clipped
+    clip_before_ic_ms: float = 10.0  # clipping this long before contact counts for the step
+    ring_s: float = 4.0  # look-back buffer
 
 
 def _samples(ms: float, fs_hz: float, minimum: int = 1) -> float:
