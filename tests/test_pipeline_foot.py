@@ -434,8 +434,12 @@ def test_step_metrics_match_the_raw_arrays(run35):
             ff = pos_of[int(row[fk.S_FF_IDX])]
             assert ic + ff_delay <= ff <= (to if to >= 0 else emit)
             if np.isfinite(row[fk.S_FSA_DEG]):
-                # strike angle: minus the pitch-rate integral over (IC, FF], toes-up sign
-                ref = -math.degrees(signs[k] * pitch[ic + 1:ff + 1].sum() / fs)
+                # strike angle: minus the pitch-rate integral from the contact to flat-foot:
+                # trapezoid over [IC, FF] plus half a sample before IC (the contact lies on
+                # average half a sample before the first sample that shows it)
+                seg = pitch[ic:ff + 1]
+                integral = (seg.sum() - 0.5 * seg[-1]) / fs
+                ref = -math.degrees(signs[k] * integral)
                 assert tab["strike_angle_deg"][k] == pytest.approx(ref, abs=1e-6)
                 n_fsa += 1
         # peak |a| over [IC, IC + 60 ms] (ICs seen later: test_peak_acc_window_of_late_ics)

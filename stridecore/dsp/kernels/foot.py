@@ -455,7 +455,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             if can_ff and F[F_WSM] < F[F_FF_BEST] and F[F_PMIN] > -P[P_TO_RADPS]:
                 F[F_FF_BEST] = F[F_WSM]
                 I[I_FF_N] = N
-                F[F_THETA_AT_FF] = F[F_THETA_IC]
+                # trapezoid rule: the flat-foot sample counts half
+                F[F_THETA_AT_FF] = F[F_THETA_IC] - 0.5 * pt * dt
                 F[F_GFF] = F[F_AEMA]
                 F[F_GFF + 1] = F[F_AEMA + 1]
                 F[F_GFF + 2] = F[F_AEMA + 2]
@@ -578,7 +579,9 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 I[I_HAS_IC] = 1
                 I[I_FLIPPED] = 0
                 _begin_stance(F, I)
-                th = 0.0
+                # the contact lies, on average, half a sample before the first sample that
+                # shows it: that half sample plus the trapezoid's half of sample ic_n
+                th = ring_f[ic_n % R, 3] * dt
                 pk = 0.0
                 jp = 0.0
                 for m in range(ic_n + 1, N + 1):
