@@ -26,7 +26,8 @@ class MountParams:
     update_s: float = 0.05  # eigenvector refresh period, in moving time
     ready_s: float = 0.25  # moving time before the axis is trusted
     reference_memory_s: float = 120.0  # forgetting time of the reference axis
-    slip_deg: float = 25.0  # fast vs reference axis beyond this: mounting changed
+    slip_deg: float = 25.0  # fast vs reference axis beyond this: mounting changed...
+    settle_s: float = 10.0  # ... then the reference follows the axis this long (moving time)
     gyro_smooth_ms: float = 10.0  # |ω| smoothing for the flat-foot test of the sign vote
     flat_radps: float = 1.5  # smoothed |ω| below this is flat...
     flat_acc_mps2: float = 4.0  # ... with | |a| - g | below this
@@ -111,6 +112,7 @@ class MountStage:
         P[mk.P_UPDATE] = upd
         P[mk.P_READY] = max(1, round(p.ready_s * self.fs_hz))
         P[mk.P_SLIP_COS] = math.cos(math.radians(p.slip_deg))
+        P[mk.P_HOLD] = max(1, round(p.settle_s * self.fs_hz))
         P[mk.P_W_ALPHA] = _alpha(p.gyro_smooth_ms, self.fs_hz)
         P[mk.P_FLAT_RADPS] = p.flat_radps
         P[mk.P_FLAT_ACC] = p.flat_acc_mps2

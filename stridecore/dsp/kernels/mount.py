@@ -6,7 +6,8 @@ Front Physiol 9:610, use the same idea to align a foot IMU without calibration).
 an exponentially weighted sum (forgetting time ``tau`` of *moving* time, so standing still does
 not age it); the eigenvector is refreshed by power iteration every ``update`` moving samples,
 its sign kept continuous. A slow reference axis flags a mounting change when the fast axis
-leaves it by more than ``slip_cos``.
+leaves it by more than ``slip_cos``; the old mounting's moments are then forgotten and the
+reference follows the re-estimated axis for a settling time, so one change is one flag.
 
 The output axis is signed so that rotation about it is toes-up: after a flat-foot period
 (smoothed |ω| below ``flat_radps`` and |a| within ``flat_acc`` of g for ``flat_hold`` samples;
@@ -42,7 +43,8 @@ P_VOTE_MAX = 10  # samples between flat periods for a sign vote (longer: ignored
 P_SIGN_SURE = 11  # vote (decay 0.7 per stride) that confirms the sign
 P_VOTE_RAD = 12  # pitch since heel-off that casts the stride's sign vote
 P_DT = 13  # s per sample
-N_P = 14
+P_HOLD = 14  # moving samples of settling after a mounting change
+N_P = 15
 
 # float state
 F_M = 0  # 9: second moment matrix, row-major
@@ -63,7 +65,8 @@ I_SIGN = 4  # +1 / -1: the toes-up sign of the axis
 I_LOW_RUN = 5  # consecutive flat samples
 I_TRACK = 6  # samples since the last flat period ended (-1: not tracking)
 I_N = 7  # samples seen
-N_I = 8
+I_HOLD = 8  # moving samples left in the settling after a mounting change
+N_I = 9
 
 
 def init_state() -> tuple[np.ndarray, np.ndarray]:
@@ -180,12 +183,16 @@ def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
                 if I[I_MOVING] < 1 << 40:
                     I[I_MOVING] += 1
                 I[I_SINCE] += 1
+                if I[I_HOLD] > 0:
+                    I[I_HOLD] -= 1
                 if I[I_MOVING] == 1:
                     _diag_start(F)
                 if I[I_SINCE] >= P[P_UPDATE]:
                     I[I_SINCE] = 0
                     _refresh(F)
-                    if I[I_MOVING] < P[P_READY]:
+                    if I[I_MOVING] < P[P_READY] or I[I_HOLD] > 0:
+                        # not yet trusted, or settling after a mounting change: the reference
+                        # follows the axis, nothing is flagged
                         for k in range(3):
                             F[F_REF + k] = F[F_AX + k]
                     else:
@@ -204,7 +211,11 @@ def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
                                 I[I_SLIPPED] = 1
                                 I[I_CHANGES] += 1
                                 fl |= 2
-                                # adopt the new mounting
+                                # a new mounting: forget the old one's gyro moments (the axis
+                                # is re-estimated from what follows) and let it settle
+                                for k in range(9):
+                                    F[F_M + k] = 0.0
+                                I[I_HOLD] = int(P[P_HOLD])
                                 for k in range(3):
                                     F[F_REF + k] = F[F_AX + k]
                         else:
