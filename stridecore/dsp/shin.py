@@ -11,9 +11,9 @@ table.
 ``S_*`` of :mod:`stridecore.dsp.kernels.shin` (IC / TO sample index and device time µs,
 emission sample and time, previous IC time, peak axial and resultant acceleration g, shank
 angle at IC °, loading rotation °, IC kind, clipped, gyro used), ``ics`` (m, 5): IC sample
-index, IC device time µs, emission sample index, kind (0 tibial shock, 1 gyro minimum, 2 gyro
-minimum after waiting for a shock), emission device time µs. ICs are emitted as soon as they
-are decided (a few samples after the shock onset, or once the rate rose past its minimum).
+index, IC device time µs, emission sample index, kind (0 tibial shock, 1 gyro kink, 2 gyro
+minimum), emission device time µs. ICs are emitted as soon as they are decided (a few samples
+after the kink of the sagittal rate or the shock onset, or once the rate rose past its minimum).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from stridecore.dsp.kernels import shin as sk
 from stridecore.schema import STEPS, Placement
 from stridecore.tables import Columns, empty_column
 
-IC_KINDS = ("shock", "gyro", "gyro after wait")
+IC_KINDS = ("shock", "gyro kink", "gyro minimum")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class ShinParams:
     jerk_walkback_fraction: float = 0.25
     walkback_ms: float = 40.0
     walkback_rise: float = 1.1
-    peak_window_ms: float = 80.0
+    peak_window_ms: float = 60.0  # the tibial peak (sim truth: 60 ms from IC)
     refractory_fraction: float = 0.6  # acc only: of the last stride
     refractory_min_ms: float = 400.0  # strides are longer (cadence < 300 spm)
     stride_max_s: float = 2.5
@@ -58,17 +58,20 @@ class ShinParams:
     gyro_shift_ms: float = 0.0
     loading_fraction: float = 0.4  # of the contact: the loading peak
     ring_s: float = 4.0
-    burst_wait_ms: float = 60.0
+    kink_lag_ms: float = 5.0  # slope of the sagittal rate for the contact kink
+    kink_fraction: float = 0.3  # contact: the slope flattened to this × its steepest
+    kink_floor_radps2: float = 20.0  # ... which must have been at least this steep
+    kink_ceiling_radps2: float = 1000.0  # ... and no steeper (a mid-swing jolt)
+    contact_angle_min_deg: float = -25.0  # a gyro contact needs the shank at least this far up
     duty_walk: float = 0.5
     jerk_decay_s: float = 4.0  # the burst-peak EMA halves in this armed time
-    tilt_memory_s: float = 2.0  # complementary filter
+    tilt_memory_s: float = 4.0  # gravity tracking: pull toward the specific force
     still_radps: float = 0.3
     still_acc_mps2: float = 0.5
-    still_s: float = 0.5
+    still_s: float = 0.2  # standing this long gives the long axis (vertical shank)
     acc_range_g: float = 0.0
     clip_fraction: float = 0.99
     clip_before_ic_ms: float = 10.0
-    early_burst_fraction: float = 0.0  # a shock before the gyro minimum: × burst EMA
     jerk_keep_fraction: float = 0.7  # bursts below this × the level do not update it
     late_swing_fraction: float = 0.25  # search for the contact once w < this × swing peak
 
@@ -108,7 +111,11 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_GYRO_SHIFT] = round(p.gyro_shift_ms * 1e-3 * fs)
     P[sk.P_LOAD_FRAC] = p.loading_fraction
     P[sk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)
-    P[sk.P_BURST_WAIT] = _samples(p.burst_wait_ms, fs)
+    P[sk.P_KINK_M] = _samples(p.kink_lag_ms, fs)
+    P[sk.P_KINK_FRAC] = p.kink_fraction
+    P[sk.P_KINK_FLOOR] = p.kink_floor_radps2
+    P[sk.P_KINK_CEIL] = p.kink_ceiling_radps2
+    P[sk.P_IC_ANGLE_MIN] = math.radians(p.contact_angle_min_deg)
     P[sk.P_DUTY_WALK] = p.duty_walk
     P[sk.P_J_DECAY] = 0.5 ** (1.0 / (p.jerk_decay_s * fs))
     P[sk.P_C_ALPHA] = _alpha(p.tilt_memory_s * 1e3, fs)
@@ -117,7 +124,6 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_STILL_N] = _samples(p.still_s * 1e3, fs)
     P[sk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * sk.G0
     P[sk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)
-    P[sk.P_WAIT_REL] = p.early_burst_fraction
     P[sk.P_LATE_FRAC] = p.late_swing_fraction
     P[sk.P_JERK_KEEP] = p.jerk_keep_fraction
     if P[sk.P_PEAK_WIN] >= P[sk.P_MIN_CONTACT]:

@@ -326,7 +326,6 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
             I[I_KM_N] = 0
         if I[N_IS + IS_SIGN_SURE] == 1 and F[N_FS + FS_WSM] > P[P_MOVING_RADPS]:
             kd = P[P_SKEW_DECAY]
-            sk = np.zeros(2)
             for h in range(2):
                 x = (1.0 - 2.0 * h) * F[FS_ALPHA] - I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA]
                 o = F_KM + 3 * h
@@ -335,13 +334,14 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
                 F[o + 2] = kd * F[o + 2] + (1.0 - kd) * x * x * x
             I[I_KM_N] += 1
             if I[I_KM_N] >= P[P_READY]:
+                d = 0.0  # skewness(thigh +1) − skewness(thigh −1), scalars (no allocation)
                 for h in range(2):
                     o = F_KM + 3 * h
                     m1 = F[o]
                     var = F[o + 1] - m1 * m1
                     c3 = F[o + 2] - 3.0 * m1 * F[o + 1] + 2.0 * m1 * m1 * m1
-                    sk[h] = c3 / var ** 1.5 if var > 1e-12 else 0.0
-                d = sk[0] - sk[1]
+                    skh = c3 / var ** 1.5 if var > 1e-12 else 0.0
+                    d += skh if h == 0 else -skh
                 want = 1 if d > 0.0 else -1
                 thr = P[P_SIGN_FLIP] if I[IS_SIGN_SURE] == 1 else P[P_SIGN_SKEW]
                 if abs(d) > thr:

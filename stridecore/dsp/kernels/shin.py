@@ -1,30 +1,35 @@
 """Shin-sensor gait kernel: initial contact, toe-off and per-step shank metrics, sample by sample.
 
-Orientation-free: the shank's long axis ``L`` is the mean specific-force direction (gravity; a
-still period's mean once one is seen, else a slow EMA of the acceleration), the sagittal axis
-``u`` is the principal axis of the gyro's second moment (as in the mount kernel), signed so the
-mid-swing peak is positive (the third moment of the rate about ``u`` is positive: the shank's
-forward swing is the largest, one-sided rotation of the cycle). Positive ``w = ω·u`` swings the
-foot forward (the shank angle "foot ahead" grows).
+Orientation-free: the sagittal axis ``u`` is the principal axis of the gyro's second moment (as
+in the mount kernel), signed so the mid-swing peak is positive (the third moment of the rate
+about ``u`` is positive: the shank's forward swing is the largest, one-sided rotation of the
+cycle). Positive ``w = ω·u`` swings the foot forward (the shank angle "foot ahead" grows). The
+long axis ``L`` (the vertical shank) is a standing period's specific-force direction once one
+is seen, else the sensor axis nearest the slow mean of the acceleration (a mounting assumption:
+one axis along the tibia; the mean itself leans back with the swing by tens of degrees).
 
 Events:
 
-- **Gyro present** (Aminian 2002, Salarian 2004): the swing's peak of ``w`` arms the contact
-  search once ``w`` has fallen below half of it. The contact is the onset of the tibial shock
-  (jerk burst above an adaptive threshold, walked back to where it began, as the foot kernel) or
-  the next local minimum of ``w`` (confirmed once ``w`` rose ``P_MIN_RISE`` above it); in
-  running (the last step's contact / stride below ``P_DUTY_WALK``) a minimum waits up to
-  ``P_BURST_WAIT`` for a burst. Toe-off is the minimum of ``w`` before the next swing peak (the
-  step record is emitted when that swing starts).
+- **Gyro present**: the swing's peak of ``w`` arms the contact search once ``w`` has fallen
+  below ``P_LATE_FRAC`` of it. In terminal swing the shank decelerates (``w`` falls at a steady
+  rate, through zero into the backward rotation); the contact stops that at once: the contact
+  is the kink where the slope of ``w`` (over ``P_KINK_M``) has flattened to ``P_KINK_FRAC`` of
+  its steepest since arming (steepest between ``P_KINK_FLOOR`` and ``P_KINK_CEIL``), placed
+  back by the slope lag; else the local minimum of ``w`` (confirmed once ``w`` rose
+  ``P_MIN_RISE`` above it). A candidate with the shank below ``P_IC_ANGLE_MIN`` (far back: a
+  jolt in mid-swing) is refused and the swing goes on. Toe-off is the minimum of ``w`` before
+  the next swing peak (the step record is emitted when that swing starts).
 - **Accelerometer alone**: after a refractory time (``P_REFRACT_FRAC`` of the last stride, at
   least ``P_REFRACT_MIN``) the next jerk burst above the adaptive threshold is the contact; the
   threshold follows the contacts' burst peaks and decays while armed. Toe-off, shank angle and
   loading rotation are NaN (not guessed); the step record is emitted ``P_PEAK_WIN`` after IC.
 
 Metrics: peak axial (``a·L``, gravity included) and resultant |a| in ``P_PEAK_WIN`` after IC
-(g); shank angle to vertical at IC (complementary filter of the integrated ``w`` and the
-accelerometer tilt about ``u``, + foot ahead); shank loading rotation = angle at IC minus angle
-``P_LOAD_FRAC`` of the contact later (+ shank rotating forward over the foot).
+(g); shank angle to vertical at IC (+ foot ahead): gravity is tracked in the sensor frame
+(``dG/dt = −ω×G``, pulled toward the specific force with ``P_C_ALPHA``: the linear acceleration
+averages out over strides, unlike a per-sample tilt) and the angle is that of ``G`` from ``L``
+(projected into the sagittal plane) about ``u``; shank loading rotation = angle at IC minus
+angle ``P_LOAD_FRAC`` of the contact later (+ shank rotating forward over the foot).
 
 Params: float vector (``P_*``); state: ``F`` float64 / ``I`` int64 (layouts below) and rings.
 Imports only numpy, numba and math. Units inside: m/s², rad/s, rad, samples.
@@ -66,7 +71,7 @@ P_IC_SHIFT = 21  # samples added to a burst onset
 P_GYRO_SHIFT = 22  # samples added to a gyro minimum
 P_LOAD_FRAC = 23  # loading rotation from IC to this fraction of the contact
 P_RING = 24
-P_BURST_WAIT = 25  # samples a running gyro minimum waits for a burst
+P_KINK_M = 25  # samples: the slope of w for the contact kink is taken over this lag
 P_DUTY_WALK = 26
 P_J_DECAY = 27  # per armed sample decay of the burst-peak EMA
 P_C_ALPHA = 28  # complementary filter coefficient (tilt from acc)
@@ -75,10 +80,13 @@ P_STILL_ACC = 30
 P_STILL_N = 31
 P_CLIP_MPS2 = 32
 P_CLIP_PRE = 33
-P_WAIT_REL = 34  # a burst before the gyro min must be this fraction of the burst EMA
+P_KINK_FRAC = 34  # contact: the slope of w flattened to this fraction of its steepest
 P_LATE_FRAC = 35  # the contact search arms once w fell below this × the swing peak
 P_JERK_KEEP = 36  # a contact's burst peak updates the level only above this × level
-N_P = 37
+P_KINK_FLOOR = 37  # rad/s²: the terminal-swing deceleration must have reached this
+P_KINK_CEIL = 38  # rad/s²: ... but no more (a faster drop is a jolt in mid-swing, not a swing)
+P_IC_ANGLE_MIN = 39  # rad: shank angle below which a gyro contact is refused
+N_P = 40
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -111,7 +119,7 @@ I_SINCE = 6
 I_GYRO = 7  # gyro mode of the current cycle (1) or acc only (0)
 I_TO_N = 8  # toe-off candidate (min of w after IC + min contact)
 I_WMIN_N = 9  # gyro minimum in the armed phase
-I_GMIN_N = 10  # confirmed gyro minimum waiting for a burst (-1 none)
+I_SPARE = 10
 I_PENDING = 11  # acc-only: a step record waits for its peak window
 I_IC_KIND = 12
 I_MODE = 13  # 0 unknown, 1 walk, 2 run (last step)
@@ -147,7 +155,9 @@ F_PK_AX = 34
 F_PK_N = 35
 F_ANGLE_IC = 36
 F_CONTACT = 37  # last contact, samples (for the mode)
-N_F = 38
+F_SMIN = 38  # steepest (most negative) slope of w since the contact search armed, rad/s²
+F_G = 39  # 3: tracked gravity ("up" specific force) in the sensor frame, m/s²
+N_F = 42
 
 # ring columns
 R_TUS = 0
@@ -166,7 +176,7 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     F[F_PREV_IC_TUS] = np.nan
     F[F_IC_TUS] = np.nan
     I = np.zeros(N_I, np.int64)
-    for k in (I_IC_N, I_PREV_IC_N, I_TO_N, I_WMIN_N, I_GMIN_N, I_LAST_EV_N):
+    for k in (I_IC_N, I_PREV_IC_N, I_TO_N, I_WMIN_N, I_LAST_EV_N):
         I[k] = -1
     I[I_LAST_CLIP_N] = -(1 << 40)
     I[I_GYRO] = -1
@@ -183,7 +193,6 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     I[I_PREV_IC_N] = -1
     I[I_TO_N] = -1
     I[I_WMIN_N] = -1
-    I[I_GMIN_N] = -1
     I[I_PENDING] = 0
     I[I_LAST_EV_N] = -1
     F[F_PREV_IC_TUS] = np.nan
@@ -341,7 +350,9 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 F[F_L] = a0
                 F[F_L + 1] = a1
                 F[F_L + 2] = a2
-                I[I_TH_INIT] = 1
+                F[F_G] = a0
+                F[F_G + 1] = a1
+                F[F_G + 2] = a2
             F[F_L] += P[P_L_ALPHA] * (a0 - F[F_L])
             F[F_L + 1] += P[P_L_ALPHA] * (a1 - F[F_L + 1])
             F[F_L + 2] += P[P_L_ALPHA] * (a2 - F[F_L + 2])
@@ -361,10 +372,20 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     I[I_HAVE_STILL] = 1
             else:
                 I[I_STILL_RUN] = 0
-        o = F_LS if I[I_HAVE_STILL] == 1 else F_L
-        l0 = F[o]
-        l1 = F[o + 1]
-        l2 = F[o + 2]
+        if I[I_HAVE_STILL] == 1:
+            l0 = F[F_LS]
+            l1 = F[F_LS + 1]
+            l2 = F[F_LS + 2]
+        else:
+            # no standing yet: the sensor axis nearest the mean specific force (a shin strap
+            # puts one axis along the tibia; the mean itself leans back with the swing)
+            l0 = l1 = l2 = 0.0
+            if abs(F[F_L]) >= abs(F[F_L + 1]) and abs(F[F_L]) >= abs(F[F_L + 2]):
+                l0 = 1.0 if F[F_L] >= 0.0 else -1.0
+            elif abs(F[F_L + 1]) >= abs(F[F_L + 2]):
+                l1 = 1.0 if F[F_L + 1] >= 0.0 else -1.0
+            else:
+                l2 = 1.0 if F[F_L + 2] >= 0.0 else -1.0
         ln = math.sqrt(l0 * l0 + l1 * l1 + l2 * l2)
         if ln > 0.0:
             l0 /= ln
@@ -419,14 +440,31 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             F[F_WSM] = wr
         F[F_WSM] += P[P_W_ALPHA] * (wr - F[F_WSM])
         w = F[F_WSM]
-        # shank angle (+ foot ahead): integrated w, pulled toward the acc tilt about u
-        th = F[F_THETA] + wr * dt
-        if gok and ok:
-            dd0 = u1 * l2 - u2 * l1
-            dd1 = u2 * l0 - u0 * l2
-            dd2 = u0 * l1 - u1 * l0
-            tacc = math.atan2(-(a0 * dd0 + a1 * dd1 + a2 * dd2), axial)
-            th += P[P_C_ALPHA] * (tacc - th)
+        # shank angle (+ foot ahead): gravity tracked in the sensor frame (dG/dt = -ω×G, pulled
+        # toward the specific force: the linear acceleration averages out over strides), its
+        # angle about u from the long axis (projected into the sagittal plane)
+        if I[I_TH_INIT] == 1:
+            G0_ = F[F_G]
+            G1_ = F[F_G + 1]
+            G2_ = F[F_G + 2]
+            F[F_G] = G0_ - dt * (g1 * G2_ - g2 * G1_)
+            F[F_G + 1] = G1_ - dt * (g2 * G0_ - g0 * G2_)
+            F[F_G + 2] = G2_ - dt * (g0 * G1_ - g1 * G0_)
+            if ok:
+                F[F_G] += P[P_C_ALPHA] * (a0 - F[F_G])
+                F[F_G + 1] += P[P_C_ALPHA] * (a1 - F[F_G + 1])
+                F[F_G + 2] += P[P_C_ALPHA] * (a2 - F[F_G + 2])
+        elif ok:
+            I[I_TH_INIT] = 1
+        lu = l0 * u0 + l1 * u1 + l2 * u2
+        p0 = l0 - lu * u0
+        p1 = l1 - lu * u1
+        p2 = l2 - lu * u2
+        c0 = F[F_G + 1] * p2 - F[F_G + 2] * p1
+        c1 = F[F_G + 2] * p0 - F[F_G] * p2
+        c2 = F[F_G] * p1 - F[F_G + 1] * p0
+        th = math.atan2(c0 * u0 + c1 * u1 + c2 * u2,
+                        F[F_G] * p0 + F[F_G + 1] * p1 + F[F_G + 2] * p2)
         F[F_THETA] = th
         ring_f[r, R_TH] = th
 
@@ -478,33 +516,38 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                                      else 0.75 * F[F_SWPK_EMA] + 0.25 * F[F_SWPK])
                     F[F_WMIN] = w
                     I[I_WMIN_N] = N
-                    I[I_GMIN_N] = -1
+                    F[F_SMIN] = 0.0
             else:
-                F[F_JPK_EMA] *= P[P_J_DECAY]
-                if j > thr and (I[I_GMIN_N] >= 0 or j > P[P_WAIT_REL] * F[F_JPK_EMA]):
-                    ic_n = _burst_onset(P, ring_f, N, R, P[P_JERK_LO] * thr) \
-                        + int(P[P_IC_SHIFT])
-                    if ic_n > N:
-                        ic_n = N
-                    if ic_n <= I[I_IC_N]:
-                        ic_n = -1
-                elif I[I_GMIN_N] >= 0:
-                    if N - I[I_GMIN_N] >= P[P_BURST_WAIT]:
-                        ic_n = I[I_GMIN_N]
-                        kind = 2
-                else:
+                # the contact ends the terminal swing's backward rotation: the slope of w,
+                # steepest while the shank decelerates, flattens at once (the kink), else the
+                # minimum of w once the rate rose past it
+                km = int(P[P_KINK_M])
+                if N - km >= 0 and N - km >= I[I_BAD_N] and N - km >= I[I_ARM_N]:
+                    sl = (wr - ring_f[(N - km) % R, R_W]) * fs / km
+                    if sl < F[F_SMIN]:
+                        F[F_SMIN] = sl
+                    elif -P[P_KINK_CEIL] < F[F_SMIN] < -P[P_KINK_FLOOR] \
+                            and sl > P[P_KINK_FRAC] * F[F_SMIN]:
+                        ic_n = N - int(km * (1.0 - P[P_KINK_FRAC]) + 0.5) \
+                            + int(P[P_GYRO_SHIFT])
+                        kind = 1
+                if ic_n < 0:
                     if w < F[F_WMIN]:
                         F[F_WMIN] = w
                         I[I_WMIN_N] = N
                     elif w > F[F_WMIN] + P[P_MIN_RISE]:
-                        g_n = I[I_WMIN_N] + int(P[P_GYRO_SHIFT])
-                        if g_n > N:
-                            g_n = N
-                        if I[I_MODE] == 2:
-                            I[I_GMIN_N] = g_n
-                        else:
-                            ic_n = g_n
-                            kind = 1
+                        ic_n = I[I_WMIN_N] + int(P[P_GYRO_SHIFT])
+                        kind = 2
+                if ic_n > N:
+                    ic_n = N
+                if ic_n >= 0 and ic_n <= I[I_IC_N]:
+                    ic_n = -1
+                if ic_n >= 0 and ring_f[ic_n % R, R_TH] < P[P_IC_ANGLE_MIN]:
+                    # the foot lands under or ahead of the knee: a shank still far back is a
+                    # jolt in mid-swing: the swing goes on
+                    ic_n = -1
+                    I[I_PHASE] = 1
+                    F[F_SWPK] = w
         else:
             # accelerometer alone
             armed = True
@@ -549,7 +592,6 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             F[F_IC_TUS] = ring_f[rr, R_TUS]
             F[F_IC_IDX] = ring_idx[rr]
             I[I_TO_N] = -1
-            I[I_GMIN_N] = -1
             I[I_PHASE] = 0
             if gm == 0:
                 I[I_PENDING] = 1
