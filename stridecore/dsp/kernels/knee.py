@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
+from stridecore.dsp.kernels.axis import diag_start, power_refresh
 
 G0 = 9.80665
 
@@ -125,43 +126,6 @@ def init_state() -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit
-def _refresh(F: np.ndarray, b: int) -> None:
-    m = b + FS_M
-    a = b + FS_AX
-    v0 = F[a]
-    v1 = F[a + 1]
-    v2 = F[a + 2]
-    for _ in range(12):
-        w0 = F[m] * v0 + F[m + 1] * v1 + F[m + 2] * v2
-        w1 = F[m + 3] * v0 + F[m + 4] * v1 + F[m + 5] * v2
-        w2 = F[m + 6] * v0 + F[m + 7] * v1 + F[m + 8] * v2
-        n = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
-        if n <= 0.0:
-            return
-        v0 = w0 / n
-        v1 = w1 / n
-        v2 = w2 / n
-    if v0 * F[a] + v1 * F[a + 1] + v2 * F[a + 2] < 0.0:
-        v0, v1, v2 = -v0, -v1, -v2
-    F[a] = v0
-    F[a + 1] = v1
-    F[a + 2] = v2
-
-
-@njit
-def _diag_start(F: np.ndarray, b: int) -> None:
-    m = b + FS_M
-    k = 0
-    if F[m + 4] > F[m]:
-        k = 1
-    if F[m + 8] > F[m + 4 * k]:
-        k = 2
-    for q in range(3):
-        F[b + FS_AX + q] = 0.0
-    F[b + FS_AX + k] = 1.0
-
-
-@njit
 def _acc_incl(F: np.ndarray, b: int, a0: float, a1: float, a2: float) -> float:
     """Gravity inclination about the raw axis: −atan2(a·v, a·u), u = gref ⊥ axis, v = ax × u."""
     j0 = F[b + FS_AX]
@@ -221,10 +185,10 @@ def _segment(P: np.ndarray, F: np.ndarray, I: np.ndarray, s: int, a0: float, a1:
             I[c + IS_MOVING] += 1
         I[c + IS_SINCE] += 1
         if I[c + IS_MOVING] == 1:
-            _diag_start(F, b)
+            diag_start(F, b + FS_M, b + FS_AX)
         if I[c + IS_SINCE] >= P[P_UPDATE]:
             I[c + IS_SINCE] = 0
-            _refresh(F, b)
+            power_refresh(F, b + FS_M, b + FS_AX)
         # sign: skewness of the rate about the raw axis
         wj = g0 * F[b + FS_AX] + g1 * F[b + FS_AX + 1] + g2 * F[b + FS_AX + 2]
         k = P[P_SKEW_DECAY]

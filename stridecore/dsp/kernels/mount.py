@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
+from stridecore.dsp.kernels.axis import diag_start, power_refresh
 
 # params
 P_MOVING_RADPS = 0  # |ω| above which a sample counts as moving
@@ -77,42 +78,6 @@ def init_state() -> tuple[np.ndarray, np.ndarray]:
     I[I_SIGN] = 1
     I[I_TRACK] = -1
     return F, I
-
-
-@njit
-def _refresh(F: np.ndarray) -> None:
-    # power iteration from the current axis (and from the largest diagonal if degenerate)
-    v0 = F[F_AX]
-    v1 = F[F_AX + 1]
-    v2 = F[F_AX + 2]
-    for _ in range(12):
-        w0 = F[F_M] * v0 + F[F_M + 1] * v1 + F[F_M + 2] * v2
-        w1 = F[F_M + 3] * v0 + F[F_M + 4] * v1 + F[F_M + 5] * v2
-        w2 = F[F_M + 6] * v0 + F[F_M + 7] * v1 + F[F_M + 8] * v2
-        n = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
-        if n <= 0.0:
-            return
-        v0 = w0 / n
-        v1 = w1 / n
-        v2 = w2 / n
-    if v0 * F[F_AX] + v1 * F[F_AX + 1] + v2 * F[F_AX + 2] < 0.0:
-        v0, v1, v2 = -v0, -v1, -v2
-    F[F_AX] = v0
-    F[F_AX + 1] = v1
-    F[F_AX + 2] = v2
-
-
-@njit
-def _diag_start(F: np.ndarray) -> None:
-    k = 0
-    if F[F_M + 4] > F[F_M + 0]:
-        k = 1
-    if F[F_M + 8] > F[F_M + 4 * k]:
-        k = 2
-    F[F_AX] = 0.0
-    F[F_AX + 1] = 0.0
-    F[F_AX + 2] = 0.0
-    F[F_AX + k] = 1.0
 
 
 @njit
@@ -186,10 +151,10 @@ def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
                 if I[I_HOLD] > 0:
                     I[I_HOLD] -= 1
                 if I[I_MOVING] == 1:
-                    _diag_start(F)
+                    diag_start(F, F_M, F_AX)
                 if I[I_SINCE] >= P[P_UPDATE]:
                     I[I_SINCE] = 0
-                    _refresh(F)
+                    power_refresh(F, F_M, F_AX)
                     if I[I_MOVING] < P[P_READY] or I[I_HOLD] > 0:
                         # not yet trusted, or settling after a mounting change: the reference
                         # follows the axis, nothing is flagged

@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
+from stridecore.dsp.kernels.axis import power_refresh
 
 G0 = 9.80665
 
@@ -198,28 +199,6 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     F[F_PREV_IC_TUS] = np.nan
     F[F_SWPK] = 0.0
     F[F_TOMIN] = 0.0
-
-
-@njit
-def _refresh(F: np.ndarray) -> None:
-    v0 = F[F_AX]
-    v1 = F[F_AX + 1]
-    v2 = F[F_AX + 2]
-    for _ in range(12):
-        w0 = F[F_M] * v0 + F[F_M + 1] * v1 + F[F_M + 2] * v2
-        w1 = F[F_M + 3] * v0 + F[F_M + 4] * v1 + F[F_M + 5] * v2
-        w2 = F[F_M + 6] * v0 + F[F_M + 7] * v1 + F[F_M + 8] * v2
-        n = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
-        if n <= 0.0:
-            return
-        v0 = w0 / n
-        v1 = w1 / n
-        v2 = w2 / n
-    if v0 * F[F_AX] + v1 * F[F_AX + 1] + v2 * F[F_AX + 2] < 0.0:
-        v0, v1, v2 = -v0, -v1, -v2
-    F[F_AX] = v0
-    F[F_AX + 1] = v1
-    F[F_AX + 2] = v2
 
 
 @njit
@@ -423,7 +402,7 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     F[F_AX + kk] = 1.0
                 if I[I_SINCE] >= P[P_UPDATE]:
                     I[I_SINCE] = 0
-                    _refresh(F)
+                    power_refresh(F, F_M, F_AX)
         u0 = F[F_AX]
         u1 = F[F_AX + 1]
         u2 = F[F_AX + 2]
