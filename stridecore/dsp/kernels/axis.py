@@ -49,3 +49,18 @@ def diag_start(F: np.ndarray, m: int, a: int) -> None:
     F[a + 1] = 0.0
     F[a + 2] = 0.0
     F[a + k] = 1.0
+
+
+@njit
+def moment_update(F: np.ndarray, m: int, d: float, g0: float, g1: float, g2: float) -> None:
+    """M <- d M + (1 − d) g gᵀ for one angular-rate sample g (rad/s)."""
+    c = 1.0 - d
+    F[m + 0] = d * F[m + 0] + c * g0 * g0
+    F[m + 1] = d * F[m + 1] + c * g0 * g1
+    F[m + 2] = d * F[m + 2] + c * g0 * g2
+    F[m + 4] = d * F[m + 4] + c * g1 * g1
+    F[m + 5] = d * F[m + 5] + c * g1 * g2
+    F[m + 8] = d * F[m + 8] + c * g2 * g2
+    F[m + 3] = F[m + 1]
+    F[m + 6] = F[m + 2]
+    F[m + 7] = F[m + 5]

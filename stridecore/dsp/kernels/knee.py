@@ -42,7 +42,7 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
-from stridecore.dsp.kernels.axis import diag_start, power_refresh
+from stridecore.dsp.kernels.axis import diag_start, moment_update, power_refresh
 
 G0 = 9.80665
 
@@ -169,18 +169,7 @@ def _segment(P: np.ndarray, F: np.ndarray, I: np.ndarray, s: int, a0: float, a1:
     F[b + FS_WSM] += P[P_W_ALPHA] * (wn - F[b + FS_WSM])
     # axis: exponentially weighted second moment over moving samples
     if wn > P[P_MOVING_RADPS]:
-        d = P[P_DECAY]
-        e = 1.0 - d
-        m = b + FS_M
-        F[m + 0] = d * F[m + 0] + e * g0 * g0
-        F[m + 1] = d * F[m + 1] + e * g0 * g1
-        F[m + 2] = d * F[m + 2] + e * g0 * g2
-        F[m + 4] = d * F[m + 4] + e * g1 * g1
-        F[m + 5] = d * F[m + 5] + e * g1 * g2
-        F[m + 8] = d * F[m + 8] + e * g2 * g2
-        F[m + 3] = F[m + 1]
-        F[m + 6] = F[m + 2]
-        F[m + 7] = F[m + 5]
+        moment_update(F, b + FS_M, P[P_DECAY], g0, g1, g2)
         if I[c + IS_MOVING] < 1 << 40:
             I[c + IS_MOVING] += 1
         I[c + IS_SINCE] += 1

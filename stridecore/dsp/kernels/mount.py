@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
-from stridecore.dsp.kernels.axis import diag_start, power_refresh
+from stridecore.dsp.kernels.axis import diag_start, moment_update, power_refresh
 
 # params
 P_MOVING_RADPS = 0  # |ω| above which a sample counts as moving
@@ -135,16 +135,7 @@ def mount_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, gyr: np.ndarray,
             w2 = g0 * g0 + g1 * g1 + g2 * g2
             if w2 > P[P_MOVING_RADPS] * P[P_MOVING_RADPS]:
                 d = P[P_DECAY]
-                c = 1.0 - d
-                F[F_M + 0] = d * F[F_M + 0] + c * g0 * g0
-                F[F_M + 1] = d * F[F_M + 1] + c * g0 * g1
-                F[F_M + 2] = d * F[F_M + 2] + c * g0 * g2
-                F[F_M + 4] = d * F[F_M + 4] + c * g1 * g1
-                F[F_M + 5] = d * F[F_M + 5] + c * g1 * g2
-                F[F_M + 8] = d * F[F_M + 8] + c * g2 * g2
-                F[F_M + 3] = F[F_M + 1]
-                F[F_M + 6] = F[F_M + 2]
-                F[F_M + 7] = F[F_M + 5]
+                moment_update(F, F_M, d, g0, g1, g2)
                 if I[I_MOVING] < 1 << 40:
                     I[I_MOVING] += 1
                 I[I_SINCE] += 1
