@@ -18,9 +18,10 @@ import numpy as np
 
 from firmware_protocol.batch import Samples
 from stridecore.dsp.kernels import foot as fk
+from stridecore.dsp.records import contact_columns, steps_table
 from stridecore.dsp.stages import FootParams, FootStage, MountParams, MountStage
-from stridecore.schema import LANDING_CUTOFFS, STEPS, GaitMode, Placement, Side
-from stridecore.tables import Columns, empty_column
+from stridecore.schema import LANDING_CUTOFFS, GaitMode, Placement, Side
+from stridecore.tables import Columns
 
 IC_COLUMNS = ("ic_sample_idx", "t_ic_s", "emit_sample_idx", "t_emit_s", "ic_kind")
 _IC_KINDS = np.array(["impact", "gyro", "late impact"], object)
@@ -149,41 +150,22 @@ class Pipeline:
                 "ic_kind": _IC_KINDS[e[:, 3].astype(np.int64)]}
 
     def _steps(self, s: np.ndarray) -> Columns:
-        n = len(s)
-        t_ic = self._t(s[:, fk.S_IC_TUS])
-        t_to = self._t(s[:, fk.S_TO_TUS])
-        prev = self._t(s[:, fk.S_PREV_IC_TUS])
-        stride_ms = (t_ic - prev) * 1e3
+        cols = contact_columns(s, fk, self.placement.value, self.side.value, self._t)
+        t_ic = cols["t_ic_s"]
         fsa = s[:, fk.S_FSA_DEG]
-        landing = np.array([LANDING_CUTOFFS.classify(x).value if np.isfinite(x) else ""
-                            for x in fsa], object)
-        cols = {
-            "placement": np.full(n, self.placement.value, object),
-            "side": np.full(n, self.side.value, object),
-            "ic_sample_idx": s[:, fk.S_IC_IDX].astype(np.int64),
-            "to_sample_idx": np.where(np.isfinite(s[:, fk.S_TO_IDX]), s[:, fk.S_TO_IDX],
-                                      -1).astype(np.int64),
-            "t_ic_s": t_ic,
-            "t_to_s": t_to,
-            "contact_ms": (t_to - t_ic) * 1e3,
-            "cadence_spm": 2 * 60000.0 / stride_ms,
+        cols.update({
             "gait_mode": _MODES[s[:, fk.S_MODE].astype(np.int64)],
-            "landing": landing,
+            "landing": np.array([LANDING_CUTOFFS.classify(x).value if np.isfinite(x) else ""
+                                 for x in fsa], object),
             "strike_angle_deg": fsa,
             "strike_angle_world_deg": s[:, fk.S_FSA_WORLD_DEG],
             "roll_through_ms": (self._t(s[:, fk.S_FLAT_TUS]) - t_ic) * 1e3,
             "grade_deg": s[:, fk.S_GRADE_DEG],
-            "peak_acc_g": s[:, fk.S_PEAK_G],
             "stride_length_m": s[:, fk.S_STRIDE_M],
             "toe_off_speed_mps": s[:, fk.S_PUSH_MPS],
-            "clipped": s[:, fk.S_CLIPPED] > 0,
             "mount_changed": s[:, fk.S_MOUNT_CHANGED] > 0,
-            "t_emit_s": self._t(s[:, fk.S_EMIT_TUS]),
-        }
-        # what tables.coerce(cols, STEPS) gives, without its conversions: every column above
-        # already has its schema dtype, and str columns hold plain str (no None)
-        return {c.name: cols[c.name] if c.name in cols else empty_column(c, n)
-                for c in STEPS.columns}
+        })
+        return steps_table(cols, len(s))
 
 
 def iter_blocks(samples: Samples, block: int | Iterable[int]) -> Iterator[Samples]:

@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from stridecore.dsp.kernels import shin as sk
-from stridecore.schema import STEPS, Placement
-from stridecore.tables import Columns, empty_column
+from stridecore.dsp.records import contact_columns, steps_table
+from stridecore.dsp.stages import ArrayState, step_capacity
+from stridecore.schema import Placement
+from stridecore.tables import Columns
 
 IC_KINDS = ("shock", "gyro kink", "gyro minimum")
 
@@ -131,7 +133,7 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     return P
 
 
-class ShinStage:
+class ShinStage(ArrayState):
     """Contacts and per-step shin metrics; ``step`` returns (steps (k, N_S), ics (m, N_E))."""
 
     def __init__(self, fs_hz: float, params: ShinParams | None = None) -> None:
@@ -153,19 +155,13 @@ class ShinStage:
         n = a.shape[0]
         # at most one IC per refractory / min contact and one step per IC; +2 for block edges
         per = int(min(self.P[sk.P_MIN_CONTACT], self.P[sk.P_REFRACT_MIN]))
-        cap = 2 * (n // max(1, per)) + 4
+        cap = 2 * step_capacity(n, per)
         steps = np.empty((cap, sk.N_S))
         ics = np.empty((cap, sk.N_E))
         s = self.state
         k, m = sk.shin_step(self.P, s["F"], s["I"], s["ring_f"], s["ring_acc"], s["ring_idx"],
                             idx, t, a, g, f, steps, ics)
         return steps[:k], ics[:m]
-
-    def snapshot(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self.state.items()}
-
-    def restore(self, snap: dict[str, np.ndarray]) -> None:
-        self.state = {k: v.copy() for k, v in snap.items()}
 
     def report(self) -> dict[str, object]:
         F, I = self.state["F"], self.state["I"]
@@ -190,28 +186,10 @@ def shin_steps_table(steps: np.ndarray, placement: Placement | str,
     s = np.asarray(steps, float).reshape(-1, sk.N_S)
     n = len(s)
 
-    def t(c: int) -> np.ndarray:
-        return s[:, c] * 1e-6 + time_offset_s
-
-    t_ic, t_to = t(sk.S_IC_TUS), t(sk.S_TO_TUS)
-    stride_ms = (t_ic - t(sk.S_PREV_IC_TUS)) * 1e3
-    stride_ms[~(stride_ms > 0)] = np.nan
-    cols = {
-        "placement": np.full(n, pl.value, object),
-        "side": np.full(n, side, object),
-        "ic_sample_idx": s[:, sk.S_IC_IDX].astype(np.int64),
-        "to_sample_idx": np.where(np.isfinite(s[:, sk.S_TO_IDX]), s[:, sk.S_TO_IDX],
-                                  -1).astype(np.int64),
-        "t_ic_s": t_ic,
-        "t_to_s": t_to,
-        "contact_ms": (t_to - t_ic) * 1e3,
-        "cadence_spm": 2 * 60000.0 / stride_ms,
-        "peak_acc_g": s[:, sk.S_PEAK_G],
+    cols = contact_columns(s, sk, pl.value, side, lambda x: x * 1e-6 + time_offset_s)
+    cols.update({
         "peak_tibial_acc_g": s[:, sk.S_PEAK_AXIAL_G],
         "shank_angle_ic_deg": s[:, sk.S_ANGLE_IC_DEG],
         "shank_loading_rotation_deg": s[:, sk.S_LOAD_ROT_DEG],
-        "clipped": s[:, sk.S_CLIPPED] > 0,
-        "t_emit_s": t(sk.S_EMIT_TUS),
-    }
-    return {c.name: cols[c.name] if c.name in cols else empty_column(c, n)
-            for c in STEPS.columns}
+    })
+    return steps_table(cols, n)

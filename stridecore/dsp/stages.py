@@ -89,6 +89,24 @@ class FootParams:
     ring_s: float = 4.0  # look-back buffer
 
 
+class ArrayState:
+    """A stage whose whole state is ``self.state``, a dict of numpy arrays."""
+
+    state: dict[str, np.ndarray]
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.state.items()}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        self.state = {k: v.copy() for k, v in snap.items()}
+
+
+def step_capacity(n: int, per_samples: float, extra: int = 2) -> int:
+    """Rows to allocate for the records a block of ``n`` samples can complete when a record
+    needs at least ``per_samples`` samples (+ ``extra`` for the block edges)."""
+    return n // max(1, int(per_samples)) + extra
+
+
 def _samples(ms: float, fs_hz: float, minimum: int = 1) -> float:
     return float(max(minimum, round(ms * 1e-3 * fs_hz)))
 
@@ -150,7 +168,7 @@ class MountStage:
                 "mount_changes": int(self.I[mk.I_CHANGES])}
 
 
-class FootStage:
+class FootStage(ArrayState):
     """Contacts and per-step foot metrics; ``step`` returns (steps (k, N_S), ics (m, N_E))."""
 
     def __init__(self, fs_hz: float, params: FootParams | None = None) -> None:
@@ -206,19 +224,13 @@ class FootStage:
              ) -> tuple[np.ndarray, np.ndarray]:
         n = acc.shape[0]
         # at most one step and one IC per min_contact + min_swing; +2 for the block edges
-        cap = n // max(1, int(self.P[fk.P_MIN_CONTACT])) + 2
+        cap = step_capacity(n, self.P[fk.P_MIN_CONTACT])
         steps = np.empty((cap, fk.N_S))
         ics = np.empty((cap, fk.N_E))
         s = self.state
         k, m = fk.foot_step(self.P, s["F"], s["I"], s["ring_acc"], s["ring_f"], s["ring_idx"],
                             sample_idx, t_us, acc, gyr, flags, axis, mflags, steps, ics)
         return steps[:k], ics[:m]
-
-    def snapshot(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self.state.items()}
-
-    def restore(self, snap: dict[str, np.ndarray]) -> None:
-        self.state = {k: v.copy() for k, v in snap.items()}
 
     def report(self) -> dict[str, object]:
         F, I = self.state["F"], self.state["I"]

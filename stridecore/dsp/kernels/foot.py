@@ -35,6 +35,7 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
+from stridecore.dsp.kernels.jerk import is_clipped, push_sample
 
 G0 = 9.80665
 
@@ -345,22 +346,9 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
         if (not ok) or (flags[t] & 16) != 0:  # missing data or GAP_BEFORE: no event across
             _lose_cycle(F, I)
             I[I_STILL_RUN] = 0
-        an = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+        j, an = push_sample(ring_acc, ring_f, ring_idx, N, R, K, fs, a0, a1, a2,
+                            sample_idx[t], t_us[t], 0, 1, 2)
         wn = math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
-        j = 0.0
-        if N >= K:
-            rk = (N - K) % R
-            d0 = a0 - ring_acc[rk, 0]
-            d1 = a1 - ring_acc[rk, 1]
-            d2 = a2 - ring_acc[rk, 2]
-            j = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * fs / K
-        ring_acc[r, 0] = a0
-        ring_acc[r, 1] = a1
-        ring_acc[r, 2] = a2
-        ring_idx[r] = sample_idx[t]
-        ring_f[r, 0] = t_us[t]
-        ring_f[r, 1] = j
-        ring_f[r, 2] = an
         if N == 0:
             F[F_WSM] = wn
             F[F_AEMA] = a0
@@ -393,11 +381,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             F[F_LEVEL_SUM + 1] = 0.0
             F[F_LEVEL_SUM + 2] = 0.0
         # clipping
-        clip = (flags[t] & 1) != 0
-        if P[P_CLIP_MPS2] > 0.0 and (abs(a0) >= P[P_CLIP_MPS2] or abs(a1) >= P[P_CLIP_MPS2]
-                                     or abs(a2) >= P[P_CLIP_MPS2]):
-            clip = True
-        if clip:
+        if is_clipped(flags[t], a0, a1, a2, P[P_CLIP_MPS2]):
             I[I_LAST_CLIP_N] = N
         # standing still: the level reference
         if ok and wn < P[P_STILL_RADPS] and abs(an - G0) < P[P_STILL_ACC]:

@@ -42,7 +42,8 @@ import math
 import numpy as np
 
 from firmware_protocol._jit import njit
-from stridecore.dsp.kernels.axis import moment_update, power_refresh
+from stridecore.dsp.kernels.axis import diag_start, moment_update, power_refresh
+from stridecore.dsp.kernels.jerk import is_clipped, push_sample
 
 G0 = 9.80665
 
@@ -299,29 +300,12 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             _lose_cycle(F, I)
             I[I_STILL_RUN] = 0
         I[I_GYRO] = gm
-        an = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
-        j = 0.0
-        if N >= K:
-            rk = (N - K) % R
-            d0 = a0 - ring_acc[rk, 0]
-            d1 = a1 - ring_acc[rk, 1]
-            d2 = a2 - ring_acc[rk, 2]
-            j = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * fs / K
-            if (not ok) or N - K < I[I_BAD_N]:
-                j = 0.0
-        ring_acc[r, 0] = a0
-        ring_acc[r, 1] = a1
-        ring_acc[r, 2] = a2
-        ring_idx[r] = sample_idx[t]
-        ring_f[r, R_TUS] = t_us[t]
-        ring_f[r, R_J] = j
-        ring_f[r, R_AN] = an
-        # clipping
-        clip = (flags[t] & 1) != 0
-        if P[P_CLIP_MPS2] > 0.0 and (abs(a0) >= P[P_CLIP_MPS2] or abs(a1) >= P[P_CLIP_MPS2]
-                                     or abs(a2) >= P[P_CLIP_MPS2]):
-            clip = True
-        if clip:
+        j, an = push_sample(ring_acc, ring_f, ring_idx, N, R, K, fs, a0, a1, a2,
+                            sample_idx[t], t_us[t], R_TUS, R_J, R_AN)
+        if N >= K and ((not ok) or N - K < I[I_BAD_N]):
+            j = 0.0  # no jerk across a bad sample
+            ring_f[r, R_J] = 0.0
+        if is_clipped(flags[t], a0, a1, a2, P[P_CLIP_MPS2]):
             I[I_LAST_CLIP_N] = N
         # long axis: a still period's mean, else a slow EMA of the acceleration
         if ok:
@@ -382,15 +366,7 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     I[I_MOVING] += 1
                 I[I_SINCE] += 1
                 if I[I_MOVING] == 1:
-                    kk = 0
-                    if F[F_M + 4] > F[F_M + 0]:
-                        kk = 1
-                    if F[F_M + 8] > F[F_M + 4 * kk]:
-                        kk = 2
-                    F[F_AX] = 0.0
-                    F[F_AX + 1] = 0.0
-                    F[F_AX + 2] = 0.0
-                    F[F_AX + kk] = 1.0
+                    diag_start(F, F_M, F_AX)
                 if I[I_SINCE] >= P[P_UPDATE]:
                     I[I_SINCE] = 0
                     power_refresh(F, F_M, F_AX)
