@@ -39,26 +39,35 @@ def machine() -> dict[str, str]:
     }
 
 
+def tree_version(files: list, where, label: str, changed: str = ", changed: ",
+                 shown=None) -> str:
+    """``where`` (git commit of its checkout, files changed since that commit, limited to
+    ``where``) and a sha256 digest of ``files`` (name + bytes) under ``label``; the path
+    printed is ``shown`` (default ``where``)."""
+    import hashlib
+    import subprocess
+
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + f.read_bytes())
+    try:
+        head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "."],
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        dirty = [ln[3:] for ln in dirty if ln.strip()]
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = "", []
+    state = f"git {head or '?'}" + (f"{changed}{' '.join(dirty)}" if dirty else ", clean")
+    return f"{shown or where} ({state}; {label} {digest.hexdigest()[:12]})"
+
+
 def code_version() -> str:
     """Which firmware_protocol was measured: its path, the git commit of its checkout, files
     changed since that commit, and a digest of its *.py sources."""
-    import hashlib
-    import subprocess
     from pathlib import Path
 
     import firmware_protocol
 
     pkg = Path(firmware_protocol.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for f in sorted(pkg.glob("*.py")):
-        digest.update(f.name.encode() + f.read_bytes())
-    try:
-        head = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(pkg), "status", "--porcelain", "."],
-                               capture_output=True, text=True, timeout=10).stdout.split("\n")
-        dirty = [ln[3:] for ln in dirty if ln.strip()]
-    except (OSError, subprocess.SubprocessError):
-        head, dirty = "", []
-    state = f"git {head or '?'}" + (f", changed: {' '.join(dirty)}" if dirty else ", clean")
-    return f"{pkg} ({state}; sources sha256 {digest.hexdigest()[:12]})"
+    return tree_version(sorted(pkg.glob("*.py")), pkg, "sources sha256")

@@ -36,16 +36,14 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import hashlib  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _foot_offline import detect as offline_detect  # noqa: E402
-from _machine import code_version, machine  # noqa: E402
+from _machine import code_version, machine, tree_version  # noqa: E402
 
 import stridecore  # noqa: E402
 from stridecore.dsp.kernels import foot as fk  # noqa: E402
@@ -64,19 +62,8 @@ def stridecore_version() -> str:
     """The git commit of the stridecore checkout, files changed since, a digest of the
     pipeline sources (stridecore/pipeline.py, stridecore/dsp/**/*.py)."""
     root = Path(stridecore.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for f in [root / "pipeline.py", *sorted((root / "dsp").rglob("*.py"))]:
-        digest.update(f.name.encode() + f.read_bytes())
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root.parent), "status", "--porcelain"],
-                               capture_output=True, text=True, timeout=10).stdout.split("\n")
-        dirty = [ln[3:] for ln in dirty if ln.strip()]
-    except (OSError, subprocess.SubprocessError):
-        head, dirty = "", []
-    state = f"git {head or '?'}" + (f" + uncommitted: {' '.join(dirty)}" if dirty else ", clean")
-    return f"{root} ({state}; pipeline+dsp sha256 {digest.hexdigest()[:12]})"
+    return tree_version([root / "pipeline.py", *sorted((root / "dsp").rglob("*.py"))],
+                        root.parent, "pipeline+dsp sha256", " + uncommitted: ", shown=root)
 
 
 def table(title: str, head: list[str], rows: list[list[str]], md: bool) -> None:
