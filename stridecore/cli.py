@@ -313,6 +313,8 @@ def detect(
                            require_gyro=True)
     except (ImuCsvError, ValueError) as e:
         raise UserError(str(e)) from e
+    if imu.note:
+        print(f"stridecore: warning: {imu.note}", file=sys.stderr)
     if not 90.0 <= imu.fs_hz <= 1700.0:
         raise UserError(f"{data}: sample rate {imu.fs_hz:g} Hz is unusable for the foot "
                         "pipeline (100–1600 Hz)")

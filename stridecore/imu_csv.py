@@ -77,6 +77,7 @@ class ImuCsv:
     t0_s: float
     has_gyro: bool
     path: str
+    note: str = ""  # a one-line warning for the user (e.g. a cut-short last line left out)
 
 
 def read_imu_csv(path: str | Path, *, rate_hz: float | None = None, acc_unit: str = "ms2",
@@ -111,7 +112,7 @@ def read_imu_csv(path: str | Path, *, rate_hz: float | None = None, acc_unit: st
                                     and RATE_RANGE_HZ[0] <= rate_hz <= RATE_RANGE_HZ[1]):
         raise ImuCsvError(f"{p}: unusable rate --rate {rate_hz:g} Hz; the sample rate must be "
                           f"{RATE_RANGE_HZ[0]:g}–{RATE_RANGE_HZ[1]:g} Hz")
-    names, data = _read_table(p)
+    names, data, note = _read_table(p)
     has_gyro = _check_columns(p, names, require_gyro)
     col = {name: data[:, j] for j, name in enumerate(names)}
     n = data.shape[0]
@@ -149,7 +150,8 @@ def read_imu_csv(path: str | Path, *, rate_hz: float | None = None, acc_unit: st
     t0 = float(t[0]) if t is not None else 0.0
     samples = make_samples(acc, gyr, fs, t_s=None if t is None else t - t0)
     samples.flags = flags
-    return ImuCsv(samples=samples, fs_hz=fs, t0_s=t0, has_gyro=has_gyro, path=str(path))
+    return ImuCsv(samples=samples, fs_hz=fs, t0_s=t0, has_gyro=has_gyro, path=str(path),
+                  note=note)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -168,8 +170,9 @@ def _unreadable(p: Path, e: Exception) -> ImuCsvError:
 _READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, csv.Error)
 
 
-def _read_table(p: Path) -> tuple[list[str], np.ndarray]:
-    """Header names (stripped, lower case) and the numbers as an (N, columns) float array."""
+def _read_table(p: Path) -> tuple[list[str], np.ndarray, str]:
+    """Header names (stripped, lower case), the numbers as an (N, columns) float array, and a
+    note when a cut-short last line was left out."""
     if not p.exists():
         raise ImuCsvError(f"{p}: no such file")
     if not p.is_file():
@@ -190,8 +193,8 @@ def _read_table(p: Path) -> tuple[list[str], np.ndarray]:
     if data is not None and data.size == 0:
         data = np.zeros((0, len(names)))
     if data is None or data.shape[1] != len(names) or not np.isfinite(data).all():
-        data = _read_rows(p, names)
-    return names, data
+        return (names, *_read_rows(p, names))
+    return names, data, ""
 
 
 def _parse_header(p: Path, header: str) -> list[str]:
@@ -226,35 +229,50 @@ def _short(text: str, n: int = 40) -> str:
     return repr(text if len(text) <= n else text[:n] + "…")
 
 
-def _read_rows(p: Path, names: list[str]) -> np.ndarray:
-    """The slow, exact reader: the numbers, or an error naming the first bad line."""
+def _read_rows(p: Path, names: list[str]) -> tuple[np.ndarray, str]:
+    """The slow, exact reader: the numbers, or an error naming the first bad line. A bad last
+    line without its newline is a write cut short (a recording stopped mid-line): it is left
+    out, with a note, so every complete row is kept."""
     out: list[list[float]] = []
+    note = ""
     try:
         with _open(p) as fh:
-            reader = csv.reader(fh)
-            next(reader, None)
-            for row in reader:
-                if not any(x.strip() for x in row):
-                    continue
-                line = reader.line_num
-                if len(row) != len(names):
-                    raise ImuCsvError(f"{p}:{line}: {len(row)} fields, the header has "
-                                      f"{len(names)}")
-                vals = []
-                for name, x in zip(names, row, strict=True):
-                    try:
-                        v = float(x)
-                    except ValueError:
-                        what = "is empty" if not x.strip() else f"is not a number: {_short(x)}"
-                        raise ImuCsvError(f"{p}:{line}: {name} {what}") from None
-                    if not math.isfinite(v):
-                        raise ImuCsvError(f"{p}:{line}: {name} is {x.strip()}; every value "
-                                          "must be a finite number")
-                    vals.append(v)
-                out.append(vals)
+            text = fh.read()
+        cut_short = bool(text) and not text.endswith("\n")
+        rows = list(csv.reader(io.StringIO(text)))
+        last = max((i for i, r in enumerate(rows) if any(x.strip() for x in r)), default=-1)
+        for i, row in enumerate(rows[1:], start=1):
+            if not any(x.strip() for x in row):
+                continue
+            line = i + 1
+            try:
+                out.append(_parse_row(p, line, names, row))
+            except ImuCsvError:
+                if not (cut_short and i == last):
+                    raise
+                note = (f"{p}:{line}: the last line is incomplete (file cut short?) and was "
+                        "left out")
     except _READ_ERRORS as e:
         raise _unreadable(p, e) from None
-    return np.array(out, np.float64).reshape(len(out), len(names))
+    return np.array(out, np.float64).reshape(len(out), len(names)), note
+
+
+def _parse_row(p: Path, line: int, names: list[str], row: list[str]) -> list[float]:
+    """One data row's numbers, or an error naming its line and the bad cell."""
+    if len(row) != len(names):
+        raise ImuCsvError(f"{p}:{line}: {len(row)} fields, the header has {len(names)}")
+    vals = []
+    for name, x in zip(names, row, strict=True):
+        try:
+            v = float(x)
+        except ValueError:
+            what = "is empty" if not x.strip() else f"is not a number: {_short(x)}"
+            raise ImuCsvError(f"{p}:{line}: {name} {what}") from None
+        if not math.isfinite(v):
+            raise ImuCsvError(f"{p}:{line}: {name} is {x.strip()}; every value must be a "
+                              "finite number")
+        vals.append(v)
+    return vals
 
 
 def _line_of_row(p: Path, k: int) -> int:

@@ -411,3 +411,18 @@ def test_bad_unit_names():
         read_imu_csv("x.csv", acc_unit="mps2")
     with pytest.raises(ImuCsvError, match="use dps or rads"):
         read_imu_csv("x.csv", gyr_unit="deg")
+
+
+def test_cut_short_last_line_is_left_out_and_every_complete_row_kept(tmp_path):
+    acc, gyr = signals()
+    p = write(tmp_path / "cut.csv", imu_cols(acc * G, gyr, t=np.arange(len(acc)) / FS))
+    text = p.read_text()
+    p.write_text(text[: len(text) - 20])  # a recording stopped mid-line: no final newline
+    r = read_imu_csv(p)
+    assert len(r.samples) == len(acc) - 1
+    np.testing.assert_allclose(r.samples.acc_mps2, acc[:-1] * G, rtol=1e-6)
+    assert "incomplete" in r.note and "left out" in r.note and r.note.count("\n") == 0
+    # the same bad line with its newline is an error, not a cut: nothing is guessed
+    p.write_text(text[: len(text) - 20] + "\n")
+    with pytest.raises(ImuCsvError):
+        read_imu_csv(p)
