@@ -53,10 +53,8 @@ F_AX = 9  # 3: current axis (unit)
 F_REF = 12  # 3: reference axis (unit, slow)
 F_WSM = 15  # smoothed |ω|
 F_THETA = 16  # pitch since the last flat period ended (rad, toes-up with the sign in force)
-F_SPARE = 17
-F_VOTE = 18
-F_SPARE2 = 19
-N_F = 20
+F_VOTE = 17  # the toes-up sign's vote (decays 0.7 per stride)
+N_F = 18
 # int state
 I_MOVING = 0  # moving samples seen (saturating)
 I_SINCE = 1  # moving samples since the last refresh
