@@ -26,6 +26,10 @@ REL_TOL = 0.05  # relative t_us tolerance (ODR strays by up to a few %)
 ABS_TOL_US = 2000.0  # absolute t_us tolerance (timestamp jitter), plus 2 periods
 MAX_FORWARD_SAMPLES = 1 << 26  # a larger forward jump is implausible (~45 h at 416 Hz)
 QUARANTINE_CHAIN = 3
+#: a seq this many frames or more behind the last in-order one is not a late or duplicated frame
+#: (links reorder by one or two, duplicates follow at once) but a device that restarted its
+#: counter (a reboot, or a reconnect to firmware that resets it): seq tracking starts again
+SEQ_RESTART_BEHIND = 16
 MAX_OPEN_GAPS = 64
 
 
@@ -119,7 +123,8 @@ class Tracker:
     restart_idx: int = -1  # from a START reply: where sample counting restarts
 
     def note_seq(self, seq: int) -> tuple[str, int]:
-        """Classify ``seq`` against the last in-order frame: ('ok'|'gap'|'behind', lost)."""
+        """Classify ``seq`` against the last in-order frame: ('ok'|'gap'|'behind'|'restart',
+        lost). 'restart' (the counter started again) forgets the seqs seen so far."""
         if self.last_seq < 0:
             return "ok", 0
         d = int(seq_delta(seq, self.last_seq))
@@ -127,6 +132,9 @@ class Tracker:
             return "ok", 0
         if d < SEQ_MOD // 2:
             return "gap", d
+        if SEQ_MOD - 1 - d >= SEQ_RESTART_BEHIND:
+            self.recent_seqs.clear()
+            return "restart", 0
         return "behind", 0
 
     def advance_seq(self, seq: int) -> None:

@@ -28,6 +28,10 @@ class UserError(Exception):
     """Bad input or usage: reported in one line, exit 2."""
 
 
+class Failure(Exception):
+    """A run that failed (a sensor that does not answer): reported in one line, exit 1."""
+
+
 _state = {"verbose": False}
 
 
@@ -245,6 +249,163 @@ def simulate(
         typer.echo(f"  wrote {f}")
 
 
+def _session_lines(key: str, st, link=None) -> list[str]:
+    """A few lines about one device of a session (live or replayed)."""
+    h = st.health
+    smp = h.samples
+    info = st.info
+    who = f"{key}" + (f" (uid {info.uid.decode(errors='replace')})" if info else "")
+    lines = [f"{who}: {smp} samples, {h.backlog_samples} backfilled, {len(st.gaps)} gaps "
+             f"reported, problems: " + (", ".join(f"{k} {v}" for k, v in
+                                                  st.decoder.problems.items() if v) or "none")]
+    if link is not None and link.disconnects:
+        lag = [r["t_resumed_s"] for r in link.resumed]
+        lines.append(f"  link: {len(link.disconnects)} disconnects, {len(lag)} resumed")
+    c = st.clock
+    if c.ready:
+        lines.append(f"  clock: drift {c.drift_ppm:+.1f} ppm, ±{c.uncertainty_ms:.2f} ms")
+    g = st.steps.as_dict()
+    if g["steps"]:
+        land = ", ".join(f"{k} {v}" for k, v in g["landing"].items())
+        lines.append(f"  steps: {g['steps']} ({land}); cadence {g['cadence_spm']} spm, contact "
+                     f"{g['contact_ms']} ms, strike {g['strike_angle_deg']}°, grade "
+                     f"{g['grade_deg']}°, peak {g['peak_acc_g']} g (medians of the last steps)")
+    return lines
+
+
+def _session_json(key: str, st, link=None) -> dict:
+    d = st.health.as_dict(st.decoder)
+    d["gaps_reported"] = len(st.gaps)
+    d["gait"] = st.steps.as_dict()
+    if st.clock.ready:
+        d["clock"] = {"drift_ppm": round(st.clock.drift_ppm, 3),
+                      "uncertainty_ms": round(st.clock.uncertainty_ms, 4)}
+    if link is not None:
+        d["link"] = {"disconnects": len(link.disconnects), "resumed": link.resumed}
+    return d
+
+
+@app.command()
+def record(
+    urls: Annotated[list[str], typer.Argument(help="Sensor URLs: sim://?..., serial:///dev/"
+                                              "ttyACM0?baud=921600, /dev/ttyUSB0, loop://, ...")],
+    out: Annotated[Path, typer.Option("--out", help="Session recording to write (.mcap).")],
+    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many "
+                                                   "seconds (default: Ctrl-C).")] = None,
+    speed: Annotated[float, typer.Option(min=0.0, help="sim:// only: times real time; 0 = as "
+                                         "fast as possible.")] = 1.0,
+    athlete: Annotated[str, typer.Option(help="Session metadata.")] = "",
+    shoe: Annotated[str, typer.Option(help="Session metadata.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
+                       ] = False,
+) -> None:
+    """Stream one or more sensors on one loop (connect, configure, time sync, reconnect) and
+    record every byte into one MCAP file, flushed at least once a second."""
+    import asyncio
+    import signal
+
+    from stridecore.clock import run_at_speed
+    from stridecore.record import record_session
+    from stridecore.transport import TransportError, open_url, scheme_of
+
+    if out.exists():
+        raise UserError(f"{out} exists; choose another --out")
+    if speed != 1.0 and any(scheme_of(u) != "sim" for u in urls):
+        raise UserError("--speed applies to sim:// sensors only")
+    if speed == 0 and duration is None:
+        raise UserError("--speed 0 needs --duration")
+    try:
+        for u in urls:
+            open_url(u)  # bad URLs fail here, before anything is opened
+    except TransportError as e:
+        raise UserError(str(e)) from e
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if speed != 0:
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        meta = {k: v for k, v in (("athlete", athlete), ("shoe", shoe)) if v}
+        return await record_session(list(urls), out, duration_s=duration, stop=stop, meta=meta)
+
+    try:
+        run = run_at_speed(main(), speed)
+    except TransportError as e:
+        raise UserError(str(e)) from e
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror or e}") from e
+    if as_json:
+        print(json.dumps({"path": str(out), "errors": run.errors,
+                          "devices": {s.key: _session_json(s.key, s.stream, s.link)
+                                      for s in run.sessions}}, default=str))
+    else:
+        for s in run.sessions:
+            for line in _session_lines(s.key, s.stream, s.link):
+                typer.echo(line)
+        typer.echo(f"recorded {out}")
+    if run.errors:
+        raise Failure(run.errors[0] + f" (what was received is in {out})")
+
+
+@app.command()
+def replay(
+    recording: Annotated[Path, typer.Argument(help="Session recording (.mcap).")],
+    speed: Annotated[float, typer.Option(min=0.0, help="Times real time; 0 = as fast as "
+                                         "possible.")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
+                       ] = False,
+) -> None:
+    """Feed a recording's bytes, in order, through the same decoder, clock maps and pipeline
+    as live, and print the per-device, per-step summary."""
+    from stridecore.recording import RecordingError
+    from stridecore.replay import replay as run_replay
+
+    try:
+        res = run_replay(recording, speed=speed)
+    except RecordingError as e:
+        raise UserError(str(e)) from e
+    if res.reader.note and not as_json:
+        typer.echo(f"note: {res.reader.note}", err=True)
+    if as_json:
+        print(json.dumps({"path": str(recording), "note": res.reader.note,
+                          "duration_s": round(res.duration_s, 3), "units": res.units,
+                          "wall_s": round(res.wall_s, 3),
+                          "devices": {k: _session_json(k, st) for k, st in res.streams.items()}},
+                         default=str))
+        return
+    typer.echo(f"{recording}: {res.duration_s:.1f} s, {len(res.streams)} device(s), "
+               f"{res.units} units, replayed in {res.wall_s:.2f} s")
+    for key, st in res.streams.items():
+        for line in _session_lines(key, st):
+            typer.echo(line)
+
+
+@app.command()
+def export(
+    recording: Annotated[Path, typer.Argument(help="Session recording (.mcap).")],
+    samples: Annotated[Path, typer.Option("--samples", help="Samples table to write: .csv or "
+                                          ".parquet (SI units, device and host times).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Only JSON on stdout.")] = False,
+) -> None:
+    """Export every sample of a recording (replayed through the live decoder and clock maps)
+    as CSV or Parquet; backfilled samples are labelled."""
+    from stridecore.export import ExportError, export_samples
+    from stridecore.recording import RecordingError
+
+    try:
+        info = export_samples(recording, samples)
+    except (RecordingError, ExportError) as e:
+        raise UserError(str(e)) from e
+    if as_json:
+        print(json.dumps(info))
+        return
+    if info["note"]:
+        typer.echo(f"note: {info['note']}", err=True)
+    typer.echo(f"wrote {info['rows']} samples ({info['backfilled']} backfilled) to "
+               f"{info['path']}")
+
+
 @app.command()
 def score(
     steps: Annotated[Path, typer.Argument(help="Steps CSV (schema table 'steps').")],
@@ -369,6 +530,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"stridecore: error: {e}", file=sys.stderr)
         return 2
+    except Failure as e:
+        if verbose:
+            traceback.print_exc()
+        print(f"stridecore: error: {e}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     except Exception as e:  # the one place that turns any failure into one line

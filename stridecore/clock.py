@@ -8,13 +8,15 @@ work (they are polled without blocking), but a test that waits on real I/O shoul
 loop. The host time base of stridecore is always ``loop.time()``, so the device session, the
 simulated sensor and the recorder need no separate clock argument.
 
-:func:`run_virtual` is the entry point: ``run_virtual(main(), start_s=0.0)``.
+:func:`run_virtual` is the entry point: ``run_virtual(main(), start_s=0.0)``;
+:func:`run_at_speed` picks virtual time (speed 0) or a clock running ``speed`` × real time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -50,9 +52,45 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._now
 
 
+class ScaledTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock runs ``speed`` times faster than the wall clock (a simulated
+    sensor shown at 5× real time). ``speed = 1`` is a normal loop with a clock from 0."""
+
+    def __init__(self, speed: float, start_s: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be > 0 (use VirtualTimeLoop for as fast as possible)")
+        self._speed = float(speed)
+        self._start = float(start_s)
+        self._wall0 = time.monotonic()
+        super().__init__(_ScaledSelector(self._speed))
+
+    def time(self) -> float:
+        return self._start + (time.monotonic() - self._wall0) * self._speed
+
+
+class _ScaledSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+    def __init__(self, speed: float) -> None:
+        super().__init__()
+        self._speed = speed
+
+    def select(self, timeout: float | None = None):
+        return super().select(None if timeout is None else timeout / self._speed)
+
+
+def run_at_speed(main: Coroutine[Any, Any, T], speed: float) -> T:
+    """Run ``main`` in virtual time (``speed == 0``: as fast as possible) or at ``speed`` × the
+    wall clock."""
+    if speed == 0:
+        return run_virtual(main)
+    return _run(ScaledTimeLoop(speed), main)
+
+
 def run_virtual(main: Coroutine[Any, Any, T], start_s: float = 0.0) -> T:
     """Run ``main`` to completion on a fresh :class:`VirtualTimeLoop`."""
-    loop = VirtualTimeLoop(start_s)
+    return _run(VirtualTimeLoop(start_s), main)
+
+
+def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)

@@ -179,6 +179,7 @@ SAMPLES = Table(
         C("sample_idx", "int64", "samples", "device sample index since START (unwrapped u32)"),
         C("t_device_us", "float64", "µs", "device clock: frame t_us + i × estimated period"),
         C("t_host_s", "float64", "s", "host monotonic clock from the time-sync fit"),
+        C("t_s", "float64", "s", "host time since the session start (t_host_s − session t0)"),
         C("acc_x_mps2", "float64", "m/s²", "specific force, sensor x"),
         C("acc_y_mps2", "float64", "m/s²", "specific force, sensor y"),
         C("acc_z_mps2", "float64", "m/s²", "specific force, sensor z"),
@@ -186,6 +187,9 @@ SAMPLES = Table(
         C("gyr_y_radps", "float64", "rad/s", "angular rate, sensor y"),
         C("gyr_z_radps", "float64", "rad/s", "angular rate, sensor z"),
         C("flags", "uint8", "", f"SampleFlag bits: {SAMPLE_FLAGS_DOC}"),
+        C("backfilled", "bool", "", "refilled from the device's backlog after a disconnect "
+          "(not seen live)"),
+        C("device", "str", "", "the sensor's key in the session recording"),
         C("placement", "enum:Placement", "", "where the sensor is worn"),
     ),
 )

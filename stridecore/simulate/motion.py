@@ -18,3 +18,14 @@ class MotionSource(Protocol):
     """``sample(t_s)`` → ``(acc_mps2 (N, 3), gyr_radps (N, 3))`` in the sensor frame."""
 
     def sample(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class StillMotion:
+    """A sensor lying still, z axis up: gravity on +z (specific force), no rotation. The cheap
+    motion source for link tests that do not need a runner (e.g. a simulated hour)."""
+
+    def sample(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = np.shape(t_s)[0]
+        acc = np.zeros((n, 3))
+        acc[:, 2] = G_MPS2
+        return acc, np.zeros((n, 3))

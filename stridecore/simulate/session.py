@@ -142,16 +142,11 @@ def simulate(duration_s: float = 600.0, seed: int = 0, profile: str = "trail",
     return SimulatedSession(rec, plan, runner, specs)
 
 
-def device_stream(session: SimulatedSession, placement: Placement | str, *,
-                  transport: str = "serial", tick_s: float = 0.05,
-                  duration_s: float | None = None) -> list[tuple[float, bytes]]:
-    """What the simulated device of one sensor sends over a whole session (wire units with
-    their send times): the body motion of ``session`` through the firmware model, started at
-    true time 0 so its sample index is the truth's ``ic_sample_idx``. The device adds its own
-    white noise, quantisation and range clipping (biases and scale errors are the array path's
-    only)."""
-    from firmware_protocol.frame import FrameType
-    from stridecore.demo import ScriptedHost
+def sim_device(session: SimulatedSession, placement: Placement | str, *,
+               transport: str = "serial"):
+    """The simulated device (:class:`~stridecore.transport.sim_device.SimDevice`) of one
+    sensor of ``session``: its body motion, rate, ranges, clock and noise; true time 0 is the
+    session's start."""
     from stridecore.transport.sim_device import SUPPORTED_ODR_HZ, SimDevice, SimSensorParams
 
     placement = Placement(placement)
@@ -168,7 +163,22 @@ def device_stream(session: SimulatedSession, placement: Placement | str, *,
         clock_drift_ppm=spec.clock_drift_ppm, noise_acc_mps2=spec.acc_sigma_mps2,
         noise_gyr_radps=spec.gyr_sigma_radps, seed=int(session.recording.meta["seed"]),
         uid=f"SIM{placement.device_code:05d}".encode())
-    device = SimDevice(params, motion=SimulatedMotion(session.plan, spec))
+    return SimDevice(params, motion=SimulatedMotion(session.plan, spec))
+
+
+def device_stream(session: SimulatedSession, placement: Placement | str, *,
+                  transport: str = "serial", tick_s: float = 0.05,
+                  duration_s: float | None = None) -> list[tuple[float, bytes]]:
+    """What the simulated device of one sensor sends over a whole session (wire units with
+    their send times): the body motion of ``session`` through the firmware model, started at
+    true time 0 so its sample index is the truth's ``ic_sample_idx``. The device adds its own
+    white noise, quantisation and range clipping (biases and scale errors are the array path's
+    only)."""
+    from firmware_protocol.frame import FrameType
+    from stridecore.demo import ScriptedHost
+
+    placement = Placement(placement)
+    device = sim_device(session, placement, transport=transport)
     host = ScriptedHost(device)
     end = duration_s if duration_s is not None else session.recording.sensors[
         placement].duration_s

@@ -95,6 +95,7 @@ class SimSensorParams:
     status_period_s: float = 1.0
     backlog_capacity_s: float = 120.0
     battery_mv: int = 3950
+    motion_block_s: float = 0.25  # the motion source is evaluated this far ahead (cost/call)
     seed: int = 0
     faults: Faults = field(default_factory=Faults)
     capabilities: int = int(Capability.BACKLOG | Capability.TIME_SYNC | Capability.IDENTIFY
@@ -167,6 +168,7 @@ class SimDevice:
         self._ring_raw = np.zeros((cap, 6), np.int16)
         self._ring_idx = np.full(cap, -1, np.int64)
         self.log: list[str] = []  # human-readable device log (for debugging tests)
+        self._mcache: tuple | None = None  # (grid, first idx, acc, gyr) of the motion ahead
 
     # --------------------------------------------------------------- clock and config
     def device_us(self, t_s: float | np.ndarray) -> float | np.ndarray:
@@ -420,8 +422,7 @@ class SimDevice:
         if end <= self._next_idx:
             return
         idx = np.arange(self._next_idx, end)
-        t = self._t_sample0 + idx / odr
-        acc, gyr = self.motion.sample(t)
+        acc, gyr = self._motion_at(idx, odr)
         noise = self._rng.standard_normal((idx.size, 6))  # row by row: split-invariant
         acc = acc + noise[:, :3] * self.p.noise_acc_mps2
         gyr = gyr + noise[:, 3:] * self.p.noise_gyr_radps
@@ -464,6 +465,20 @@ class SimDevice:
             frame = encode_imu6(self._seq, t_us, first, self._cfg_id, chunk)
             self._emit(frame, t_last + self.p.tx_latency_s)
 
+    def _motion_at(self, idx: np.ndarray, odr: float) -> tuple[np.ndarray, np.ndarray]:
+        """Motion at samples ``idx`` (consecutive). The motion source is a pure function of
+        time with a large fixed cost per call, so it is evaluated ``motion_block_s`` ahead and
+        cached; the cache is keyed by the sampling grid (start time, rate)."""
+        grid = (self._t_sample0, odr)
+        c = self._mcache
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        if c is None or c[0] != grid or a < c[1] or b > c[1] + c[2].shape[0]:
+            n = max(b - a, math.ceil(self.p.motion_block_s * odr))
+            acc, gyr = self.motion.sample(self._t_sample0 + np.arange(a, a + n) / odr)
+            c = self._mcache = (grid, a, np.asarray(acc, float), np.asarray(gyr, float))
+        k0 = a - c[1]
+        return c[2][k0 : k0 + b - a], c[3][k0 : k0 + b - a]
+
     def poll(self, t_s: float) -> list[tuple[float, bytes]]:
         """Everything sent up to true time ``t_s``: (send time, wire unit) in sending order."""
         self._advance(t_s)
@@ -472,6 +487,10 @@ class SimDevice:
             self._out = [o for o in self._out if o.t_s > t_s]
         ready.sort(key=lambda o: (o.t_s, o.order))
         return [(o.t_s, o.data) for o in ready]
+
+    def sample_time_s(self, sample_idx: np.ndarray | int) -> np.ndarray | float:
+        """True time (s) at which sample ``sample_idx`` of the current START was taken."""
+        return self._t_sample0 + np.asarray(sample_idx) / self.true_odr_hz
 
     @property
     def streaming(self) -> bool:

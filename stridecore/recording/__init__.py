@@ -1,0 +1,16 @@
+"""Session recordings: one MCAP file per session with every wire unit, link event, time-sync
+probe and configuration of each device, exactly as live (format in :mod:`.format`)."""
+
+from stridecore.recording.format import FORMAT_VERSION, TimeSyncProbe
+from stridecore.recording.reader import RecordingError, RecordingReader, open_recording
+from stridecore.recording.writer import RecordingParams, RecordingWriter
+
+__all__ = [
+    "FORMAT_VERSION",
+    "RecordingError",
+    "RecordingParams",
+    "RecordingReader",
+    "RecordingWriter",
+    "TimeSyncProbe",
+    "open_recording",
+]

@@ -1,0 +1,1 @@
+"""Test helpers that stand in for hardware (not used by the runtime path)."""
