@@ -156,13 +156,6 @@ def _placements(text: str):
     return out
 
 
-def _out_path(out: Path, placement, n: int) -> Path:
-    """``run.bin`` for one sensor; ``run.left_foot.bin`` etc. for several."""
-    if n == 1:
-        return out
-    return out.with_name(f"{out.stem}.{placement.value}{out.suffix or '.bin'}")
-
-
 @app.command()
 def simulate(
     duration: Annotated[float, typer.Option(min=60.0, help="Session length, s (≥ 60).")] = 600.0,
@@ -175,9 +168,9 @@ def simulate(
     odr: Annotated[int, typer.Option(help="Sample rate, Hz (104, 208, 416 or 833 with "
                                      "--out; 100–1600 otherwise).")] = 833,
     mount: Annotated[str, typer.Option(help="Foot mount: laces, heel or lateral.")] = "laces",
-    out: Annotated[Path | None, typer.Option(help="Raw serial (COBS) frame stream of the "
-                                             "simulated device, one file per sensor; decode "
-                                             "with python -m firmware_protocol decode.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Session recording (.mcap) of the simulated "
+                                             "devices streaming the run over serial links; "
+                                             "stridecore replay / export read it.")] = None,
     truth: Annotated[Path | None, typer.Option(help="Per-step truth CSV (schema 'truth').")
                      ] = None,
     npz: Annotated[Path | None, typer.Option(help="Sample arrays of every sensor (.npz).")
@@ -192,7 +185,6 @@ def simulate(
 
     from stridecore.simulate import __version__
     from stridecore.simulate.profiles import PROFILES
-    from stridecore.simulate.session import device_stream
     from stridecore.simulate.session import simulate as run_sim
     from stridecore.tables import write_csv
 
@@ -229,12 +221,16 @@ def simulate(
             np.savez_compressed(npz, **arrays)
             info["files"].append(str(npz))
         if out is not None:
-            for p in places:
-                path = _out_path(out, p, len(places))
-                units = device_stream(sess, p)
-                with path.open("wb") as f:
-                    f.write(b"".join(u for _, u in units))
-                info["files"].append(str(path))
+            if out.exists():
+                raise UserError(f"{out} exists; choose another --out")
+            from stridecore.record import record_simulated
+
+            run = record_simulated(sess, out, meta={
+                "simulator": __version__, "profile": profile, "seed": str(seed),
+                "mount": mount, "split": rec.split})
+            if run.errors:
+                raise Failure(run.errors[0])
+            info["files"].append(str(out))
     except OSError as e:
         raise UserError(f"cannot write: {e.strerror}: {e.filename}") from e
     if as_json:

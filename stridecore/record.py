@@ -120,3 +120,22 @@ async def record_transports(transports: list[Transport], keys: list[str],
         if writer is not None:
             writer.close()
     return run
+
+
+def record_simulated(session, out: Path, *, meta: dict | None = None,
+                     transport: str = "serial") -> SessionRun:
+    """Record a whole simulated session (:class:`~stridecore.simulate.session.
+    SimulatedSession`): its devices stream the run to a host in virtual time, so the
+    recording's host time equals the simulation's true time (the truth's ``t_ic_s``)."""
+    from stridecore.clock import run_virtual
+    from stridecore.simulate.session import sim_device
+    from stridecore.transport.sim import SimTransport
+
+    places = list(session.recording.sensors)
+    transports: list[Transport] = [
+        SimTransport(f"sim://?placement={p.value}", sim_device(session, p, transport=transport),
+                     t0_s=0.0) for p in places]
+    end = max(s.duration_s for s in session.recording.sensors.values())
+    return run_virtual(record_transports(transports, [p.value for p in places], out,
+                                         duration_s=end, meta=meta, pipeline=False,
+                                         keep_samples=False))

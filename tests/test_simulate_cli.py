@@ -9,6 +9,7 @@ from firmware_protocol import StreamDecoder
 from stridecore.bench.score import score
 from stridecore.bench.truth import truth_hash
 from stridecore.cli import main
+from stridecore.recording import open_recording
 from stridecore.schema import TRUTH, Placement
 from stridecore.simulate.session import device_stream, simulate
 from stridecore.tables import read_csv
@@ -68,13 +69,15 @@ def test_device_stream_lines_up_with_the_truth_sample_index(sess):
 
 def test_cli_writes_streams_truth_and_arrays(tmp_path, capsys):
     args = ["simulate", "--duration", "60", "--seed", "3", "--sensors", "left_foot,right_foot",
-            "--out", str(tmp_path / "run.bin"), "--truth", str(tmp_path / "truth.csv"),
+            "--out", str(tmp_path / "run.mcap"), "--truth", str(tmp_path / "truth.csv"),
             "--npz", str(tmp_path / "a.npz"), "--json"]
     assert main(args) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["simulator"] and info["steps"] > 100
+    rec = open_recording(tmp_path / "run.mcap")
+    assert set(rec.devices) == {"left_foot", "right_foot"} and rec.session["seed"] == "3"
     for p in ("left_foot", "right_foot"):
-        assert (tmp_path / f"run.{p}.bin").stat().st_size > 100_000
+        assert rec.summary()["per_device"][p]["rx_bytes"] > 100_000
     truth = read_csv(tmp_path / "truth.csv", TRUTH)
     assert truth["ic_sample_idx"].size == info["steps"]
     with np.load(tmp_path / "a.npz") as z:
@@ -91,8 +94,8 @@ def test_cli_writes_streams_truth_and_arrays(tmp_path, capsys):
 @pytest.mark.parametrize(("args", "msg"), [
     (["--profile", "sprinter"], "unknown profile 'sprinter'"),
     (["--sensors", "left_hand"], "unknown sensor placement 'left_hand'"),
-    (["--out", "x.bin", "--odr", "1000"], "--odr must be one of"),
-    (["--out", "x.bin", "--odr", "1666"], "--odr must be within 100–1600 Hz"),
+    (["--out", "x.mcap", "--odr", "1000"], "--odr must be one of"),
+    (["--out", "x.mcap", "--odr", "1666"], "--odr must be within 100–1600 Hz"),
     (["--mount", "sock"], "unknown mount"),
 ])
 def test_cli_bad_options_are_one_line(args, msg, capsys):
