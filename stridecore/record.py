@@ -47,7 +47,13 @@ class SessionRun:
 
     sessions: list[DeviceSession] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    exceptions: list[Exception] = field(default_factory=list)
     path: Path | None = None
+
+    @property
+    def received_nothing(self) -> bool:
+        """No sensor sent a single byte (e.g. no such port): the recording is empty."""
+        return all(s.stream.decoder.bytes_in == 0 for s in self.sessions)
 
 
 async def record_session(urls: list[str], out: Path | None = None, *,
@@ -73,7 +79,8 @@ async def record_transports(transports: list[Transport], keys: list[str],
                             stop: asyncio.Event | None = None, meta: dict | None = None,
                             params: SessionParams | None = None, pipeline: bool = True,
                             keep_samples: bool = True,
-                            on_received: Callable | None = None) -> SessionRun:
+                            on_received: Callable | None = None,
+                            t0_epoch_ns: int | None = None) -> SessionRun:
     """:func:`record_session` for transports already made (not opened)."""
     from stridecore.transport.sim import SimTransport
 
@@ -86,7 +93,8 @@ async def record_transports(transports: list[Transport], keys: list[str],
     if out is not None:
         from stridecore.recording import RecordingWriter
 
-        writer = RecordingWriter(out, session=dict(meta or {}), t0_host_s=t0)
+        writer = RecordingWriter(out, session=dict(meta or {}), t0_host_s=t0,
+                                 t0_epoch_ns=t0_epoch_ns)
         for key, tr in zip(keys, transports, strict=True):
             writer.add_device(key, {"url": tr.url, "framing": tr.framing,
                                     "scheme": scheme_of(tr.url)})
@@ -102,6 +110,7 @@ async def record_transports(transports: list[Transport], keys: list[str],
             await s.run(duration_s, stop)
         except (TransportError, DeviceError) as e:
             run.errors.append(str(e))
+            run.exceptions.append(e)
             stop.set()
 
     async def ticker() -> None:
@@ -123,10 +132,11 @@ async def record_transports(transports: list[Transport], keys: list[str],
 
 
 def record_simulated(session, out: Path, *, meta: dict | None = None,
-                     transport: str = "serial") -> SessionRun:
+                     transport: str = "serial", t0_epoch_ns: int | None = None) -> SessionRun:
     """Record a whole simulated session (:class:`~stridecore.simulate.session.
     SimulatedSession`): its devices stream the run to a host in virtual time, so the
-    recording's host time equals the simulation's true time (the truth's ``t_ic_s``)."""
+    recording's host time equals the simulation's true time (the truth's ``t_ic_s``).
+    ``t0_epoch_ns`` pins the wall-clock stamp (default now) for byte-identical files."""
     from stridecore.clock import run_virtual
     from stridecore.simulate.session import sim_device
     from stridecore.transport.sim import SimTransport
@@ -138,4 +148,4 @@ def record_simulated(session, out: Path, *, meta: dict | None = None,
     end = max(s.duration_s for s in session.recording.sensors.values())
     return run_virtual(record_transports(transports, [p.value for p in places], out,
                                          duration_s=end, meta=meta, pipeline=False,
-                                         keep_samples=False))
+                                         keep_samples=False, t0_epoch_ns=t0_epoch_ns))
