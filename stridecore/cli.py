@@ -331,6 +331,10 @@ def record(
         raise UserError(str(e)) from e
     except OSError as e:
         raise UserError(f"cannot write {out}: {e.strerror or e}") from e
+    if run.errors and run.received_nothing and all(
+            isinstance(e, TransportError) for e in run.exceptions):
+        out.unlink(missing_ok=True)  # nothing was ever connected: no empty file left behind
+        raise UserError(run.errors[0])
     if as_json:
         print(json.dumps({"path": str(out), "errors": run.errors,
                           "devices": {s.key: _session_json(s.key, s.stream, s.link)

@@ -78,7 +78,7 @@ def test_session_survives_a_disconnect_and_replays_bit_for_bit(tmp_path: Path) -
     run = run_virtual(record_transports([tap], ["right_foot"], out, duration_s=12.0))
     assert not run.errors
     s = run.sessions[0]
-    assert s.info is not None and s.info.uid == b"SIM00001"
+    assert s.info is not None and s.info.uid == b"SIMRFOOT"
     # resumed within 2 s of the sensor becoming reachable, gap reported in samples
     (res,) = s.link.resumed
     assert res["t_resumed_s"] - 5.5 < 2.0

@@ -22,7 +22,7 @@ from firmware_protocol.messages import DevicePlacement
 from stridecore.schema import Placement
 from stridecore.simulate.motion import MotionSource, StillMotion
 from stridecore.transport.base import LinkLost, Transport, TransportError, Unit
-from stridecore.transport.sim_device import SimDevice, SimSensorParams
+from stridecore.transport.sim_device import SUPPORTED_ODR_HZ, SimDevice, SimSensorParams
 
 
 class SimUrlError(ValueError):
@@ -75,6 +75,8 @@ _FAULTS = {
     "reorder": "reorder_prob",
     "overrun": "fifo_overrun_prob",
 }
+_PLACEMENT_UIDS = {1: b"SIMLFOOT", 2: b"SIMRFOOT", 3: b"SIMLSHIN", 4: b"SIMRSHIN",
+                   5: b"SIMLTHGH", 6: b"SIMRTHGH", 7: b"SIMPELVS"}
 KNOWN = sorted([*_PARAMS, *_FAULTS, "disconnect", "transport", "placement", "uid",
                 "tick", "motion", "profile", "session_seed"])
 
@@ -111,6 +113,11 @@ def parse_sim_url(url: str, base: SimSensorParams | None = None) -> SimSensorPar
             kw["uid"] = v.encode("ascii", "replace")
         else:
             raise SimUrlError(f"unknown sim:// option {key!r} (known: {', '.join(KNOWN)})")
+    if "odr_hz" in kw and kw["odr_hz"] not in SUPPORTED_ODR_HZ:
+        raise SimUrlError(f"sim:// odr={kw['odr_hz']}: the simulated IMU offers "
+                          f"{', '.join(map(str, SUPPORTED_ODR_HZ))} Hz")
+    if "placement" in kw and "uid" not in kw:  # each simulated placement its own device
+        kw["uid"] = _PLACEMENT_UIDS.get(int(kw["placement"]), params.uid)
     if faults:
         kw["faults"] = replace(params.faults, **faults)
     try:
