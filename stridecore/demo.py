@@ -1,31 +1,33 @@
 """The built-in main job: stream a simulated sensor through the protocol decoder and the
 real-time foot pipeline.
 
-A small scripted host talks to a :class:`SimDevice` exactly as it would to firmware: GET_INFO,
-GET_CONFIG, START; on a reconnect START with resume and READ_BACKLOG from the first missing
-sample; STOP at the end. Every live, in-order sample goes through the same
-:class:`~stridecore.pipeline.Pipeline` as replay and the benchmarks (backlog and late samples
-fill the record, not the live path: the pipeline has already moved past them, and the gap they
-fill was flagged). Time is virtual; ``speed`` paces it against the wall clock (0 = as fast as
-possible), so tests run the same code in virtual time.
+The live host (:class:`~stridecore.device.DeviceSession`) talks to a :class:`SimDevice` exactly
+as to firmware: GET_INFO, GET_CONFIG, time sync, START; on a reconnect START with resume and
+READ_BACKLOG from the first missing sample; STOP at the end. Every live, in-order sample goes
+through the same :class:`~stridecore.pipeline.Pipeline` as replay and the benchmarks (backlog and
+late samples fill the record, not the live path: the pipeline has already moved past them, and
+the gap they fill was flagged). Time is virtual; ``speed`` paces it against the wall clock
+(0 = as fast as possible), so tests run the same code in virtual time.
+
+:class:`ScriptedHost` is a bare command sender for tests and capture files.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from firmware_protocol import Batch, StreamDecoder
-from firmware_protocol.batch import SampleFlag, Samples
 from firmware_protocol.frame import FrameType
-from firmware_protocol.messages import ReadBacklog, StartFlag, StartStop, StreamMask
+from stridecore.clock import run_virtual
+from stridecore.device import DeviceSession
 from stridecore.health import StreamHealth
-from stridecore.pipeline import Output, Pipeline
 from stridecore.report.steps_summary import StepsSummary
 from stridecore.schema import Placement
+from stridecore.transport.sim import SimTransport
 from stridecore.transport.sim_device import SimDevice, SimSensorParams, command_bytes
 
 DEFAULT_DEMO_URL = ("sim://?drop=0.01&corrupt=0.01&duplicate=0.01&reorder=0.01"
@@ -40,27 +42,6 @@ class DemoResult:
     sim_time_s: float = 0.0
     wall_time_s: float = 0.0
     steps: StepsSummary = field(default_factory=StepsSummary)
-
-
-class LiveFeed:
-    """In-order live samples of a decoder's batches into a pipeline (skips backlog and late
-    samples, which belong to the past the pipeline has moved on from)."""
-
-    SKIP = np.uint8(SampleFlag.BACKLOG | SampleFlag.LATE | SampleFlag.UNKNOWN_CFG)
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.last_idx = -1
-
-    def feed(self, samples: Samples) -> Output:
-        keep = ((samples.flags & self.SKIP) == 0) & (samples.sample_idx > self.last_idx)
-        live = samples[keep] if not keep.all() else samples
-        if len(live):
-            # within one batch the live samples are in order; anything older is dropped
-            order_ok = np.concatenate([[True], np.diff(live.sample_idx) > 0])
-            live = live[np.logical_and.accumulate(order_ok)]
-            self.last_idx = int(live.sample_idx[-1])
-        return self.pipeline.process(live)
 
 
 class ScriptedHost:
@@ -90,51 +71,49 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
              tick_s: float = 0.05, on_tick: Callable[[float, DemoResult], None] | None = None,
              sleep: Callable[[float], None] = time.sleep,
              clock: Callable[[], float] = time.monotonic) -> DemoResult:
-    """Run the simulated sensor for ``duration_s`` of sensor time; returns the totals."""
-    device = SimDevice(params)
-    host = ScriptedHost(device)
-    res = DemoResult(StreamHealth(), host.decoder)
+    """Run the simulated sensor for ``duration_s`` of sensor time through a
+    :class:`~stridecore.device.DeviceSession` (the live host: handshake, time sync, reconnect,
+    backlog) on a virtual-time loop; ``speed`` > 0 paces it against ``clock`` with ``sleep``
+    every ``tick_s``, when ``on_tick`` also sees the totals."""
+    transport = SimTransport("sim://", device=SimDevice(params), t0_s=0.0)
     placement = Placement.from_device_code(params.placement)
-    # the foot pipeline (issue 5); other placements stream without it until their pipeline exists
-    feed = (LiveFeed(Pipeline(float(params.odr_hz), placement))
-            if placement is not None and placement.value.endswith("foot") else None)
-    wall0 = clock()
-    stream = int(StreamMask.IMU6 | StreamMask.STATUS)
-    host.send(FrameType.GET_INFO, 0.0)
-    host.send(FrameType.GET_CONFIG, 0.0)
-    host.send(FrameType.START, 0.0, StartStop(stream, 0))
-    was_up = True
-    steps = round(duration_s / tick_s)
-    for k in range(1, steps + 1):
-        t = k * tick_s
-        up = device.link_up(t)
-        if was_up and not up:
-            res.health.disconnects += 1
-        if up and not was_up:  # reconnected: resume and ask for what was missed
-            host.send(FrameType.START, t, StartStop(stream, int(StartFlag.RESUME)))
-            nxt = host.decoder.next_sample_idx
-            if nxt >= 0:
-                host.send(FrameType.READ_BACKLOG, t, ReadBacklog(nxt & 0xFFFFFFFF))
-        was_up = up
-        res.health.link_up = up
-        batch = host.collect(t)
-        res.health.update(batch)
-        res.batches.append(batch)
-        if feed is not None:
-            res.steps.add(feed.feed(batch.samples))
-        res.sim_time_s = t
-        if on_tick is not None:
-            on_tick(t, res)
-        if speed > 0:
-            ahead = t / speed - (clock() - wall0)
-            if ahead > 0:
-                sleep(ahead)
-    host.send(FrameType.STOP, res.sim_time_s, StartStop(stream, 0))
-    end = res.sim_time_s + 0.1
-    for b in (host.collect(end), host.decoder.flush()):
-        res.health.update(b)
-        res.batches.append(b)
-        if feed is not None:
-            res.steps.add(feed.feed(b.samples))
-    res.wall_time_s = clock() - wall0
+    res = DemoResult(StreamHealth(), StreamDecoder())
+
+    def collect(session: DeviceSession, got) -> None:
+        res.batches.append(got.batch)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        session = DeviceSession(transport, key=placement.value if placement else "sensor",
+                                on_received=collect)
+        st = session.stream
+        res.health, res.decoder, res.steps = st.health, st.decoder, st.steps
+        wall0 = clock()
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(tick_s)
+                t = loop.time()
+                res.health.link_up = transport.device.link_up(t)
+                res.health.disconnects = len(session.link.disconnects)
+                res.sim_time_s = t
+                if on_tick is not None:
+                    on_tick(t, res)
+                if speed > 0:
+                    ahead = t / speed - (clock() - wall0)
+                    if ahead > 0:
+                        sleep(ahead)
+
+        task = loop.create_task(ticker())
+        try:
+            await session.run(duration_s)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        res.health.disconnects = len(session.link.disconnects)
+        res.sim_time_s = loop.time()
+        res.wall_time_s = clock() - wall0
+
+    run_virtual(main())
     return res

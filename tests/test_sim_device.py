@@ -212,10 +212,10 @@ def test_disconnect_resume_and_backlog_recover_every_sample():
     assert np.array_equal(idx, np.arange(idx.size))  # no hole, no duplicate
     assert res.decoder.open_gaps == []
     backlog = int(np.count_nonzero(b.samples.flags & SampleFlag.BACKLOG))
-    # what was sampled while down, plus per reconnect up to one host tick (50 ms) before the
-    # START resume and one partly filled frame
+    # what was sampled while down, plus per reconnect up to one backoff wait (≤ 0.5 s) before
+    # the START resume and one partly filled frame
     down = 2.2 * 416 * 1.008
-    assert down - 2 <= backlog <= down + 2 * (0.05 * 420 + 18) + 2
+    assert down - 2 <= backlog <= down + 2 * (0.5 * 420 + 18) + 2
     assert res.health.disconnects == 2
 
 
