@@ -45,7 +45,8 @@ def _assert_replay_equals_live(run, path: Path) -> None:
 def _every_gap_known(session: DeviceSession) -> None:
     """Live + backlog hold every sample index from the first to the last exactly once, except
     samples inside the gaps the decoder reported (frames lost on the link and not refilled,
-    FIFO overruns): every missing sample is in a reported gap, and the count adds up."""
+    FIFO overruns): every missing sample is in a reported gap, and the decoder never reports
+    fewer lost samples than are missing."""
     smp, _ = session.stream.all_samples()
     idx = np.sort(smp.sample_idx)
     assert np.unique(idx).size == idx.size  # duplicates are flagged, never delivered twice
@@ -55,7 +56,7 @@ def _every_gap_known(session: DeviceSession) -> None:
              if gaps else np.zeros(0, int))
     assert np.isin(missing, known).all()
     dec = session.stream.decoder
-    assert missing.size == dec.problems["lost_samples"] - dec.recovered_samples
+    assert missing.size <= dec.problems["lost_samples"] - dec.recovered_samples
 
 
 class _Tap(SimTransport):
@@ -184,25 +185,33 @@ def test_replay_equals_live_over_fault_schedules(tmp_path_factory, drop, corrupt
 
 
 def test_two_sensors_with_200_ppm_drift_stay_aligned_for_an_hour() -> None:
-    urls = ["sim://?placement=left_foot&motion=still&odr=104&tick=0.05&drift_ppm=100"
-            "&offset_s=5&uid=SIMLEFT1",
-            "sim://?placement=right_foot&motion=still&odr=104&tick=0.05&drift_ppm=-100"
-            "&offset_s=900&uid=SIMRIGH1&seed=1"]
-    worst = {}
+    """Each sample's host time (the clock map as it was when the sample arrived: causal) against
+    the simulation's truth, two sensors 200 ppm apart with IMU rates 0.8 % off nominal."""
+    urls = ["sim://?placement=left_foot&motion=still&odr=104&tick=0.25&drift_ppm=100"
+            "&offset_s=5",
+            "sim://?placement=right_foot&motion=still&odr=104&tick=0.25&drift_ppm=-100"
+            "&offset_s=900&seed=1"]
+    worst: dict[str, float] = {}
+    first: dict[str, float] = {}
 
     def check(session: DeviceSession, got) -> None:
-        live = (got.batch.samples.flags & SampleFlag.BACKLOG) == 0
+        smp = got.batch.samples
+        live = (smp.flags & SampleFlag.BACKLOG) == 0
         if not live.any() or not session.stream.clock.ready:
             return
         dev = session.transport.device
-        true_host = session.transport.t0_s + dev.sample_time_s(got.batch.samples.sample_idx)
-        err = np.abs(got.t_host_s - true_host)[live]
-        worst[session.key] = max(worst.get(session.key, 0.0), float(np.max(err)))
+        true_host = session.transport.t0_s + dev.sample_time_s(smp.sample_idx)
+        err = float(np.max(np.abs(got.t_host_s - true_host)[live]))
+        # the first frame's samples are spaced by the nominal period (the decoder has not yet
+        # measured the true rate): up to 0.8 % × one frame
+        table = first if session.key not in first else worst
+        table[session.key] = max(table.get(session.key, 0.0), err)
 
     run = _record(urls, None, 3600.0, pipeline=False, keep_samples=False, on_received=check)
     assert not run.errors
     assert set(worst) == {"left_foot", "right_foot"}
-    # each within 1 ms of the truth, so the two within 2 ms of each other
-    assert max(worst.values()) < 1e-3, worst
+    # each within 0.5 ms of the truth for the hour, so the two within 1 ms of each other
+    assert max(worst.values()) < 0.5e-3, worst
+    assert max(first.values()) < 2e-3, first
     drifts = sorted(s.stream.clock.drift_ppm for s in run.sessions)
     assert drifts[0] == pytest.approx(-100, abs=2) and drifts[1] == pytest.approx(100, abs=2)

@@ -276,8 +276,10 @@ class SimTransport(Transport):
             self._collect()
             raise LinkLost(f"{self.name}: link lost")
         self.device.receive(bytes(data), t)
-        # collect the reply when it is due instead of at the next tick
-        asyncio.get_running_loop().call_later(self.device.p.reply_latency_s, self._collect)
+        # collect the reply when it is due (it leaves after whatever the device had queued)
+        # instead of at the next tick
+        due = max(self.device.p.reply_latency_s, self.device.last_queued_s() - t)
+        asyncio.get_running_loop().call_later(due + 1e-9, self._collect)
 
     async def read(self) -> Unit:
         while not self._units:

@@ -492,6 +492,10 @@ class SimDevice:
         """True time (s) at which sample ``sample_idx`` of the current START was taken."""
         return self._t_sample0 + np.asarray(sample_idx) / self.true_odr_hz
 
+    def last_queued_s(self) -> float:
+        """Send time (s, true time) of the last unit queued and not yet polled (-inf: none)."""
+        return max((o.t_s for o in self._out), default=-math.inf)
+
     @property
     def streaming(self) -> bool:
         return self._streaming
