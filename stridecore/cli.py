@@ -290,6 +290,10 @@ def record(
                                                    "seconds (default: Ctrl-C).")] = None,
     speed: Annotated[float, typer.Option(min=0.0, help="sim:// only: times real time; 0 = as "
                                          "fast as possible.")] = 1.0,
+    odr: Annotated[int | None, typer.Option(help="Configure every sensor to this output data "
+                                            "rate, Hz (default: keep the sensor's).")] = None,
+    acc_range_g: Annotated[int, typer.Option(help="With --odr: accelerometer range, g.")] = 16,
+    gyro_range_dps: Annotated[int, typer.Option(help="With --odr: gyro range, °/s.")] = 2000,
     athlete: Annotated[str, typer.Option(help="Session metadata.")] = "",
     shoe: Annotated[str, typer.Option(help="Session metadata.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
@@ -323,7 +327,16 @@ def record(
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         meta = {k: v for k, v in (("athlete", athlete), ("shoe", shoe)) if v}
-        return await record_session(list(urls), out, duration_s=duration, stop=stop, meta=meta)
+        return await record_session(list(urls), out, duration_s=duration, stop=stop, meta=meta,
+                                    params=params)
+
+    from stridecore.device import SessionParams
+
+    params = None
+    if odr is not None:
+        from firmware_protocol.messages import ConfigRequest
+
+        params = SessionParams(config=ConfigRequest(odr, acc_range_g, gyro_range_dps, 18))
 
     try:
         run = run_at_speed(main(), speed)

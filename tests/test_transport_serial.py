@@ -270,3 +270,37 @@ async def test_open_error_mapping(monkeypatch, code: int, words: str) -> None:
         await SerialTransport("serial:///dev/ttyX").open()
     assert str(e.value).startswith(f"serial:///dev/ttyX: {words}")
     assert "\n" not in str(e.value)
+
+
+async def test_device_session_over_a_real_pty_survives_an_unplug(tmp_path) -> None:
+    """The whole live host over a real tty: handshake, streaming, time sync; the cable is
+    pulled and put back; the session reconnects on the same path, resumes and refills the
+    gap from the device's backlog; the recording replays to the same samples."""
+    from stridecore.record import record_session
+    from stridecore.replay import replay
+
+    out = tmp_path / "pty.mcap"
+    with PtySensor("sim://?placement=left_foot&odr=416", motion=SineMotion()) as sensor:
+        port = sensor.port
+
+        async def cable() -> None:
+            await asyncio.sleep(1.5)
+            sensor.unplug()
+            await asyncio.sleep(0.5)
+            if sensor.replug() != port:
+                pytest.skip("the kernel gave the new pty another path")
+
+        task = asyncio.get_running_loop().create_task(cable())
+        run = await record_session([f"serial://{port}"], out, duration_s=4.0)
+        await task
+    assert not run.errors, run.errors
+    (s,) = run.sessions
+    assert s.info is not None and s.info.uid == b"SIMLFOOT"
+    assert len(s.link.disconnects) == 1 and len(s.link.resumed) == 1
+    res = s.link.resumed[0]
+    assert res["t_resumed_s"] - s.link.disconnects[0] < 2.0
+    assert res["gap_samples"] > 0.4 * 416 and res["backlog_samples"] == res["gap_samples"]
+    smp, _ = s.stream.all_samples()
+    assert len(smp) > 3.0 * 416 and s.stream.clock.ready
+    again, _ = replay(out).streams[s.key].all_samples()
+    assert smp.equals(again)
