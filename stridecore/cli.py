@@ -366,11 +366,13 @@ def replay(
     recording: Annotated[Path, typer.Argument(help="Session recording (.mcap).")],
     speed: Annotated[float, typer.Option(min=0.0, help="Times real time; 0 = as fast as "
                                          "possible.")] = 0.0,
+    steps: Annotated[int, typer.Option(min=0, help="Print this many last steps per device "
+                                       "(0: none).")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
                        ] = False,
 ) -> None:
     """Feed a recording's bytes, in order, through the same decoder, clock maps and pipeline
-    as live, and print the per-device, per-step summary."""
+    as live, and print the per-device summary and its last steps."""
     from stridecore.recording import RecordingError
     from stridecore.replay import replay as run_replay
 
@@ -392,6 +394,16 @@ def replay(
     for key, st in res.streams.items():
         for line in _session_lines(key, st):
             typer.echo(line)
+        table = st.steps_table()
+        n = len(table.get("t_ic_s", ()))
+        if steps and n:
+            typer.echo(f"  {'t_ic_s':>9} {'landing':>8} {'strike°':>8} {'contact ms':>10} "
+                       f"{'grade°':>7} {'cadence':>7} {'peak g':>6}")
+            for i in range(max(0, n - steps), n):
+                typer.echo(f"  {table['t_ic_s'][i]:9.3f} {table['landing'][i] or '-':>8} "
+                           f"{table['strike_angle_deg'][i]:8.1f} {table['contact_ms'][i]:10.0f} "
+                           f"{table['grade_deg'][i]:7.1f} {table['cadence_spm'][i]:7.0f} "
+                           f"{table['peak_acc_g'][i]:6.1f}")
 
 
 @app.command()
