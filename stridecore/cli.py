@@ -473,9 +473,10 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
                        ] = False,
 ) -> None:
-    """Detect every foot contact in any sensor's data and write one row per contact
-    (t_ic_s, t_to_s, contact_ms, landing, strike_angle_deg, grade_deg, peak_acc_g, ...).
-    Times are in the input's time base (t = 0 at the first row without t_s)."""
+    """Detect every contact in any foot or shin sensor's data and write one row per contact
+    (t_ic_s, t_to_s, contact_ms, landing, strike_angle_deg, grade_deg, peak_acc_g, ...; shin:
+    peak_tibial_acc_g, shank angle; gyro columns optional, without them the gyro metrics are
+    empty). Times are in the input's time base (t = 0 at the first row without t_s)."""
     import numpy as np
 
     from stridecore.imu_csv import ImuCsvError, read_imu_csv
@@ -491,22 +492,29 @@ def detect(
         raise UserError(f"--acc-unit must be ms2 or g, not {acc_unit!r}")
     if gyr_unit not in ("dps", "rads"):
         raise UserError(f"--gyr-unit must be dps or rads, not {gyr_unit!r}")
-    if placement == "shin":
-        raise UserError("--placement shin: the shin pipeline is not available yet; "
-                        "only foot sensors can be detected")
     try:
         imu = read_imu_csv(data, rate_hz=rate, acc_unit=acc_unit, gyr_unit=gyr_unit,
-                           require_gyro=True)
+                           require_gyro=placement == "foot")
     except (ImuCsvError, ValueError) as e:
         raise UserError(str(e)) from e
     if imu.note:
         print(f"stridecore: warning: {imu.note}", file=sys.stderr)
     if not 90.0 <= imu.fs_hz <= 1700.0:
-        raise UserError(f"{data}: sample rate {imu.fs_hz:g} Hz is unusable for the foot "
-                        "pipeline (100–1600 Hz)")
-    pipe = Pipeline(imu.fs_hz, Placement(f"{side}_foot"), time_offset_s=imu.t0_s)
-    res = pipe.run(imu.samples, block=4096)
-    steps = dict(res.steps)
+        raise UserError(f"{data}: sample rate {imu.fs_hz:g} Hz is unusable for the "
+                        f"{placement} pipeline (100–1600 Hz)")
+    where = Placement(f"{side}_{placement}")
+    if placement == "foot":
+        res = Pipeline(imu.fs_hz, where, time_offset_s=imu.t0_s).run(imu.samples, block=4096)
+        steps = dict(res.steps)
+    else:
+        from stridecore.dsp.shin import ShinStage, shin_steps_table
+
+        stage = ShinStage(imu.fs_hz)
+        sm = imu.samples
+        parts = [stage.step(sm.sample_idx[i:i + 4096], sm.t_device_us[i:i + 4096],
+                            sm.acc_mps2[i:i + 4096], sm.gyr_radps[i:i + 4096],
+                            sm.flags[i:i + 4096])[0] for i in range(0, len(sm), 4096)]
+        steps = shin_steps_table(np.concatenate(parts), where, time_offset_s=imu.t0_s)
     steps["recording_id"] = np.full(len(steps["t_ic_s"]), data.name, object)
     try:
         write_csv(out, steps, STEPS)
@@ -517,7 +525,8 @@ def detect(
                "samples": len(imu.samples), "contacts": n,
                "landing": {k: int(np.sum(steps["landing"] == k))
                            for k in ("heel", "midfoot", "forefoot")},
-               "median_contact_ms": float(np.nanmedian(steps["contact_ms"])) if n else None,
+               "median_contact_ms": (float(np.nanmedian(steps["contact_ms"]))
+                                     if n and np.isfinite(steps["contact_ms"]).any() else None),
                "median_cadence_spm": (float(np.nanmedian(steps["cadence_spm"]))
                                       if n and np.isfinite(steps["cadence_spm"]).any()
                                       else None)}
@@ -528,7 +537,8 @@ def detect(
                f"-> {out}")
     if n:
         typer.echo("  landing: " + ", ".join(f"{k} {v}" for k, v in summary["landing"].items())
-                   + f"; median contact {summary['median_contact_ms']:.0f} ms")
+                   + (f"; median contact {summary['median_contact_ms']:.0f} ms"
+                      if summary["median_contact_ms"] is not None else ""))
 
 
 @app.command()
