@@ -1,61 +1,65 @@
 """Device clock → host clock, causally, from TIME_SYNC probes and data-frame arrival times.
 
-Every input is treated as a *bound* on the line ``host = (1 + drift)·device + offset`` rather
-than as a noisy sample of it (set-membership, "bounded-error" estimation):
+Method: set-membership ("bounded error") estimation. Transit times are never negative, so every
+input bounds the line ``host = (1 + drift)·device + offset``:
 
-- a TIME_SYNC probe: the device got the command after the host sent it and replied before the
-  host got the reply, so ``host(t_dev_rx) ≥ t_send`` and ``host(t_dev_tx) ≤ t_recv``. The centre
-  of that interval is NTP's offset (host midpoint − device midpoint, device turnaround removed)
-  and its half-width is RTT/2 (Mills 1991, "Internet time synchronization: the Network Time
+- a TIME_SYNC probe: ``host(t_dev_rx) ≥ t_send`` and ``host(t_dev_tx) ≤ t_recv``. The middle of
+  the two is NTP's offset (host midpoint − device midpoint), their half-width RTT/2 with the
+  device turnaround removed (Mills 1991, "Internet time synchronization: the Network Time
   Protocol");
-- a data frame was sampled before it was received, so ``host(t_dev) ≤ t_recv``: an upper bound
-  only, the transmit latency is unknown and ≥ 0. The lower envelope of these points is the
-  "Huygens" idea (Geng et al. 2018, "Exploiting a natural network effect for scalable,
-  fine-grained clock synchronization", NSDI).
+- a data frame: ``host(t_dev) ≤ t_recv``, an upper bound only (its latency is unknown, ≥ 0).
 
-The lines that satisfy every bound kept (those of the last ``fit_span_s``, each widened by the
-device's timestamp jitter) and have |drift| ≤ ``max_drift_ppm`` form a convex polygon in
-(drift, offset). At each device time the mapping returns the centre of the host times these lines
-allow and half their spread as the uncertainty: the min-max (Chebyshev) estimate, an honest bound
-as long as the assumptions hold (latencies ≥ 0, jitter ≤ ``timestamp_jitter_us``, a straight
-clock over the span). With data from one instant only, the allowed drifts are ±max_drift_ppm,
-symmetric, so the mapping has slope 1; the uncertainty grows by max_drift_ppm away from it.
+The lines meeting every bound of the last ``fit_span_s`` (each widened by the timestamp jitter)
+with |drift| ≤ ``max_drift_ppm`` form a convex polygon; their spread at a device time is the
+honest uncertainty there. The mapping is the polygon's line with
 
-Why bounds and not least squares over NTP offsets: link delays are one-sided and, on BLE,
-asymmetric (the reply waits for the next connection event, about one 30 ms interval, the command
-only for a uniform share of one), so the mean NTP offset is biased by half the mean asymmetry
-(~7 ms) and averaging never removes a bias, whereas the extremes (fastest command, fastest frame)
-converge on the truth. NTP's clock filter (keep the minimum-RTT probe) is included for free: a
-slow probe's bounds are looser than a fast one's and never bind. Non-binding frames (those that
-narrow the band by less than the timestamp jitter) are not kept, which bounds the work and memory.
+- slope: the inverse-variance mean of a zero-mean prior (``drift_prior_ppm``), the middle of the
+  allowed range (variance of a uniform spread over it) and the slope of each envelope (probe
+  commands from below, replies and frames from above): its hull edge over the middle of its
+  span, the linear program of Moon, Skelly & Towsley 1999 ("Estimation and removal of clock skew
+  from network delay measurements"), variance (2·scatter / span)²;
+- offset: half-way between the lower and the upper envelope at that slope (the two-sided
+  envelope of "Huygens", Geng et al. 2018, NSDI).
 
-Updates: a new bound can only narrow the band, so the centre moves within the old band. A move
-forward, or backward by at most the new uncertainty, is a jump. A larger backward move (the old
-centre fell outside the new band) is slewed: the surplus decays at ``max_slew_ppm`` of device
-time, so host times stay increasing, and it is added to the uncertainty while it lasts. After the
-kept history admits no line (reboot missed, drift beyond max_drift_ppm or changing) the oldest
-probes are dropped until it does and the mapping jumps (``history_cuts`` counts these). A probe
-whose device time runs backwards means the device rebooted: the map resets itself.
+Why: BLE delays are one-sided and asymmetric (a reply waits for the next 30 ms connection event,
+a command only for a random share of one). Averaging NTP offsets keeps that bias; envelopes
+converge on the fastest transits, and frames, dense and one way, pin the upper side and the
+drift between probes (without them BLE errs by ~15 ms). NTP's minimum-RTT filter is built in:
+a slow probe's bounds never bind. Frames that narrow the band by less than the jitter are not
+kept. After one probe the slope is 1 and the uncertainty grows by max_drift_ppm away from it.
+
+Updates: each probe, and each frame that narrows the band, refits; the mapping jumps forward, or
+back by at most the new uncertainty. A larger backward move is slewed at ``max_slew_ppm`` (host
+times keep increasing; the surplus counts in the uncertainty while it lasts). Bounds that admit
+no line (a missed reboot, drift beyond the maximum or changing) drop the oldest probes until one
+fits (``history_cuts``); a probe whose device time runs backwards means a reboot: reset.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+Points = list[tuple[float, float]]  # (x: device s since the first probe, c: host − device s)
+Envelopes = tuple[Points, Points, list[tuple[float, float]]]
+_CHUNK = 1 << 16  # device times per step of the vectorised band evaluation
+
 
 @dataclass(frozen=True)
 class TimeSyncParams:
     """Clock-mapping settings.
 
-    - ``fit_span_s``: device time of probe history the fit uses (older bounds are dropped).
+    - ``fit_span_s``: device time of history the fit uses (older bounds are dropped).
     - ``max_drift_ppm``: |device rate − 1| never exceeded; lines outside are not considered.
     - ``timestamp_jitter_us``: bound on the device's timestamp error (ISR latency, rounding);
       every bound is widened by it.
+    - ``drift_prior_ppm``: spread of a zero-mean prior on the drift (crystals are specified to
+      tens of ppm), so that a short history does not extrapolate a noisy slope.
     - ``min_probes``: probes needed (since the last reset) before :attr:`ClockMap.ready`.
     - ``max_slew_ppm``: rate at which a backward correction larger than the new uncertainty is
       worked off (10 000 ppm: 1 ms per 0.1 s of device time).
@@ -64,14 +68,30 @@ class TimeSyncParams:
     fit_span_s: float = 600.0
     max_drift_ppm: float = 500.0
     timestamp_jitter_us: float = 20.0
+    drift_prior_ppm: float = 100.0
     min_probes: int = 1
     max_slew_ppm: float = 10_000.0
 
+    def __post_init__(self) -> None:
+        if not (self.fit_span_s > 0 and 0 < self.max_drift_ppm < 1e5 and self.drift_prior_ppm > 0
+                and self.timestamp_jitter_us >= 0 and self.min_probes >= 1
+                and self.max_slew_ppm > 0):
+            raise ValueError(f"invalid {self}")
 
-def _upper_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Upper convex hull of (x, c) points sorted by (x, c); one point per x (the highest)."""
-    h: list[tuple[float, float]] = []
-    for x, c in points:
+
+def _upper_hull(points: Points, previous: Points | None = None) -> Points:
+    """Upper convex hull, left to right; one point per x (the highest).
+
+    ``previous``: the hull before the oldest points were dropped and ``points[-1]`` was added.
+    Every other point right of its first surviving vertex lies under it: no need to look again.
+    """
+    if previous:
+        x_first = min(x for x, _ in points)
+        keep = [v for v in previous if v[0] >= x_first]
+        if keep:
+            points = [p for p in points if p[0] < keep[0][0]] + keep + points[-1:]
+    h: Points = []
+    for x, c in sorted(points):
         if h and x == h[-1][0]:
             h.pop()
         while len(h) >= 2 and (
@@ -82,22 +102,25 @@ def _upper_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return h
 
 
-def _edge_slopes(h: list[tuple[float, float]]) -> list[float]:
-    return [(c1 - c0) / (x1 - x0) for (x0, c0), (x1, c1) in zip(h, h[1:], strict=False)]
+def _lower_hull(points: Points, previous: Points | None = None) -> Points:
+    flip = None if previous is None else [(x, -c) for x, c in previous]
+    return [(x, -c) for x, c in _upper_hull([(x, -c) for x, c in points], flip)]
 
 
-def _solve(
-    lower: list[tuple[float, float]], upper: list[tuple[float, float]], max_drift: float
+def _edge_slopes(h: Points) -> list[float]:
+    return [(c1 - c0) / (x1 - x0) for (x0, c0), (x1, c1) in itertools.pairwise(h)]
+
+
+def _polygon(
+    hl: Points, hu: Points, max_slope: float
 ) -> tuple[list[float], list[float], list[float]] | None:
-    """Vertices of the polygon of lines ``c = drift·x + b`` with ``c ≥ lower``, ``c ≤ upper``.
+    """Lines ``c = d·x + b`` above the hull ``hl`` and below ``hu`` with |d| ≤ max_slope.
 
-    Points are (x device s, c = host − device s). Returns (drift, b on the upper side, b on the
-    lower side) at every breakpoint of the polygon's boundary, or None if no line fits.
+    Returns, at every breakpoint d of the polygon's boundary (ascending), the highest and the
+    lowest b; None if no line fits.
     """
-    hl = _upper_hull(sorted(lower))
-    hu = [(x, -c) for x, c in _upper_hull(sorted((x, -c) for x, c in upper))]
-    inner = [s for s in _edge_slopes(hl) + _edge_slopes(hu) if -max_drift < s < max_drift]
-    d = np.array(sorted({-max_drift, max_drift, *inner}))
+    inner = [s for s in _edge_slopes(hl) + _edge_slopes(hu) if -max_slope < s < max_slope]
+    d = np.array(sorted({-max_slope, max_slope, *inner}))
     lx, lc = np.array(hl).T
     ux, uc = np.array(hu).T
     g = (uc - d[:, None] * ux).min(axis=1) - (lc - d[:, None] * lx).max(axis=1)
@@ -116,17 +139,37 @@ def _solve(
     return v.tolist(), b_hi.tolist(), b_lo.tolist()
 
 
+def _envelope_slope(points: Points, hull: Points, scatter_min: float) -> tuple[float, float]:
+    """Slope of the hull edge over the middle of the span (Moon et al.) and its variance."""
+    if len(points) < 3:
+        return 0.0, math.inf
+    p = np.array(points)
+    x_lo, x_hi = float(p[:, 0].min()), float(p[:, 0].max())
+    if x_hi == x_lo:
+        return 0.0, math.inf
+    x_mid = 0.5 * (x_lo + x_hi)
+    k = next(k for k in range(1, len(hull)) if hull[k][0] >= x_mid)
+    (x0, c0), (x1, c1) = hull[k - 1], hull[k]
+    slope = (c1 - c0) / (x1 - x0)
+    scatter = max(float(np.abs(p[:, 1] - c0 - slope * (p[:, 0] - x0)).mean()), scatter_min)
+    return slope, (2 * scatter / (x_hi - x_lo)) ** 2
+
+
 class ClockMap:
     """Maps one device's µs clock to host seconds; feed it in host-time order.
 
     All state is plain numbers (see :meth:`snapshot`); device times are kept relative to the
-    first probe's ``t_dev_rx_us`` (``x``, seconds) and host times as ``c = host − ref − x``.
-    Counters that survive :meth:`reset`: ``reboots_detected``, ``history_cuts``,
-    ``frames_rejected`` (frames whose bound contradicts the probes: bad timestamps).
+    first probe's ``t_dev_rx_us`` (``x``, s) and host times as ``c = host − ref − x`` (s), so
+    the mapping is ``c = slope·x + offset``. Counters that survive :meth:`reset`:
+    ``reboots_detected``, ``history_cuts`` and ``frames_rejected`` (frames whose bound
+    contradicts the probes: bad timestamps).
     """
 
     def __init__(self, params: TimeSyncParams | None = None) -> None:
         self.params = params or TimeSyncParams()
+        p = self.params
+        # device timestamp error as host time: every bound is widened by it
+        self._jitter_s = p.timestamp_jitter_us * 1e-6 * (1 + p.max_drift_ppm * 1e-6)
         self.reboots_detected = 0
         self.history_cuts = 0
         self.frames_rejected = 0
@@ -139,107 +182,120 @@ class ClockMap:
         self._n_probes = 0
         self._last_dev_us = 0
         self._x_now_s = 0.0
-        self._probes: list[tuple[float, float, float, float]] = []  # x_rx, c_lo, x_tx, c_hi
-        self._frames: list[tuple[float, float]] = []  # x, c of the frames that narrowed the band
-        self._vd: list[float] = []  # polygon vertices: drift, b upper side, b lower side
-        self._vhi: list[float] = []
-        self._vlo: list[float] = []
+        self._probes: list[tuple[float, float, float, float]] = []  # x, c lower; x, c upper
+        self._frames: Points = []  # frames that narrowed the band, jitter included
+        self._env: Envelopes = ([], [], [])  # derived from _probes
+        self._vd: list[float] = []  # the polygon: slopes, highest and lowest offsets
+        self._vhi_s: list[float] = []
+        self._vlo_s: list[float] = []
+        self._x_upper_s = 0.0  # newest device time among the upper bounds
+        self._slope = 0.0
+        self._offset_s = 0.0
         self._slew_s = 0.0
         self._slew_x0_s = 0.0
 
-    # ----------------------------------------------------------------------------- inputs
+    # ------------------------------------------------------------------------------- inputs
 
     def add_probe(
         self, t_send_s: float, t_dev_rx_us: int, t_dev_tx_us: int, t_recv_s: float
     ) -> None:
-        """A TIME_SYNC round trip: host send/receive (host s), device receive/transmit (µs)."""
-        p = self.params
-        turnaround_s = (t_dev_tx_us - t_dev_rx_us) * 1e-6 * (1 - p.max_drift_ppm * 1e-6)
-        if not -2 * self._jitter_s() <= turnaround_s <= t_recv_s - t_send_s + 2 * self._jitter_s():
+        """A TIME_SYNC round trip: host send/receive (s), device receive/transmit (µs).
+
+        One probe in flight at a time (the protocol's rule), fed when its reply arrives.
+        """
+        p, jitter_s = self.params, self._jitter_s
+        # the turnaround in host time, on the fastest device clock allowed
+        turnaround_s = (t_dev_tx_us - t_dev_rx_us) * 1e-6 / (1 + p.max_drift_ppm * 1e-6)
+        if not -2 * jitter_s <= turnaround_s <= t_recv_s - t_send_s + 2 * jitter_s:
             raise ValueError("TIME_SYNC times are inconsistent (device turnaround > round trip)")
         if self._n_probes and t_dev_rx_us < self._last_dev_us - p.timestamp_jitter_us:
             self.reboots_detected += 1
             self.reset()
         if not self._n_probes:
             self._ref_dev_us, self._ref_host_s = t_dev_rx_us, t_send_s
-        x_rx = (t_dev_rx_us - self._ref_dev_us) * 1e-6
-        x_tx = (t_dev_tx_us - self._ref_dev_us) * 1e-6
-        self._probes.append(
-            (x_rx, t_send_s - self._ref_host_s - x_rx, x_tx, t_recv_s - self._ref_host_s - x_tx)
-        )
+        x_rx_s = (t_dev_rx_us - self._ref_dev_us) * 1e-6
+        x_tx_s = (t_dev_tx_us - self._ref_dev_us) * 1e-6
+        self._probes.append((
+            x_rx_s, t_send_s - self._ref_host_s - x_rx_s - jitter_s,
+            x_tx_s, t_recv_s - self._ref_host_s - x_tx_s + jitter_s,
+        ))
         self._n_probes += 1
         self._last_dev_us = t_dev_tx_us
-        self._x_now_s = max(self._x_now_s, x_tx)
-        cutoff_s = x_rx - p.fit_span_s
+        self._x_now_s = max(self._x_now_s, x_tx_s)
+        cutoff_s = x_rx_s - p.fit_span_s
         self._probes = [q for q in self._probes if q[0] >= cutoff_s]
         self._frames = [f for f in self._frames if f[0] >= cutoff_s]
+        self._env = self._envelopes(self._probes, self._env)
         self._refit()
 
     def add_frame(self, t_dev_us: int, t_recv_s: float) -> None:
         """A live data frame: device time of its first sample (µs), host receive time (s).
 
         Any device time known to precede the frame's transmission is valid (the last sample's
-        is tighter). Ignored before the first probe; backlog frames give nothing useful.
+        is tighter). Ignored before the first probe.
         """
         if not self._vd:
             return
-        x = (t_dev_us - self._ref_dev_us) * 1e-6
-        c = t_recv_s - self._ref_host_s - x + self._jitter_s()
-        self._x_now_s = max(self._x_now_s, x)
-        if c >= max(d * x + b for d, b in zip(self._vd, self._vhi, strict=True)) - self._jitter_s():
+        x_s = (t_dev_us - self._ref_dev_us) * 1e-6
+        c_s = t_recv_s - self._ref_host_s - x_s + self._jitter_s
+        if x_s > self._x_now_s:
+            self._x_now_s = x_s
+        if x_s >= self._x_upper_s:  # past every upper bound the steepest line is the highest
+            hi_s = self._vd[-1] * x_s + self._vhi_s[-1]
+        else:
+            hi_s = max(d * x_s + b for d, b in zip(self._vd, self._vhi_s, strict=True))
+        if c_s >= hi_s - self._jitter_s:
             return
-        if c < min(d * x + b for d, b in zip(self._vd, self._vlo, strict=True)):
+        if c_s < min(d * x_s + b for d, b in zip(self._vd, self._vlo_s, strict=True)):
             self.frames_rejected += 1
             return
-        self._frames.append((x, c))
+        self._frames.append((x_s, c_s))
         self._refit()
 
-    # ----------------------------------------------------------------------------- outputs
+    # ------------------------------------------------------------------------------ outputs
 
     @property
     def ready(self) -> bool:
         """Enough probes since the last reset for a mapping."""
-        return self._n_probes >= max(1, self.params.min_probes)
+        return self._n_probes >= self.params.min_probes
 
     @property
     def drift_ppm(self) -> float:
-        """Device clock rate error (device runs fast: > 0) the mapping extrapolates with."""
-        if not self.ready:
-            return math.nan
-        return -0.5e6 * (self._vd[0] + self._vd[-1]) / (1 + 0.5 * (self._vd[0] + self._vd[-1]))
+        """Device clock rate error of the mapping (device runs fast: > 0); NaN if not ready."""
+        return -1e6 * self._slope / (1 + self._slope) if self.ready else math.nan
 
     @property
     def offset_s(self) -> float:
-        """Host minus device clock (s) at the newest device time seen."""
+        """Host minus device clock (s) at the newest device time seen; NaN if not ready."""
         t_now_us = self._ref_dev_us + self._x_now_s * 1e6
         return float(self.to_host_s(t_now_us)) - t_now_us * 1e-6
 
     @property
     def uncertainty_ms(self) -> float:
-        """Honest error bound (ms) at the newest device time seen."""
+        """Error bound (ms) at the newest device time seen; inf if not ready."""
         return float(self.uncertainty_ms_at(self._ref_dev_us + self._x_now_s * 1e6))
 
     def to_host_s(self, t_dev_us: Any) -> float | np.ndarray:
         """Host time (s) of device time(s) ``t_dev_us`` (µs); NaN while not :attr:`ready`."""
         x = self._x(t_dev_us)
-        if not self.ready:
-            out = np.full_like(x, np.nan)
+        if self.ready:
+            out = self._ref_host_s + x + (self._slope * x + self._offset_s) + self._slew(x)
         else:
-            lo, hi = self._band(x)
-            out = self._ref_host_s + x + 0.5 * (lo + hi) + self._slew(x)
-        return float(out) if out.ndim == 0 else out
+            out = np.full_like(x, np.nan)
+        return float(out) if np.ndim(out) == 0 else out
 
     def uncertainty_ms_at(self, t_dev_us: Any) -> float | np.ndarray:
         """Error bound (ms) of :meth:`to_host_s` at ``t_dev_us`` (µs); inf while not ready."""
         x = self._x(t_dev_us)
-        if not self.ready:
-            out = np.full_like(x, np.inf)
-        else:
+        if self.ready:
             lo, hi = self._band(x)
-            out = 1e3 * (0.5 * (hi - lo) + self._slew(x))
-        return float(out) if out.ndim == 0 else out
+            c = self._slope * x + self._offset_s
+            out = 1e3 * (np.maximum(hi - c, c - lo) + self._slew(x))
+        else:
+            out = np.full_like(x, np.inf)
+        return float(out) if np.ndim(out) == 0 else out
 
-    # ----------------------------------------------------------------------------- state
+    # -------------------------------------------------------------------------------- state
 
     def snapshot(self) -> dict[str, Any]:
         """All state as plain numbers (and lists of them); :meth:`restore` takes it back."""
@@ -252,9 +308,12 @@ class ClockMap:
             "x_now_s": self._x_now_s,
             "probes": [list(q) for q in self._probes],
             "frames": [list(f) for f in self._frames],
-            "vertex_drift": list(self._vd),
-            "vertex_b_hi_s": list(self._vhi),
-            "vertex_b_lo_s": list(self._vlo),
+            "polygon_slope": list(self._vd),
+            "polygon_offset_hi_s": list(self._vhi_s),
+            "polygon_offset_lo_s": list(self._vlo_s),
+            "x_upper_s": self._x_upper_s,
+            "slope": self._slope,
+            "offset_s": self._offset_s,
             "slew_s": self._slew_s,
             "slew_x0_s": self._slew_x0_s,
             "reboots_detected": self.reboots_detected,
@@ -263,7 +322,7 @@ class ClockMap:
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
-        """Continue from a :meth:`snapshot` (taken with the same params)."""
+        """Continue from a :meth:`snapshot` taken with the same params."""
         if snap["params"] != dataclasses.asdict(self.params):
             raise ValueError("snapshot was taken with other TimeSyncParams")
         self._ref_dev_us = snap["ref_dev_us"]
@@ -273,67 +332,110 @@ class ClockMap:
         self._x_now_s = snap["x_now_s"]
         self._probes = [(a, b, c, d) for a, b, c, d in snap["probes"]]
         self._frames = [(a, b) for a, b in snap["frames"]]
-        self._vd = list(snap["vertex_drift"])
-        self._vhi = list(snap["vertex_b_hi_s"])
-        self._vlo = list(snap["vertex_b_lo_s"])
+        self._env = self._envelopes(self._probes)
+        self._vd = list(snap["polygon_slope"])
+        self._vhi_s = list(snap["polygon_offset_hi_s"])
+        self._vlo_s = list(snap["polygon_offset_lo_s"])
+        self._x_upper_s = snap["x_upper_s"]
+        self._slope = snap["slope"]
+        self._offset_s = snap["offset_s"]
         self._slew_s = snap["slew_s"]
         self._slew_x0_s = snap["slew_x0_s"]
         self.reboots_detected = snap["reboots_detected"]
         self.history_cuts = snap["history_cuts"]
         self.frames_rejected = snap["frames_rejected"]
 
-    # ----------------------------------------------------------------------------- internals
-
-    def _jitter_s(self) -> float:
-        return self.params.timestamp_jitter_us * 1e-6 * (1 + self.params.max_drift_ppm * 1e-6)
+    # ---------------------------------------------------------------------------- internals
 
     def _x(self, t_dev_us: Any) -> np.ndarray:
         return (np.asarray(t_dev_us, dtype=np.float64) - self._ref_dev_us) * 1e-6
 
     def _band(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lowest and highest c the allowed lines give at device times x."""
-        lo = np.full(x.shape, np.inf)
-        hi = np.full(x.shape, -np.inf)
-        for d, bh, bl in zip(self._vd, self._vhi, self._vlo, strict=True):
-            np.maximum(hi, d * x + bh, out=hi)
-            np.minimum(lo, d * x + bl, out=lo)
-        return lo, hi
+        """Lowest and highest c the polygon's lines give at device times x."""
+        vd, vhi, vlo = np.array(self._vd), np.array(self._vhi_s), np.array(self._vlo_s)
+        flat = x.reshape(-1, 1)
+        lo, hi = np.empty(flat.shape[0]), np.empty(flat.shape[0])
+        for i in range(0, flat.shape[0], _CHUNK):
+            line = flat[i : i + _CHUNK] * vd
+            hi[i : i + _CHUNK] = (line + vhi).max(axis=1)
+            lo[i : i + _CHUNK] = (line + vlo).min(axis=1)
+        return lo.reshape(x.shape), hi.reshape(x.shape)
 
-    def _slew(self, x: np.ndarray) -> np.ndarray:
+    def _slew(self, x: np.ndarray) -> np.ndarray | float:
+        if not self._slew_s:
+            return 0.0
         rate = self.params.max_slew_ppm * 1e-6
         return np.clip(self._slew_s - rate * (x - self._slew_x0_s), 0.0, self._slew_s)
 
-    def _fit(self, probes: list, frames: list) -> tuple[list[float], ...] | None:
-        j = self._jitter_s()
-        lower = [(q[0], q[1] - j) for q in probes]
-        upper = [(q[2], q[3] + j) for q in probes] + frames
+    def _envelopes(
+        self, probes: list[tuple[float, float, float, float]], previous: Envelopes | None = None
+    ) -> Envelopes:
+        """Hulls of the probe commands (from below) and replies (from above), their slopes.
+
+        ``previous``: the envelopes before the oldest probes expired and a new one arrived.
+        """
+        commands = [(q[0], q[1]) for q in probes]
+        replies = [(q[2], q[3]) for q in probes]
+        h_cmd = _upper_hull(commands, previous and previous[0])
+        h_rep = _lower_hull(replies, previous and previous[1])
+        scatter_min = max(self._jitter_s, 1e-6)
+        slopes = [_envelope_slope(commands, h_cmd, scatter_min),
+                  _envelope_slope(replies, h_rep, scatter_min)]
+        return h_cmd, h_rep, slopes
+
+    def _fit(self, env: Envelopes, frames: Points) -> tuple | None:
+        """Polygon, slope and offset from these bounds; None if no line fits them."""
+        h_cmd, h_rep, slopes = env
+        h_frm = _lower_hull(frames)
         drift = self.params.max_drift_ppm * 1e-6
-        # the line's slope in c is (device rate)⁻¹ − 1, within ±max_drift to first order
-        return _solve(lower, upper, drift / (1 - drift))
+        # c's slope is 1 / (1 + drift) − 1: |slope| ≤ drift / (1 + drift) keeps |drift| ≤ max
+        poly = _polygon(h_cmd, _lower_hull(h_rep + h_frm), drift / (1 + drift))
+        if poly is None:
+            return None
+        vd, vhi, vlo = poly
+        if vd[0] == vd[-1]:
+            slope = vd[0]
+        else:
+            estimates = [
+                (0.0, (self.params.drift_prior_ppm * 1e-6) ** 2),
+                (0.5 * (vd[0] + vd[-1]), (vd[-1] - vd[0]) ** 2 / 12),
+                *slopes,
+                _envelope_slope(frames, h_frm, max(self._jitter_s, 1e-6)),
+            ]
+            weights = [1 / v for _, v in estimates]
+            slope = sum(s * w for (s, _), w in zip(estimates, weights, strict=True)) / sum(weights)
+            slope = min(max(slope, vd[0]), vd[-1])
+        offset_s = 0.5 * float(np.interp(slope, vd, vhi) + np.interp(slope, vd, vlo))
+        return vd, vhi, vlo, slope, offset_s
 
     def _refit(self) -> None:
-        x0 = np.array(self._x_now_s)
-        old = self._band(x0) if self._vd else None
-        sol = self._fit(self._probes, self._frames)
-        if sol is None:
+        x0_s = np.array(self._x_now_s)
+        old_s = self._slope * x0_s + self._offset_s + self._slew(x0_s) if self._vd else None
+        fit = self._fit(self._env, self._frames)
+        if fit is None:
             self.history_cuts += 1
-            lo_k, hi_k = 0, len(self._probes) - 1  # keeping probes[hi_k:] always fits
-            while lo_k < hi_k:
+            lo_k, hi_k = 0, len(self._probes) - 1
+            while lo_k < hi_k:  # the fewest old probes to drop so that a line fits
                 k = (lo_k + hi_k) // 2
-                keep = self._fit(self._probes[k:], self._kept_frames(k))
-                lo_k, hi_k = (lo_k, k) if keep is not None else (k + 1, hi_k)
-            self._frames = self._kept_frames(lo_k) if lo_k < len(self._probes) - 1 else []
+                if self._fit(self._envelopes(self._probes[k:]), self._frames_since(k)) is None:
+                    lo_k = k + 1
+                else:
+                    hi_k = k
+            # the newest probe alone always fits; frames after it may not
+            self._frames = self._frames_since(lo_k) if lo_k < len(self._probes) - 1 else []
             self._probes = self._probes[lo_k:]
-            sol = self._fit(self._probes, self._frames)
-            old = None
-        old_c = None if old is None else 0.5 * (old[0] + old[1]) + self._slew(x0)
-        self._vd, self._vhi, self._vlo = sol
+            self._env = self._envelopes(self._probes)
+            fit = self._fit(self._env, self._frames)
+            old_s = None
+        self._vd, self._vhi_s, self._vlo_s, self._slope, self._offset_s = fit
+        self._x_upper_s = max([q[2] for q in self._probes] + [f[0] for f in self._frames])
         self._slew_s = 0.0
-        if old_c is not None:
-            lo, hi = self._band(x0)
-            surplus = float(old_c - hi)  # old centre − (new centre + new half-width)
-            if surplus > 0:
-                self._slew_s, self._slew_x0_s = surplus, self._x_now_s
+        if old_s is not None:
+            new_s = self._slope * x0_s + self._offset_s
+            lo_s, hi_s = self._band(x0_s)
+            surplus_s = float(old_s - new_s - max(hi_s - new_s, new_s - lo_s))
+            if surplus_s > 0:
+                self._slew_s, self._slew_x0_s = surplus_s, self._x_now_s
 
-    def _kept_frames(self, k: int) -> list[tuple[float, float]]:
+    def _frames_since(self, k: int) -> Points:
         return [f for f in self._frames if f[0] >= self._probes[k][0]]
