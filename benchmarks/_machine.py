@@ -71,3 +71,18 @@ def code_version() -> str:
 
     pkg = Path(firmware_protocol.__file__).resolve().parent
     return tree_version(sorted(pkg.glob("*.py")), pkg, "sources sha256")
+
+
+def table(title: str, head: list[str], rows: list[list[str]], md: bool) -> None:
+    """Print a table: markdown (first column left, the rest right aligned) or plain text."""
+    print(f"\n{title}")
+    if md:
+        print("\n| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+        return
+    w = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    for r in [head, *rows]:
+        print("  " + "  ".join(str(x).ljust(w[0]) if i == 0 else str(x).rjust(w[i])
+                               for i, x in enumerate(r)))

@@ -43,7 +43,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _foot_offline import detect as offline_detect  # noqa: E402
-from _machine import code_version, machine, tree_version  # noqa: E402
+from _machine import code_version, machine, table, tree_version  # noqa: E402
 
 import stridecore  # noqa: E402
 from stridecore.dsp.kernels import foot as fk  # noqa: E402
@@ -64,20 +64,6 @@ def stridecore_version() -> str:
     root = Path(stridecore.__file__).resolve().parent
     return tree_version([root / "pipeline.py", *sorted((root / "dsp").rglob("*.py"))],
                         root.parent, "pipeline+dsp sha256", " + uncommitted: ", shown=root)
-
-
-def table(title: str, head: list[str], rows: list[list[str]], md: bool) -> None:
-    print(f"\n{title}")
-    if md:
-        print("\n| " + " | ".join(head) + " |")
-        print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|")
-        for r in rows:
-            print("| " + " | ".join(r) + " |")
-        return
-    w = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    for r in [head, *rows]:
-        print("  " + "  ".join(str(x).ljust(w[0]) if i == 0 else str(x).rjust(w[i])
-                               for i, x in enumerate(r)))
 
 
 def fmt(x: float, d: int = 1) -> str:
