@@ -75,7 +75,8 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
                 sleep(ahead)
         unit = Unit(t_host, data)
         if direction == "tx":
-            flush(key)
+            # a sent unit only registers TIME_SYNC tokens; a reply to it cannot be among the
+            # units still pending (they came before it), so they need no flush
             res.streams[key].on_tx(unit)
         else:
             pending[key].append(unit)

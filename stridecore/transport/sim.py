@@ -4,7 +4,7 @@
 
 :func:`parse_sim_url` gives the device (:class:`SimSensorParams`); :class:`SimTransport` is the
 link on an asyncio loop, with host-side options ``tick``, ``motion``, ``profile`` and
-``session_seed`` (:class:`SimLinkOptions`).
+``session_seed``, ``run_s`` (:class:`SimLinkOptions`).
 
 Every option has a default (the ones of :class:`SimSensorParams`); unknown options and bad
 values raise :class:`SimUrlError` with one line saying which and why.
@@ -78,7 +78,7 @@ _FAULTS = {
 _PLACEMENT_UIDS = {1: b"SIMLFOOT", 2: b"SIMRFOOT", 3: b"SIMLSHIN", 4: b"SIMRSHIN",
                    5: b"SIMLTHGH", 6: b"SIMRTHGH", 7: b"SIMPELVS"}
 KNOWN = sorted([*_PARAMS, *_FAULTS, "disconnect", "transport", "placement", "uid",
-                "tick", "motion", "profile", "session_seed"])
+                "tick", "motion", "profile", "session_seed", "run_s"])
 
 
 def parse_sim_url(url: str, base: SimSensorParams | None = None) -> SimSensorParams:
@@ -127,7 +127,6 @@ def parse_sim_url(url: str, base: SimSensorParams | None = None) -> SimSensorPar
 
 
 # ------------------------------------------------------------------ the link (asyncio transport)
-_LINK_KEYS = ("tick", "motion", "profile", "session_seed")
 
 
 @dataclass(frozen=True)
@@ -137,13 +136,15 @@ class SimLinkOptions:
     ``tick_s``: how often the host collects what the device sent (a serial read loop's cadence;
     data arrive up to one tick late, command replies are collected when due). ``motion``:
     ``run`` (the running simulator's runner, ``profile`` and ``session_seed``; every sensor with
-    the same two sees the same runner) or ``still`` (a sensor lying flat; cheap for long tests).
+    the same two sees the same runner; ``run_s``: how long the runner runs before standing) or
+    ``still`` (a sensor lying flat; cheap for long tests).
     """
 
     tick_s: float = 0.005
     motion: str = "run"
     profile: str = "trail"
     session_seed: int = 0
+    run_s: float = 600.0
 
 
 def parse_sim_link(url: str) -> tuple[SimSensorParams, SimLinkOptions]:
@@ -165,6 +166,8 @@ def parse_sim_link(url: str) -> tuple[SimSensorParams, SimLinkOptions]:
             link["profile"] = v
         elif key == "session_seed":
             link["session_seed"] = _int(key, v)
+        elif key == "run_s":
+            link["run_s"] = _float(key, v, 60.0, 86400.0)
         else:
             dev_q.append((key, v))
     if parts.scheme != "sim":
@@ -209,7 +212,8 @@ class SimTransport(Transport):
         from stridecore.simulate.session import live_motion
 
         return live_motion(Placement.from_device_code(params.placement),
-                           profile=self.link.profile, seed=self.link.session_seed)
+                           profile=self.link.profile, seed=self.link.session_seed,
+                           duration_s=self.link.run_s)
 
     def true_time_s(self) -> float:
         """Simulated true time now (s since ``t0_s``)."""
