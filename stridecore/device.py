@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -65,7 +66,11 @@ class SessionParams:
     command_retries: int = 2
     sync_burst_n: int = 8  # TIME_SYNC probes right after each (re)connect
     sync_burst_gap_s: float = 0.02
-    sync_period_s: float = 2.0  # one probe this often while streaming
+    sync_period_s: float = 2.0  # one probe this often while streaming ...
+    sync_fast_period_s: float = 0.5  # ... but this often for the first sync_fast_s
+    sync_fast_s: float = 30.0  # (a BLE link needs many probes to find a fast round trip)
+    sync_jitter: float = 0.25  # ± this fraction of the period, so probes do not stay in
+    # lockstep with a BLE connection interval
     sync_timeout_s: float = 0.25  # a probe slower than this is useless: not waited for
     backoff_first_s: float = 0.05  # reconnect attempts: first wait, doubling ...
     backoff_max_s: float = 0.5  # ... up to this, so streaming resumes < 2 s after the link
@@ -309,10 +314,15 @@ class DeviceSession:
         try:
             res = await self._handshake(resume=False)
             self._event("streaming", res["t_resumed_s"])
+            t_fast_end = res["t_resumed_s"] + self.p.sync_fast_s
+            rng = random.Random(self.key)  # probe jitter; replay does not depend on it
             while self._now() < t_end and not stop.is_set():
                 lost = asyncio.ensure_future(self._lost.wait())
                 stopped = asyncio.ensure_future(stop.wait())
-                timeout = min(self.p.sync_period_s, max(0.0, t_end - self._now()))
+                period = (self.p.sync_fast_period_s if self._now() < t_fast_end
+                          else self.p.sync_period_s)
+                period *= 1.0 + self.p.sync_jitter * (2.0 * rng.random() - 1.0)
+                timeout = min(period, max(0.0, t_end - self._now()))
                 await asyncio.wait({lost, stopped}, timeout=timeout,
                                    return_when=asyncio.FIRST_COMPLETED)
                 lost.cancel()
