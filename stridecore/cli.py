@@ -380,15 +380,19 @@ def replay(
         res = run_replay(recording, speed=speed)
     except RecordingError as e:
         raise UserError(str(e)) from e
-    if res.reader.note and not as_json:
-        typer.echo(f"note: {res.reader.note}", err=True)
     if as_json:
         print(json.dumps({"path": str(recording), "note": res.reader.note,
                           "duration_s": round(res.duration_s, 3), "units": res.units,
                           "wall_s": round(res.wall_s, 3),
                           "devices": {k: _session_json(k, st) for k, st in res.streams.items()}},
                          default=str))
-        return
+    else:
+        _print_replay(recording, res, steps)
+    if res.reader.truncated:  # everything there was replayed; the file itself is damaged
+        raise UserError(res.reader.note)
+
+
+def _print_replay(recording: Path, res, steps: int) -> None:
     typer.echo(f"{recording}: {res.duration_s:.1f} s, {len(res.streams)} device(s), "
                f"{res.units} units, replayed in {res.wall_s:.2f} s")
     for key, st in res.streams.items():
@@ -424,11 +428,11 @@ def export(
         raise UserError(str(e)) from e
     if as_json:
         print(json.dumps(info))
-        return
-    if info["note"]:
-        typer.echo(f"note: {info['note']}", err=True)
-    typer.echo(f"wrote {info['rows']} samples ({info['backfilled']} backfilled) to "
-               f"{info['path']}")
+    else:
+        typer.echo(f"wrote {info['rows']} samples ({info['backfilled']} backfilled) to "
+                   f"{info['path']}")
+    if info["note"]:  # a cut recording: what it holds was exported, the file is damaged
+        raise UserError(info["note"])
 
 
 @app.command()

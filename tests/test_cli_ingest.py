@@ -127,14 +127,22 @@ def test_sensor_that_never_answers_exits_1_and_keeps_the_file(tmp_path, capsys) 
     assert not open_recording(out).truncated
 
 
-def test_replay_of_a_cut_recording_reads_what_is_there(session_file, tmp_path, capsys) -> None:
+def test_a_cut_recording_is_replayed_and_exported_then_exit_2(session_file, tmp_path,
+                                                               capsys) -> None:
+    """What a truncated file holds is used; the damage is one line and a non-zero exit."""
     data = session_file[0].read_bytes()
     cut = tmp_path / "cut.mcap"
     cut.write_bytes(data[: len(data) * 2 // 3])
-    assert main(["replay", str(cut), "--json"]) == 0
-    rep = json.loads(capsys.readouterr().out)
-    assert "ends early" in rep["note"]
-    assert 0 < rep["devices"]["left_foot"]["samples"]
+    assert main(["replay", str(cut), "--json"]) == 2
+    out = capsys.readouterr()
+    rep = json.loads(out.out)
+    assert "ends early" in rep["note"] and 0 < rep["devices"]["left_foot"]["samples"]
+    assert out.err.count("\n") == 1 and "ends early" in out.err
+    dest = tmp_path / "cut.csv"
+    assert main(["export", str(cut), "--samples", str(dest)]) == 2
+    out = capsys.readouterr()
+    assert out.out.startswith("wrote ") and "ends early" in out.err
+    assert pcsv.read_csv(dest).num_rows > 1000
 
 
 def test_record_stops_cleanly_on_sigint(tmp_path) -> None:
