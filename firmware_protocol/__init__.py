@@ -18,6 +18,7 @@ from firmware_protocol.frame import (
     encode_frame,
 )
 from firmware_protocol.imu6 import encode_imu6, frame_len
+from firmware_protocol.messages import encode_command
 
 __all__ = [
     "FRAME_DTYPE",
@@ -38,6 +39,7 @@ __all__ = [
     "cobs_encode",
     "crc16",
     "decode_frame",
+    "encode_command",
     "encode_frame",
     "encode_imu6",
     "frame_len",

@@ -12,7 +12,8 @@ from dataclasses import astuple, dataclass, fields
 from enum import IntEnum, IntFlag
 from typing import ClassVar
 
-from firmware_protocol.frame import REPLY_BIT, FrameType
+from firmware_protocol.cobs import cobs_encode
+from firmware_protocol.frame import REPLY_BIT, FrameType, encode_frame
 
 
 class PayloadError(ValueError):
@@ -311,6 +312,16 @@ class Reply:
     def pack(self) -> bytes:
         tail = self.body.pack() if self.body is not None else b""
         return bytes([self.req_id, self.status]) + tail
+
+
+def encode_command(ftype: FrameType, seq: int, req_id: int, body: object | None = None,
+                   framing: str = "cobs") -> bytes:
+    """A host command as it goes on the wire: a frame, COBS-encoded + 0x00 on serial
+    (``framing="cobs"``), bare on BLE (``"packet"``). ``body`` None: the command's empty body."""
+    if body is None:
+        body = COMMAND_BODIES[ftype][0]()
+    frame = encode_frame(ftype, seq, Command(int(ftype), req_id, body).pack())
+    return cobs_encode(frame) + b"\x00" if framing == "cobs" else frame
 
 
 def decode_command(frame_type: int, payload: bytes) -> Command:

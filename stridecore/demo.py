@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware_protocol import Batch, StreamDecoder
+from firmware_protocol import Batch, StreamDecoder, encode_command
 from firmware_protocol.frame import FrameType
 from stridecore.clock import run_virtual
 from stridecore.device import DeviceSession
@@ -28,7 +28,7 @@ from stridecore.health import StreamHealth
 from stridecore.report.steps_summary import StepsSummary
 from stridecore.schema import Placement
 from stridecore.transport.sim import SimTransport
-from stridecore.transport.sim_device import SimDevice, SimSensorParams, command_bytes
+from stridecore.transport.sim_device import SimDevice, SimSensorParams
 
 DEFAULT_DEMO_URL = ("sim://?drop=0.01&corrupt=0.01&duplicate=0.01&reorder=0.01"
                     "&overrun=0.005&disconnect=4:1.5&seed=1")
@@ -55,7 +55,7 @@ class ScriptedHost:
         self._req = 0
 
     def send(self, ftype: FrameType, t_s: float, body: object | None = None) -> None:
-        data = command_bytes(ftype, self._seq, self._req, body, self.framing)
+        data = encode_command(ftype, self._seq, self._req, body, self.framing)
         self._seq = (self._seq + 1) & 0xFFFF
         self._req = (self._req + 1) & 0xFF
         self.device.receive(data, t_s)
@@ -77,17 +77,13 @@ def run_demo(params: SimSensorParams, duration_s: float = 10.0, speed: float = 1
     every ``tick_s``, when ``on_tick`` also sees the totals."""
     transport = SimTransport("sim://", device=SimDevice(params), t0_s=0.0)
     placement = Placement.from_device_code(params.placement)
-    res = DemoResult(StreamHealth(), StreamDecoder())
-
-    def collect(session: DeviceSession, got) -> None:
-        res.batches.append(got.batch)
+    session = DeviceSession(transport, key=placement.value if placement else "sensor",
+                            on_received=lambda _s, got: res.batches.append(got.batch))
+    st = session.stream
+    res = DemoResult(st.health, st.decoder, steps=st.steps)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        session = DeviceSession(transport, key=placement.value if placement else "sensor",
-                                on_received=collect)
-        st = session.stream
-        res.health, res.decoder, res.steps = st.health, st.decoder, st.steps
         wall0 = clock()
 
         async def ticker() -> None:

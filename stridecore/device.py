@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from firmware_protocol import cobs_encode, encode_frame
+from firmware_protocol import encode_command
 from firmware_protocol.frame import FrameType
 from firmware_protocol.messages import (
     Capability,
-    Command,
     Config,
     ConfigRequest,
     Empty,
@@ -122,9 +121,9 @@ class DeviceSession:
         return asyncio.get_running_loop().time()
 
     def _encode(self, ftype: FrameType, req_id: int, body: object) -> bytes:
-        frame = encode_frame(ftype, self._seq, Command(int(ftype), req_id, body).pack())
+        data = encode_command(ftype, self._seq, req_id, body, self.transport.framing)
         self._seq = (self._seq + 1) & 0xFFFF
-        return cobs_encode(frame) + b"\x00" if self.transport.framing == "cobs" else frame
+        return data
 
     async def _send(self, data: bytes) -> None:
         unit = Unit(self._now(), data)

@@ -46,9 +46,13 @@ class SessionRun:
     """The result of :func:`record_session`."""
 
     sessions: list[DeviceSession] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    exceptions: list[Exception] = field(default_factory=list)
+    exceptions: list[Exception] = field(default_factory=list)  # what ended sensors' sessions
     path: Path | None = None
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per sensor whose session could not start or ended in an error."""
+        return [str(e) for e in self.exceptions]
 
     @property
     def received_nothing(self) -> bool:
@@ -109,7 +113,6 @@ async def record_transports(transports: list[Transport], keys: list[str],
         try:
             await s.run(duration_s, stop)
         except (TransportError, DeviceError) as e:
-            run.errors.append(str(e))
             run.exceptions.append(e)
             stop.set()
 

@@ -59,7 +59,10 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
         units = pending[key]
         if units:
             st = res.streams[key]
-            st.on_rx(units[0]) if len(units) == 1 else st.on_rx_many(units)
+            if len(units) == 1:
+                st.on_rx(units[0])  # the decoder's one-packet fast path
+            else:
+                st.on_rx_many(units)
             units.clear()
             if on_unit is not None:
                 on_unit(key, st)

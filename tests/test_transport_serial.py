@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import serial
 
-from firmware_protocol import Batch, StreamDecoder, frame_len
+from firmware_protocol import Batch, StreamDecoder, encode_command, frame_len
 from firmware_protocol.frame import FrameType
 from firmware_protocol.messages import (
     Config,
@@ -24,7 +24,6 @@ from firmware_protocol.messages import (
 from stridecore.testing.pty_sensor import PtySensor, SineMotion
 from stridecore.transport import LinkLost, TransportError, Unit, open_url
 from stridecore.transport.serial import DEFAULT_BAUD, SerialTransport, parse_serial_url
-from stridecore.transport.sim_device import command_bytes
 
 N_MAX = 18  # samples per frame of the simulated sensor
 STREAM = StartStop(int(StreamMask.IMU6 | StreamMask.STATUS), 0)
@@ -34,7 +33,7 @@ async def hello(tr: SerialTransport) -> None:
     """GET_INFO, GET_CONFIG, START, as a host would."""
     cmds = ((FrameType.GET_INFO, None), (FrameType.GET_CONFIG, None), (FrameType.START, STREAM))
     for i, (ftype, body) in enumerate(cmds):
-        await tr.write(command_bytes(ftype, i, i, body))
+        await tr.write(encode_command(ftype, i, i, body))
 
 
 async def read_for(tr: SerialTransport, duration_s: float) -> list[Unit]:
@@ -168,7 +167,7 @@ async def test_unplug_mid_stream_loses_only_unread_bytes() -> None:
 async def test_loop_url_echo() -> None:
     tr = open_url("loop://")
     assert isinstance(tr, SerialTransport)
-    payload = command_bytes(FrameType.GET_INFO, 1, 1) + bytes(range(256)) * 40
+    payload = encode_command(FrameType.GET_INFO, 1, 1) + bytes(range(256)) * 40
     async with tr:
         await tr.write(payload)
         got = b""

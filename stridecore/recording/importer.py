@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_protocol import cobs_encode, encode_frame, encode_imu6
+from firmware_protocol import cobs_encode, encode_command, encode_frame, encode_imu6
 from firmware_protocol.frame import REPLY_BIT, FrameType
 from firmware_protocol.imu6 import RAW_MAX
 from firmware_protocol.messages import (
@@ -52,7 +52,7 @@ from stridecore.recording.format import TimeSyncProbe, check_name
 from stridecore.recording.writer import RecordingWriter
 from stridecore.replay import replay
 from stridecore.schema import Placement
-from stridecore.transport.sim_device import acc_scale_mps2, command_bytes, gyro_scale_radps
+from stridecore.transport.sim_device import acc_scale_mps2, gyro_scale_radps
 
 N_PER_FRAME = 18  # samples per IMU6 frame (what BLE at MTU 247 carries)
 LINK_S = 0.001  # one-way link time of every frame, and a data frame's delay after its last sample
@@ -226,7 +226,7 @@ def _session(s: ImportedSensor, t: np.ndarray, cfg: Config, number: int) -> list
             body = TimeSyncRequest(token)
             t_rx = t_s + LINK_S
             reply = TimeSyncReply(token, dev_us(t_rx), dev_us(t_rx + REPLY_S))
-        host.append((t_s, "tx", command_bytes(ftype, seq, req, body)))
+        host.append((t_s, "tx", encode_command(ftype, seq, req, body)))
         t_back = t_s + 2 * LINK_S + REPLY_S
         replies.append((t_back, ftype | REPLY_BIT, Reply(int(ftype), req, 0, reply).pack()))
         if isinstance(reply, TimeSyncReply):

@@ -504,11 +504,3 @@ class SimDevice:
     def next_sample_idx(self) -> int:
         return self._next_idx
 
-
-def command_bytes(ftype: FrameType, seq: int, req_id: int, body: object | None = None,
-                  framing: str = "cobs") -> bytes:
-    """Encode a host command as it goes on the wire (COBS + 0x00 on serial)."""
-    if body is None:
-        body = COMMAND_BODIES[ftype][0]()
-    frame = encode_frame(ftype, seq, Command(int(ftype), req_id, body).pack())
-    return cobs_encode(frame) + b"\x00" if framing == "cobs" else frame
