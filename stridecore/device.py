@@ -304,16 +304,19 @@ class DeviceSession:
     async def run(self, duration_s: float | None = None,
                   stop: asyncio.Event | None = None) -> DeviceSession:
         """Stream until ``duration_s`` of host time has passed or ``stop`` is set. The first
-        connection and handshake must succeed (:class:`TransportError` / :class:`DeviceError`
-        otherwise); later link losses are survived. Always closes the link; samples received
-        before any error stay in :attr:`stream`."""
+        connection must succeed and the device must answer (:class:`TransportError` /
+        :class:`DeviceError` otherwise); link losses, also during the start, are survived.
+        Always closes the link; samples received before any error stay in :attr:`stream`."""
         t_end = self._now() + duration_s if duration_s is not None else float("inf")
         stop = stop or asyncio.Event()
         await self._open()
         try:
-            res = await self._handshake(resume=False)
-            self._event("streaming", res["t_resumed_s"])
-            t_fast_end = res["t_resumed_s"] + self.p.sync_fast_s
+            try:
+                res = await self._handshake(resume=False)
+                self._event("streaming", res["t_resumed_s"])
+            except LinkLost:  # the link dropped during the start: reconnect like any drop
+                self._lost.set()
+            t_fast_end = self._now() + self.p.sync_fast_s
             rng = random.Random(self.key)  # probe jitter; replay does not depend on it
             while self._now() < t_end and not stop.is_set():
                 lost = asyncio.ensure_future(self._lost.wait())

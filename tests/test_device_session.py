@@ -101,6 +101,20 @@ def test_session_survives_a_disconnect_and_replays_bit_for_bit(tmp_path: Path) -
     _assert_replay_equals_live(run, out)
 
 
+def test_link_lost_during_the_start_is_survived(tmp_path: Path) -> None:
+    """Lost replies slow the handshake into a disconnect (found by the fault-schedule test):
+    the session reconnects and streams instead of ending."""
+    url = "sim://?drop=0.2&duplicate=0.05&seed=0&disconnect=1.0:1.0"
+    out = tmp_path / "start.mcap"
+    tap = _Tap(url)
+    run = run_virtual(record_transports([tap], ["right_foot"], out, duration_s=12.0))
+    assert not run.errors
+    (res,) = run.sessions[0].link.resumed
+    assert res["from_idx"] == -1 and res["t_resumed_s"] - 2.0 < 2.0
+    assert len(run.sessions[0].stream.all_samples()[0]) > 0.7 * 416 * 9
+    _assert_replay_equals_live(run, out)
+
+
 def test_unreachable_sensor_is_one_clear_error() -> None:
     with pytest.raises(TransportError, match="not reachable"):
         async def go():
