@@ -20,11 +20,11 @@ Prints the machine and code, then:
     ``--reps`` passes, the cases interleaved pass by pass so that machine noise hits them alike),
     per framing: ``replay(path, keep_samples=False)`` (decoder + clock maps + foot pipeline, the
     streaming path; the issue's target is >= 1000x) and ``keep_samples=True``, against baselines
-    measured in the same run: reading the units only (``open_recording(path).units(None,
-    None)``), reading + decoding only (a ``StreamDecoder`` per device fed the very batches
+    measured in the same run: reading the units only (``iter_blocks(open_recording(path))``,
+    replay's blocks), reading + decoding only (a ``StreamDecoder`` per device fed the very blocks
     replay feeds), replay without the pipeline, and the live per-unit path
     (``DeviceStream.on_rx`` one unit at a time, as a live session does; one pass over the last
-    ``--unit-s`` seconds of the session, the units before fed in replay's batches);
+    ``--unit-s`` seconds of the session, the units before fed in replay's blocks);
 (b) when the streaming replay is below the target (or ``--profile always``), per framing: one
     ``replay(path, keep_samples=False)`` with timers around each component's entry points
     (seconds per component), and one under cProfile (the top functions by own time);
@@ -75,8 +75,8 @@ import stridecore  # noqa: E402
 from firmware_protocol import StreamDecoder  # noqa: E402
 from firmware_protocol.messages import Reply, TimeSyncReply  # noqa: E402
 from stridecore.recording import open_recording  # noqa: E402
-from stridecore.replay import MAX_BATCH_UNITS, replay  # noqa: E402
-from stridecore.stream import DeviceStream, ReplyCut  # noqa: E402
+from stridecore.replay import BLOCK_S, iter_blocks, replay  # noqa: E402
+from stridecore.stream import DeviceStream  # noqa: E402
 from stridecore.transport.base import Unit  # noqa: E402
 
 TARGET_X = 1000.0  # replay speed, multiple of real time
@@ -86,6 +86,8 @@ FRAMINGS = {"serial": "cobs", "ble": "packet"}
 RECORDING_LAYOUT = 1  # bump when the way this script records changes
 ROOT = Path(stridecore.__file__).resolve().parent
 FP_ROOT = ROOT.parent / "firmware_protocol"
+#: the wire format's definition (what the bytes of a recording mean), not the decoder's code
+WIRE_FILES = ("frame.py", "cobs.py", "crc.py", "imu6.py", "messages.py", "gatt.py")
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -125,7 +127,7 @@ def _digest(files: list[Path], salt: str) -> str:
 def cache_digest() -> str:
     """The cache key: the wire protocol and the recording format (what a recording means to
     the replay measured here) and the way this script records."""
-    return _digest([*sorted(FP_ROOT.glob("*.py")), ROOT / "recording" / "format.py"],
+    return _digest([*(FP_ROOT / n for n in WIRE_FILES), ROOT / "recording" / "format.py"],
                    f"layout {RECORDING_LAYOUT}")
 
 
@@ -238,76 +240,31 @@ def recordings(framings: list[str], a: argparse.Namespace, folder: Path) -> dict
 
 
 # --------------------------------------------------------------------------- (a) the cases
-def batched(items, rx_batch, tx, framings: dict[str, str], stop_t: float | None = None,
-            why: dict[str, int] | None = None):
-    """Replay's batching (``stridecore.replay``): received units of a device go together
-    until one may complete a reply (``ReplyCut``) or ``MAX_BATCH_UNITS``; a sent unit flushes
-    its device first. Stops before the first unit at host time >= ``stop_t`` and returns it
-    (None when the items ran out); everything pending is flushed either way. ``why`` counts
-    the batches by what ended them."""
-    pending: dict[str, list[Unit]] = {k: [] for k in framings}
-    cuts = {k: ReplyCut(fr) for k, fr in framings.items()}
-    first_left = None
-    why = why if why is not None else {}
-
-    def flush(key: str, reason: str) -> None:
-        if pending[key]:
-            rx_batch(key, pending[key])
-            pending[key] = []
-            why[reason] = why.get(reason, 0) + 1
-
-    for item in items:
-        key, direction, t_host, data = item
-        if stop_t is not None and t_host >= stop_t:
-            first_left = item
-            break
-        if direction == "tx":
-            flush(key, "tx")
-            tx(key, Unit(t_host, data))
-        else:
-            pending[key].append(Unit(t_host, data))
-            if cuts[key].after(data):
-                flush(key, "cut")
-            elif len(pending[key]) >= MAX_BATCH_UNITS:
-                flush(key, "full")
-    for k in pending:
-        flush(k, "end")
-    return first_left
-
-
 def case_read(path: Path) -> dict:
+    """Reading only: replay's blocks (``iter_blocks``: the recorded messages as arrays, sent
+    units placed among the received ones)."""
     n = nbytes = 0
-    for _k, _d, _t, data in open_recording(path).units(None, None):
-        n += 1
+    for _k, t, _ends, data, tx in iter_blocks(open_recording(path)):
+        n += len(t) + len(tx)
         nbytes += len(data)
     return {"units": n, "bytes": nbytes}
 
 
 def case_decode(path: Path) -> dict:
-    """Reading + decoding only: one StreamDecoder per device, fed replay's batches."""
+    """Reading + decoding only: one StreamDecoder per device, fed replay's blocks."""
     reader = open_recording(path)
     framings = {k: str(i.get("framing", "cobs")) for k, i in reader.devices.items()}
     decs = {k: StreamDecoder(framing=fr) for k, fr in framings.items()}
-    n = {"samples": 0, "batches": 0, "with_reply": 0, "units": 0}
-    why: dict[str, int] = {}
-
-    def rx(key: str, units: list[Unit]) -> None:
+    n = {"samples": 0, "batches": 0, "replies": 0, "units": 0}
+    for key, _t, ends, data, tx in iter_blocks(reader):
         d = decs[key]
-        if d.framing == "cobs":
-            b = d.feed(units[0].data if len(units) == 1 else b"".join(u.data for u in units))
-        elif len(units) == 1:
-            b = d.feed_packet(units[0].data)
-        else:
-            b = d.feed_packets([u.data for u in units])
+        b = d.feed(data) if d.framing == "cobs" else d.feed_packed(data, ends)
         n["samples"] += len(b.samples)
         n["batches"] += 1
-        n["units"] += len(units)
-        n["with_reply"] += any(isinstance(m.body, Reply) for m in b.messages)
-
-    batched(reader.units(None, None), rx, lambda k, u: None, framings, why=why)
+        n["units"] += len(ends) + len(tx)
+        n["replies"] += sum(isinstance(m.body, Reply) for m in b.messages)
     for d in decs.values():
         n["samples"] += len(d.flush().samples)
-    n["why"] = why
     return n
 
 
@@ -351,16 +308,12 @@ def warm_up(path: Path, seconds: float) -> None:
     framings = {k: str(i.get("framing", "cobs")) for k, i in reader.devices.items()}
     streams = {k: DeviceStream(k, fr, keep_samples=False, t0_host_s=reader.t0_host_s)
                for k, fr in framings.items()}
-
-    def rx(key: str, units: list[Unit]) -> None:
-        streams[key].on_rx(units[0]) if len(units) == 1 else streams[key].on_rx_many(units)
-
-    batched(reader.units(None, None), rx, lambda k, u: streams[k].on_tx(u), framings,
-            stop_t=reader.t0_host_s + seconds)
+    for key, t, ends, data, tx in iter_blocks(reader, stop_t=reader.t0_host_s + seconds):
+        streams[key].on_rx_block(t, ends, data, tx)
 
 
 def per_unit(path: Path, unit_s: float) -> dict:
-    """The live path: replay's batches up to the last ``unit_s`` seconds, then on_tx / on_rx
+    """The live path: replay's blocks up to the last ``unit_s`` seconds, then on_tx / on_rx
     one unit at a time with ``perf_counter`` around each ``on_rx`` (pipeline on,
     keep_samples=False). Returns wall time and duration of the per-unit part, the on_rx times
     and kinds, and the stream summary at the end (to compare with replay)."""
@@ -370,15 +323,10 @@ def per_unit(path: Path, unit_s: float) -> dict:
     streams = {k: DeviceStream(k, fr, pipeline=True, keep_samples=False, t0_host_s=t0)
                for k, fr in framings.items()}
     end = reader.summary()["last_t_host_s"] or t0
-    items = reader.units(None, None)
-
-    def rx(key: str, units: list[Unit]) -> None:
-        st = streams[key]
-        st.on_rx(units[0]) if len(units) == 1 else st.on_rx_many(units)
-
-    first = batched(items, rx, lambda k, u: streams[k].on_tx(u), framings,
-                    stop_t=max(t0, end - unit_s))
-    rest = ([first] if first is not None else []) + list(items)
+    stop_t = max(t0, end - unit_s)
+    for key, t, ends, data, tx in iter_blocks(reader, stop_t=stop_t):
+        streams[key].on_rx_block(t, ends, data, tx)
+    rest = [u for u in open_recording(path).units(None, None) if u[2] >= stop_t]
     units = [(streams[k], d == "tx", Unit(t, data)) for k, d, t, data in rest]
     keys = [k for k, _d, _t, _data in rest]
     lat = np.empty(len(units))
@@ -415,16 +363,16 @@ def _components() -> list[tuple[str, object, tuple[str, ...]]]:
     from stridecore.timesync import ClockMap
 
     return [
-        ("batch cuts (ReplyCut.after, per unit)", ReplyCut, ("after",)),
-        ("decoder (StreamDecoder.feed / feed_packet(s) / flush)", StreamDecoder,
-         ("feed", "feed_packet", "feed_packets", "flush")),
+        ("decoder (StreamDecoder.feed / feed_packed / flush)", StreamDecoder,
+         ("feed", "feed_packet", "feed_packed", "flush")),
         ("stream health (StreamHealth.update)", StreamHealth, ("update",)),
         ("clock map: samples to host time (ClockMap.to_host_s)", ClockMap, ("to_host_s",)),
         ("clock map: TIME_SYNC probe, refit (ClockMap.add_probe)", ClockMap, ("add_probe",)),
         ("pipeline (LiveFeed.feed: live-sample filter + Pipeline.process)", LiveFeed,
          ("feed",)),
         ("pipeline events to host time (DeviceStream._to_host)", DeviceStream, ("_to_host",)),
-        ("sent units (DeviceStream.on_tx: host-side decoder)", DeviceStream, ("on_tx",)),
+        ("sent units (DeviceStream._tx_probes: host-side decoder)", DeviceStream,
+         ("_tx_probes",)),
     ]
 
 
@@ -677,8 +625,8 @@ def main(argv: list[str] | None = None) -> int:
           "cache load, first 5 s of each recording)")
 
     # (a) replay speed ------------------------------------------------------------------
-    cases = [("read units only", lambda p: case_read(p)),
-             ("read + decode only (StreamDecoder, replay's batches)", lambda p: case_decode(p)),
+    cases = [("read units only (replay's blocks)", lambda p: case_read(p)),
+             ("read + decode only (StreamDecoder, replay's blocks)", lambda p: case_decode(p)),
              ("replay, pipeline off, keep_samples=False", lambda p: case_replay(p, False, False)),
              ("replay, keep_samples=False (streaming path)", lambda p: case_replay(p, True, False)),
              ("replay, keep_samples=True", lambda p: case_replay(p, True, True))]
@@ -734,13 +682,10 @@ def main(argv: list[str] | None = None) -> int:
         dec = results[fr, 1]["samples"]
         bt = results[fr, 1]
         hours = results[fr, STREAM]["duration_s"] / 3600 * len(a_)
-        why = bt["why"]
-        print(f"  {fr}: replay decodes in {bt['batches']:,} batches ({bt['batches'] / hours:,.0f} "
-              f"per device-hour, {bt['units'] / max(bt['batches'], 1):.1f} units each), ended "
-              f"by: a unit that may complete a reply (ReplyCut) {why.get('cut', 0):,}, a sent "
-              f"unit (flushed before on_tx) {why.get('tx', 0):,}, {MAX_BATCH_UNITS} units "
-              f"{why.get('full', 0):,}, the end {why.get('end', 0):,}; "
-              f"{bt['with_reply']:,} batches hold a reply")
+        print(f"  {fr}: replay decodes in {bt['batches']:,} blocks of >= {BLOCK_S:g} s "
+              f"({bt['batches'] / hours:,.0f} per device-hour, "
+              f"{bt['units'] / max(bt['batches'], 1):,.0f} units each, {bt['replies']:,} "
+              "replies in all)")
         n_rep = sum(v["samples"] for v in a_.values())
         same = a_ == b_ == u_
         ok &= same

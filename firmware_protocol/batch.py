@@ -37,6 +37,10 @@ FRAME_DTYPE = np.dtype(
         ("cfg_id", "u1"),
         ("n", "u1"),  # samples in the frame (before any LATE/BACKLOG de-duplication)
         ("period_us", "<f8"),  # sample period used for t_device_us within the frame
+        # bytes fed to the decoder up to the end of the frame (its COBS delimiter, the end of
+        # its packet) or, for a frame held in quarantine, of the frame that released it: the
+        # input position at which its samples were delivered, whatever the chunking
+        ("end_byte", "<i8"),
     ]
 )
 
@@ -85,7 +89,7 @@ class Message:
     seq: int
     type: int
     body: object  # Command, Reply, DeviceStatus, Event or Log
-
+    end_byte: int = -1  # bytes fed to the decoder up to the end of this frame
     @property
     def name(self) -> str:
         return type_name(self.type)
@@ -109,6 +113,9 @@ class Batch:
     messages: list[Message] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     problems: Counter = field(default_factory=Counter)
+    #: per row of ``frames``: index in ``samples`` of its first delivered sample (frames are
+    #: delivered in order; a late or backlog frame may deliver fewer than ``n``)
+    sample_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @staticmethod
     def concat(batches: Iterable[Batch]) -> Batch:
@@ -118,6 +125,9 @@ class Batch:
             return out
         out.samples = Samples.concat(b.samples for b in bs)
         out.frames = np.concatenate([b.frames for b in bs])
+        offsets = np.cumsum([0] + [len(b.samples) for b in bs[:-1]])
+        out.sample_start = np.concatenate([b.sample_start + o for b, o in zip(bs, offsets,
+                                                                                strict=True)])
         for b in bs:
             out.messages += b.messages
             out.gaps += b.gaps

@@ -26,6 +26,7 @@ from firmware_protocol.frame import (
     COMMANDS,
     DATA_TYPES,
     IMU6_BYTES_PER_SAMPLE,
+    IMU6_HEADER_LEN,
     IMU6_OVERHEAD,
     KNOWN_TYPES,
     MAX_FRAME_LEN,
@@ -34,7 +35,7 @@ from firmware_protocol.frame import (
     FrameType,
     is_reply,
 )
-from firmware_protocol.imu6 import RAW_MAX, RAW_MIN, gather_imu6
+from firmware_protocol.imu6 import HEADER_DTYPE, RAW_MAX, RAW_MIN
 from firmware_protocol.messages import (
     Config,
     PayloadError,
@@ -52,6 +53,7 @@ from firmware_protocol.tracker import (
 )
 
 MAX_ENCODED_LEN = cobs_max_encoded_len(MAX_FRAME_LEN)
+_HEAD_BYTES = np.arange(IMU6_HEADER_LEN)
 _IMU6_HEAD = struct.Struct("<HQIBB")  # seq, t_us, sample_idx, cfg_id, n (from offset 2)
 
 
@@ -119,11 +121,12 @@ class StreamDecoder:
         self.recovered_samples = 0  # samples of reported gaps that arrived later
         self._pending = b""
         self._skipping = False  # inside an oversize run: drop until the next delimiter
-        from firmware_protocol import kernels  # numba: imported when a decoder is made
+        from firmware_protocol import kernels, runs, si  # numba: imported with a decoder
 
         self._kernels = kernels
+        self._runs = runs
+        self._si = si
         self._frame_no = 0
-        self._look = 64  # look-ahead of the clean-run check, frames
         self._tracker = Tracker()
         self._scales: dict[int, _Scale] = {}
         for cfg in (configs or {}).values():
@@ -143,8 +146,11 @@ class StreamDecoder:
             self._keep_pending(buf, batch)
             return self._finish(batch)
         complete, rest = buf[: last_zero + 1], buf[last_zero + 1 :]
+        base = self.bytes_in - len(buf)  # stream position of buf[0]
         if self._skipping:  # tail of an oversize run, already counted
-            complete = complete[complete.find(b"\x00") + 1 :]
+            cut = complete.find(b"\x00") + 1
+            complete = complete[cut:]
+            base += cut
             self._skipping = False
         self._pending = b""
         self._keep_pending(rest, batch)
@@ -158,12 +164,16 @@ class StreamDecoder:
             status = np.empty(nmax, np.uint8)
             nb = k.cobs_frames(arr, MAX_ENCODED_LEN, k.CRC_TABLE, out, starts, lens, status)
             status = status[:nb]
+            # the delimiter of each non-empty block: where its frame ends in the stream
+            zeros = np.flatnonzero(arr == 0)
+            ends = base + 1 + zeros[arr[zeros - 1] != 0]
             pb = batch.problems
             for code, kind in ((k.BAD_COBS, "bad_cobs"), (k.OVERSIZE, "oversize"),
                                (k.BAD_CRC, "bad_crc"), (k.TRUNCATED, "truncated")):
                 pb[kind] += int(np.count_nonzero(status == code))
             good = status == k.OK
-            self._process(out, starts[:nb][good], lens[:nb][good], batch, crc_checked=True)
+            self._process(out, starts[:nb][good], lens[:nb][good], ends[good], batch,
+                          crc_checked=True)
         return self._finish(batch)
 
     def feed_packet(self, packet: bytes | bytearray | memoryview) -> Batch:
@@ -176,7 +186,8 @@ class StreamDecoder:
 
     def _continue_line(self, b: bytes) -> Batch | None:
         """The common live case without array set-up: a valid IMU6 frame that continues the
-        line (the same checks as :meth:`_clean_run`). None: take the general path."""
+        line (the same checks as :func:`~firmware_protocol.runs.clean_run`). None: take the general
+        path."""
         tr = self._tracker
         ln = tr.line
         n = len(b)
@@ -195,7 +206,7 @@ class StreamDecoder:
         batch = Batch()
         fr = np.zeros(1, FRAME_DTYPE)
         period = ln.period_us_1(u, float(t_us))
-        fr[0] = (self._take_no(), seq, FrameType.IMU6, t_us, u, cfg_id, k, period)
+        fr[0] = (self._take_no(), seq, FrameType.IMU6, t_us, u, cfg_id, k, period, self.bytes_in)
         raw = np.frombuffer(b, "<i2", count=6 * k, offset=18).reshape(k, 6)
         tr.advance_seq(seq)
         tr.accept_live(u, float(t_us), k)
@@ -214,6 +225,7 @@ class StreamDecoder:
             flags[lim[:, 3:].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_GYR)
         batch.samples = Samples(u + i, float(t_us) + i * period, si[:, :3], si[:, 3:], flags)
         batch.frames = fr
+        batch.sample_start = np.zeros(1, np.int64)
         return self._finish(batch)
 
     def feed_packets(self, packets: Iterable[bytes | bytearray | memoryview]) -> Batch:
@@ -221,14 +233,22 @@ class StreamDecoder:
         if self.framing != "packet":
             raise RuntimeError("feed_packet() is for framing='packet'; use feed()")
         pk = [bytes(p) for p in packets]
-        lens = np.fromiter((len(p) for p in pk), dtype=np.int64, count=len(pk))
-        self.bytes_in += int(lens.sum())
-        starts = np.zeros(lens.size, np.int64)
-        if lens.size:
-            np.cumsum(lens[:-1], out=starts[1:])
-        arr = np.frombuffer(b"".join(pk), dtype=np.uint8)
+        ends = np.cumsum(np.fromiter((len(p) for p in pk), dtype=np.int64, count=len(pk)))
+        return self.feed_packed(b"".join(pk), ends)
+
+    def feed_packed(self, data: bytes | bytearray | memoryview, ends: np.ndarray) -> Batch:
+        """Feed many BLE notifications given as one buffer: packet ``i`` is
+        ``data[ends[i-1]:ends[i]]`` (``ends`` ascending, ``ends[-1] == len(data)``)."""
+        if self.framing != "packet":
+            raise RuntimeError("feed_packed() is for framing='packet'; use feed()")
+        ends = np.asarray(ends, dtype=np.int64)
+        lens = np.diff(ends, prepend=0) if ends.size else ends
+        starts = ends - lens
+        arr = np.frombuffer(bytes(data), dtype=np.uint8)
+        base = self.bytes_in
+        self.bytes_in += int(ends[-1]) if ends.size else 0
         batch = Batch()
-        self._process(arr, starts, lens, batch)
+        self._process(arr, starts, lens, base + ends, batch)
         return self._finish(batch)
 
     def flush(self) -> Batch:
@@ -280,24 +300,25 @@ class StreamDecoder:
                                           cfg.n_max or 255)
         self._switch_cfg(cfg.cfg_id)
 
-    def _process(self, buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
+    def _process(self, buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, ends: np.ndarray,
                  batch: Batch, crc_checked: bool = False) -> None:
         """Check candidate frames ``buf[starts[k]:starts[k]+lens[k]]`` and run them in order
-        (``crc_checked``: the COBS kernel already checked length >= 6 and the CRC)."""
+        (``ends[k]``: stream position of the frame's end; ``crc_checked``: the COBS kernel
+        already checked length >= 6 and the CRC)."""
         pb = batch.problems
         short = lens < MIN_FRAME_LEN
         long_ = lens > MAX_FRAME_LEN
         pb["truncated"] += int(short.sum())
         pb["oversize"] += int(long_.sum())
         sel = ~(short | long_)
-        starts, lens = starts[sel], lens[sel]
+        starts, lens, ends = starts[sel], lens[sel], ends[sel]
         if starts.size == 0:
             return
         if not crc_checked:
             k = self._kernels
             good = k.crc_ok_many(buf, starts, lens, k.CRC_TABLE)
             pb["bad_crc"] += int(np.count_nonzero(~good))
-            starts, lens = starts[good], lens[good]
+            starts, lens, ends = starts[good], lens[good], ends[good]
         version = buf[starts]
         ftype = buf[starts + 1]
         badv = version != PROTOCOL_VERSION
@@ -306,7 +327,7 @@ class StreamDecoder:
         unk = ~badv & ~known
         pb["unknown_type"] += int(unk.sum())
         sel = ~badv & known
-        starts, lens, ftype = starts[sel], lens[sel], ftype[sel]
+        starts, lens, ends, ftype = starts[sel], lens[sel], ends[sel], ftype[sel]
         is_data = _DATA_LUT[ftype]
         # IMU6 length and n checks
         n_arr = np.zeros(starts.size, np.int64)
@@ -318,28 +339,26 @@ class StreamDecoder:
         pb["truncated"] += int(trunc.sum())
         pb["bad_length"] += int(badlen.sum())
         sel = ~(trunc | badlen)
-        starts, lens, ftype, is_data, n_arr = (starts[sel], lens[sel], ftype[sel], is_data[sel],
-                                               n_arr[sel])
+        starts, lens, ends, ftype, is_data, n_arr = (starts[sel], lens[sel], ends[sel],
+                                                     ftype[sel], is_data[sel], n_arr[sel])
         seq = (buf[starts + 2].astype(np.int64) | (buf[starts + 3].astype(np.int64) << 8))
         nf = starts.size
         if nf == 0:
             return
-        # data frame headers and raw samples, gathered per length
+        # data frame headers (the samples stay in buf until they are emitted)
         t_us = np.zeros(nf, np.float64)
         t_raw = np.zeros(nf, np.uint64)
         idx_raw = np.zeros(nf, np.int64)
         cfg = np.zeros(nf, np.int64)
-        raw_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # n -> (frame positions, raw)
-        for n in np.unique(n_arr[is_data]).tolist():
-            pos = np.flatnonzero(is_data & (n_arr == n))
-            heads, raw = gather_imu6(buf, starts[pos], n)
+        pos = np.flatnonzero(is_data)
+        if pos.size:
+            heads = buf[starts[pos][:, None] + _HEAD_BYTES].view(HEADER_DTYPE).reshape(-1)
             t_raw[pos] = heads["t_us"]
             t_us[pos] = heads["t_us"].astype(np.float64)
             idx_raw[pos] = heads["sample_idx"]
             cfg[pos] = heads["cfg_id"]
-            raw_of[n] = (pos, raw)
-        f = _Frames(buf, starts, lens, ftype, seq, is_data, n_arr, t_us, t_raw, idx_raw, cfg,
-                    raw_of)
+        f = _Frames(buf, starts, lens, ends, ftype, seq, is_data, n_arr, t_us, t_raw, idx_raw,
+                    cfg)
         self._run(f, batch)
 
 
@@ -354,15 +373,18 @@ class StreamDecoder:
         live = f.ftype == FrameType.IMU6
         easy = live | _TELEMETRY_LUT[f.ftype]  # frames that cannot change the line state
         nf = f.starts.size
+        state = np.empty(9)
         i = 0
         while i < nf:
             tr = self._tracker
-            if easy[i] and tr.line.started and not tr.quarantine and tr.last_seq >= 0:
-                j = self._clean_run(f, i, live, easy)
-                self._look = min(8192, self._look * 2) if j - i >= self._look else \
-                    max(64, 2 * (j - i))
+            ln = tr.line
+            if easy[i] and ln.started and not tr.quarantine and tr.last_seq >= 0:
+                state[:] = (tr.last_seq, ln.next_idx, ln.last_idx, ln.last_t_us, ln.cfg_id,
+                            ln.n_max, ln.anchor_idx, ln.anchor_t_us, ln.nominal_period_us)
+                j = self._runs.clean_run(f.seq, live, easy, f.n_arr, f.t_us, f.idx_raw, f.cfg,
+                                         i, state, f.idx, f.period)
                 if j > i:
-                    self._accept_run(f, i, j, live, segs, batch)
+                    self._accept_run(f, i, j, live, segs, batch, state)
                     i = j
                     continue
             self._slow(f, i, batch, segs)
@@ -375,44 +397,12 @@ class StreamDecoder:
         self.frames_ok += k
         return first
 
-    def _clean_run(self, f: _Frames, i: int, live: np.ndarray, easy: np.ndarray) -> int:
-        """End (exclusive) of the run from ``i`` of live data and telemetry frames that continue
-        perfectly: consecutive ``seq``; data frames contiguous, on the timing line, with the
-        current ``cfg_id`` and ``n <= n_max``."""
-        tr = self._tracker
-        ln = tr.line
-        # look ahead as far as runs have recently reached (64 … 8192 frames), so an anomaly
-        # every few frames does not cost a long look-ahead each time
-        stop = i + int(np.argmin(np.append(easy[i : i + self._look], False)))
-        sl = slice(i, stop)
-        seq = f.seq[sl]
-        ok = (seq - np.concatenate(([tr.last_seq], seq[:-1]))) % SEQ_MOD == 1
-        d = np.flatnonzero(live[sl])
-        if d.size:
-            pos = i + d
-            n, t = f.n_arr[pos], f.t_us[pos]
-            exp_idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
-            prev_idx = np.concatenate(([ln.last_idx], exp_idx[:-1]))
-            prev_t = np.concatenate(([ln.last_t_us], t[:-1]))
-            ok_d = f.idx_raw[pos] == exp_idx % (1 << 32)
-            ok_d &= f.cfg[pos] == ln.cfg_id
-            ok_d &= n <= ln.n_max
-            ok_d &= ln.plausible(prev_idx, prev_t, exp_idx, t)
-            ok[d] &= ok_d
-        bad = np.flatnonzero(~ok)
-        return i + (int(bad[0]) if bad.size else stop - i)
-
     def _accept_run(self, f: _Frames, i: int, j: int, live: np.ndarray, segs: list,
-                    batch: Batch) -> None:
-        """Accept the clean run [i, j): data frames in bulk, telemetry one by one, in order."""
+                    batch: Batch, state: np.ndarray) -> None:
+        """Accept the clean run [i, j) that :func:`~firmware_protocol.runs.clean_run` found
+        (it set the data frames' indices and periods and left the line's end in ``state``):
+        data frames in bulk, telemetry one by one, in order."""
         tr = self._tracker
-        ln = tr.line
-        d = i + np.flatnonzero(live[i:j])
-        if d.size:
-            n = f.n_arr[d]
-            idx = ln.next_idx + np.concatenate(([0], np.cumsum(n[:-1])))
-            f.idx[d] = idx
-            f.period[d] = ln.period_us(idx, f.t_us[d])
         # split into stretches of data frames separated by telemetry frames
         tel = (i + np.flatnonzero(~live[i:j])).tolist()
         a = i
@@ -422,10 +412,12 @@ class StreamDecoder:
             if k < j:
                 self._message(f, k, int(f.ftype[k]), int(f.seq[k]), batch)
             a = k + 1
-        tr.recent_seqs.extend(f.seq[i : j - 1].tolist())
+        if j - 1 > i:
+            tr.recent_seqs.extend(f.seq[max(i, j - 1 - tr.recent_seqs.maxlen) : j - 1].tolist())
         tr.advance_seq(int(f.seq[j - 1]))
-        if d.size:
-            tr.accept_live(int(idx[-1]), float(f.t_us[d[-1]]), int(n[-1]))
+        if len(tel) < j - i:
+            ln = tr.line
+            ln.next_idx, ln.last_idx, ln.last_t_us = int(state[1]), int(state[2]), float(state[3])
 
     def _accept_one(self, f: _Frames, i: int, u: int, period: float, flag: int,
                     segs: list, mask: np.ndarray | None = None) -> None:
@@ -545,7 +537,7 @@ class StreamDecoder:
         q = tr.quarantine
         h = _HeldFrame(seq=int(f.seq[i]), idx=u, t_us=float(f.t_us[i]), n=int(f.n_arr[i]),
                        cfg_id=int(f.cfg[i]), t_raw=int(f.t_raw[i]),
-                       raw=f.raw_for(i).copy())
+                       raw=f.raw_for(i))
         if q:
             last = q[-1]
             u_chain = int(unwrap_idx(int(f.idx_raw[i]), last.idx + last.n))
@@ -573,7 +565,7 @@ class StreamDecoder:
         for k, hk in enumerate(q):
             hk.period = ln.period_us_1(hk.idx, hk.t_us)
             hk.flag = flag if k == 0 else 0
-            segs.append(("held", hk, self._take_no()))
+            segs.append(("held", hk, self._take_no(), int(f.ends[i])))
             tr.accept_live(hk.idx, hk.t_us, hk.n)
         tr.advance_seq(q[-1].seq)
         q.clear()
@@ -597,7 +589,7 @@ class StreamDecoder:
                 self._register_config(body.body)
             elif isinstance(body.body, StartReply):
                 self._on_start(body.body, batch)
-        batch.messages.append(Message(self._take_no(), seq, ftype, body))
+        batch.messages.append(Message(self._take_no(), seq, ftype, body, int(f.ends[i])))
 
     def _on_start(self, rep: StartReply, batch: Batch) -> None:
         tr = self._tracker
@@ -619,7 +611,7 @@ class StreamDecoder:
         if not segs:
             return
         pos_parts, flag_parts, no_parts = [], [], []
-        held: list[tuple[int, _HeldFrame]] = []
+        held: list[tuple[int, _HeldFrame, int]] = []
         masks: dict[int, np.ndarray] = {}
         row = 0
         for seg in segs:
@@ -638,11 +630,11 @@ class StreamDecoder:
                     masks[row] = mask
                 row += 1
             else:
-                _, h, no = seg
+                _, h, no, end = seg
                 pos_parts.append(np.array([-1]))
                 flag_parts.append(np.array([h.flag], np.uint8))
                 no_parts.append(np.array([no]))
-                held.append((row, h))
+                held.append((row, h, end))
                 row += 1
         pos = np.concatenate(pos_parts)
         nfr = pos.size
@@ -657,80 +649,59 @@ class StreamDecoder:
         fr["cfg_id"][p] = f.cfg[pp]
         fr["n"][p] = f.n_arr[pp]
         fr["period_us"][p] = f.period[pp]
-        for r, h in held:
+        fr["end_byte"][p] = f.ends[pp]
+        for r, h, end in held:
             fr[r] = (fr["frame_no"][r], h.seq, FrameType.IMU6, h.t_raw, h.idx, h.cfg_id, h.n,
-                     h.period)
+                     h.period, end)
         counts = fr["n"].astype(np.int64)
+        raw_at = np.zeros(nfr, np.int64)
+        raw_at[p] = f.starts[pp] + IMU6_HEADER_LEN
+        buf = f.buf
+        if held:  # their samples were copied when they were held: put them after buf
+            extra = [h.raw.tobytes() for _r, h, _e in held]
+            at = buf.size + np.cumsum([0] + [len(x) for x in extra[:-1]])
+            raw_at[[r for r, _h, _e in held]] = at
+            buf = np.concatenate([buf, np.frombuffer(b"".join(extra), np.uint8)])
+        self._build_samples(fr, buf, raw_at, counts, np.concatenate(flag_parts), masks, batch)
+
+    def _build_samples(self, fr: np.ndarray, buf: np.ndarray, raw_at: np.ndarray,
+                       counts: np.ndarray, fflags: np.ndarray, masks: dict[int, np.ndarray],
+                       batch: Batch) -> None:
+        """SI samples of the accepted frames ``fr`` (raw counts of frame k at ``buf[raw_at[k]:]``),
+        in order (:func:`firmware_protocol.si.imu6_si`)."""
+        nfr = fr.size
         offsets = np.cumsum(counts) - counts
         total = int(counts.sum())
-        if len(f.raw_of) == 1 and not held:  # common case: one frame size
-            ((_pos, raw_n),) = f.raw_of.values()
-            raw = raw_n[f.row[pos]].reshape(-1, 6)
-        else:
-            raw = np.empty((total, 6), np.int16)
-            n_of = np.where(p, f.n_arr[np.where(p, pos, 0)], -1)
-            for n, (_pos, raw_n) in f.raw_of.items():
-                sel = np.flatnonzero(n_of == n)
-                if sel.size:
-                    at = (offsets[sel][:, None] + np.arange(n)).ravel()
-                    raw[at] = raw_n[f.row[pos[sel]]].reshape(-1, 6)
-            for r, h in held:
-                raw[offsets[r] : offsets[r] + h.n] = h.raw
-        self._build_samples(fr, raw, counts, offsets, np.concatenate(flag_parts), masks,
-                            batch)
-
-    def _build_samples(self, fr: np.ndarray, raw: np.ndarray, counts: np.ndarray,
-                       offsets: np.ndarray, fflags: np.ndarray, masks: dict[int, np.ndarray],
-                       batch: Batch) -> None:
-        """SI samples of the accepted frames ``fr`` from their raw counts (N, 6), in order."""
-        nfr = fr.size
-        total = raw.shape[0]
-        if (counts == counts[0]).all():
-            n0 = int(counts[0])
-            rep = np.repeat(np.arange(nfr), n0)
-            within = np.tile(np.arange(n0), nfr)
-        else:
-            rep = np.repeat(np.arange(nfr), counts)
-            within = np.arange(total) - offsets[rep]
-        first_idx = fr["sample_idx"]
-        if nfr == 1 or (first_idx[1:] == first_idx[:-1] + counts[:-1]).all():
-            sample_idx = first_idx[0] + np.arange(total, dtype=np.int64)
-        else:
-            sample_idx = first_idx[rep] + within
-        t_dev = fr["t_us"].astype(np.float64)[rep] + within * fr["period_us"][rep]
-        fl = (fflags & ~np.uint8(SampleFlag.GAP_BEFORE))[rep]
-        fl[offsets] |= fflags & np.uint8(SampleFlag.GAP_BEFORE)
-        lim = (raw >= RAW_MAX) | (raw <= RAW_MIN)
-        if lim.any():
-            fl[lim[:, :3].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_ACC)
-            fl[lim[:, 3:].any(axis=1)] |= np.uint8(SampleFlag.CLIPPED_GYR)
         cids = np.unique(fr["cfg_id"])
-        if cids.size == 1:
-            sc = self._scales.get(int(cids[0]))
-            scale = np.array([[sc.acc] * 3 + [sc.gyr] * 3]) if sc else np.full((1, 6), np.nan)
+        acc_s = np.full(nfr, np.nan)
+        gyr_s = np.full(nfr, np.nan)
+        for cid in cids.tolist():
+            sel = fr["cfg_id"] == cid if cids.size > 1 else slice(None)
+            sc = self._scales.get(cid)
             if sc is None:
-                batch.problems["unknown_cfg"] += nfr
-        else:
-            per_frame = np.full((nfr, 6), np.nan)
-            for cid in cids.tolist():
-                sel = fr["cfg_id"] == cid
-                sc = self._scales.get(cid)
-                if sc is None:
-                    batch.problems["unknown_cfg"] += int(sel.sum())
-                else:
-                    per_frame[sel] = [sc.acc] * 3 + [sc.gyr] * 3
-            scale = per_frame[rep]
-        si = np.multiply(raw, scale)  # (N, 6) float64
-        if np.isnan(scale).any():
-            fl[np.isnan(si[:, 0])] |= np.uint8(SampleFlag.UNKNOWN_CFG)
-        s = Samples(sample_idx, t_dev, si[:, :3], si[:, 3:], fl)
+                batch.problems["unknown_cfg"] += nfr if cids.size == 1 else int(sel.sum())
+            else:
+                acc_s[sel] = sc.acc
+                gyr_s[sel] = sc.gyr
+        idx = np.empty(total, np.int64)
+        t_dev = np.empty(total, np.float64)
+        acc = np.empty((total, 3), np.float64)
+        gyr = np.empty((total, 3), np.float64)
+        fl = np.empty(total, np.uint8)
+        self._si.imu6_si(buf, raw_at, counts, fr["sample_idx"], fr["t_us"].astype(np.float64),
+                         fr["period_us"], fflags, acc_s, gyr_s, idx, t_dev, acc, gyr, fl)
+        s = Samples(idx, t_dev, acc, gyr, fl)
+        start = offsets
         if masks:
             keep = np.ones(total, bool)
             for r, m in masks.items():
                 keep[offsets[r] : offsets[r] + counts[r]] = m
             s = s[keep]
+            start = np.cumsum(keep) - keep  # kept samples before each frame's first
+            start = start[offsets]
         batch.samples = s
         batch.frames = fr
+        batch.sample_start = start
 
 
 @dataclass
@@ -749,16 +720,17 @@ class _HeldFrame:
 class _Frames:
     """Column view of the checked frames of one feed (positions in stream order)."""
 
-    def __init__(self, buf, starts, lens, ftype, seq, is_data, n_arr, t_us, t_raw, idx_raw,
-                 cfg, raw_of) -> None:
+    def __init__(self, buf, starts, lens, ends, ftype, seq, is_data, n_arr, t_us, t_raw,
+                 idx_raw, cfg) -> None:
         self.buf, self.starts, self.lens, self.ftype, self.seq = buf, starts, lens, ftype, seq
+        self.ends = ends
         self.is_data, self.n_arr, self.t_us, self.t_raw = is_data, n_arr, t_us, t_raw
-        self.idx_raw, self.cfg, self.raw_of = idx_raw, cfg, raw_of
+        self.idx_raw, self.cfg = idx_raw, cfg
         self.idx = np.zeros(starts.size, np.int64)
         self.period = np.full(starts.size, np.nan)
-        self.row = np.full(starts.size, -1, np.int64)
-        for pos, _raw in raw_of.values():
-            self.row[pos] = np.arange(pos.size)
 
     def raw_for(self, i: int) -> np.ndarray:
-        return self.raw_of[int(self.n_arr[i])][1][self.row[i]]
+        """Raw counts (n, 6) int16 of data frame ``i`` (a copy)."""
+        a = int(self.starts[i]) + IMU6_HEADER_LEN
+        n = int(self.n_arr[i])
+        return self.buf[a : a + 12 * n].copy().view("<i2").reshape(n, 6)

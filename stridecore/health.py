@@ -46,11 +46,13 @@ class StreamHealth:
             self.late_samples += int(np.count_nonzero(fl & SampleFlag.LATE))
             self.clipped_samples += int(np.count_nonzero(
                 fl & (SampleFlag.CLIPPED_ACC | SampleFlag.CLIPPED_GYR)))
-            acc = np.sqrt((s.acc_mps2 ** 2).sum(axis=1))
-            gyr = np.sqrt((s.gyr_radps ** 2).sum(axis=1))
-            if np.isfinite(acc).any():
-                self.peak_acc_g = max(self.peak_acc_g, float(np.nanmax(acc)) / G)
-                self.peak_gyr_dps = max(self.peak_gyr_dps, float(np.rad2deg(np.nanmax(gyr))))
+            # peak norms: the square root of the largest squared norm (monotonic: the same)
+            acc2 = np.einsum("ij,ij->i", s.acc_mps2, s.acc_mps2)
+            gyr2 = np.einsum("ij,ij->i", s.gyr_radps, s.gyr_radps)
+            if not np.isnan(acc2).all():
+                self.peak_acc_g = max(self.peak_acc_g, float(np.sqrt(np.nanmax(acc2))) / G)
+                self.peak_gyr_dps = max(self.peak_gyr_dps,
+                                        float(np.rad2deg(np.sqrt(np.nanmax(gyr2)))))
         live = batch.frames[batch.frames["type"] == 0x10]
         if live.size:
             if self.first_frame is None:

@@ -2,26 +2,33 @@
 
 The recording holds every unit each device sent and received, with its host time. Replay
 hands them, per device in recorded order, to a fresh :class:`~stridecore.stream.DeviceStream`
-(:meth:`~stridecore.stream.DeviceStream.on_tx` for sent, :meth:`~stridecore.stream.
-DeviceStream.on_rx` for received) — the very calls the live session made — so the samples,
-host times and step records are the live ones, bit for bit. Units between two that may complete
-a reply frame are decoded together (:meth:`~stridecore.stream.DeviceStream.on_rx_many`): the
-stream's results depend on units only through those, which makes replay fast. ``speed``
-paces the units against the wall clock (1 = real time); 0 runs as fast as possible.
+— received units through :meth:`~stridecore.stream.DeviceStream.on_rx_block`, sent ones with
+their place among them — which gives exactly what the live session's
+:meth:`~stridecore.stream.DeviceStream.on_rx` / :meth:`~stridecore.stream.DeviceStream.on_tx`
+calls gave, unit by unit: the samples, host times and step records are the live ones, bit for
+bit. Units are decoded many seconds at a time (:data:`BLOCK_S`), which makes replay fast.
+
+Sent and received units of a device are ordered by host time, ties in file order (what
+:meth:`~stridecore.recording.RecordingReader.units` yields). A unit is handed over once no
+unit read later can come before it: messages are written at most ``batch_s`` after their first
+unit (the reader's merge margin). ``speed`` paces the blocks against the wall clock (1 = real
+time); 0 runs as fast as possible.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from stridecore.recording import RecordingReader, open_recording
-from stridecore.stream import DeviceStream, ReplyCut
+from stridecore.stream import DeviceStream
 from stridecore.transport.base import Unit
 
-MAX_BATCH_UNITS = 256  # units decoded at once between replies (speed; results do not change)
+BLOCK_S = 30.0  # host seconds of received units decoded at once (speed; results do not change)
 
 
 @dataclass
@@ -31,8 +38,115 @@ class ReplayResult:
     reader: RecordingReader
     streams: dict[str, DeviceStream] = field(default_factory=dict)
     units: int = 0
+    blocks: int = 0  # calls of on_rx_block
     wall_s: float = 0.0
     duration_s: float = 0.0
+
+
+class _Pending:
+    """One device's units read but not yet handed to its stream."""
+
+    def __init__(self) -> None:
+        self.t: list[np.ndarray] = []  # received: host times, message order, ends, bytes
+        self.order: list[int] = []
+        self.ends: list[np.ndarray] = []
+        self.data: list[bytes] = []
+        self.tx: list[tuple[float, int, Unit]] = []  # sent: (t_host_s, message order, unit)
+
+    def span_s(self) -> float:
+        return float(self.t[-1][-1] - self.t[0][0]) if self.t else 0.0
+
+    def take(self, safe_s: float) -> tuple[np.ndarray, np.ndarray, bytes, list] | None:
+        """Received units before ``safe_s`` (all if inf) and the sent units among them."""
+        if not self.t:
+            if self.tx and safe_s == np.inf:
+                tx, self.tx = self.tx, []
+                return np.zeros(0), np.zeros(0, np.int64), b"", [(0, u) for _, _, u in tx]
+            return None
+        t = np.concatenate(self.t) if len(self.t) > 1 else self.t[0]
+        order = np.repeat(self.order, [len(x) for x in self.t]) if self.tx else None
+        ends = np.concatenate([e + o for e, o in zip(
+            self.ends, np.cumsum([0] + [len(d) for d in self.data[:-1]]), strict=True)])
+        data = b"".join(self.data)
+        late = np.flatnonzero(t >= safe_s)
+        n = int(late[0]) if late.size else len(t)
+        if n < len(t):  # keep the rest (units come in time order per channel)
+            cut = int(ends[n - 1]) if n else 0
+            if order is None:
+                order = np.repeat(self.order, [len(x) for x in self.t])
+            rest_t, rest_o = t[n:], order[n:]
+            # the rest, as blocks of one message order each
+            starts = np.flatnonzero(np.diff(rest_o, prepend=-1))
+            self.t = np.split(rest_t, starts[1:])
+            self.order = rest_o[starts].tolist()
+            self.ends, self.data = [ends[n:] - cut], [data[cut:]]
+            t, order, ends, data = t[:n], order[:n], ends[:n], data[:cut]
+        else:
+            self.t, self.order, self.ends, self.data = [], [], [], []
+        tx, keep = [], []
+        for tt, o, u in self.tx:
+            if tt < safe_s:
+                k = int(np.count_nonzero((t < tt) | ((t == tt) & (order < o))))
+                tx.append((k, u))
+            else:
+                keep.append((tt, o, u))
+        self.tx = keep
+        tx.sort(key=lambda x: x[0])  # stable: file order among equals
+        if not n and not tx:
+            return None
+        return t, ends, data, tx
+
+
+Block = tuple[str, np.ndarray, np.ndarray, bytes, list[tuple[int, Unit]]]
+
+
+def iter_blocks(reader: RecordingReader, *, block_s: float = BLOCK_S,
+                stop_t: float | None = None,
+                pace: Callable[[float], float] | None = None,
+                sleep: Callable[[float], None] = time.sleep) -> Iterator[Block]:
+    """``(key, t_host_s, ends, data, tx)`` blocks of a recording for
+    :meth:`~stridecore.stream.DeviceStream.on_rx_block`, per device in recorded order: received
+    units of at least ``block_s`` of host time (fewer at the end) and the sent units among them.
+
+    ``stop_t``: hand over exactly the units before this host time, then stop. ``pace(t)`` is
+    called with the first host time of each recorded message before it is read and returns
+    how long to wait for it (s); if > 0, everything that may be handed over is, then
+    ``sleep`` waits (pacing a replay)."""
+    pending: dict[str, _Pending] = {k: _Pending() for k in reader.devices}
+    margin_s = reader._margin_s  # how late a unit may come in the file (see units())
+    newest_first = -np.inf
+
+    def due(key: str, safe_s: float) -> Iterator[Block]:
+        got = pending[key].take(safe_s)
+        if got is not None:
+            yield (key, *got)
+
+    for block in reader.unit_blocks(None, None):
+        p = pending.get(block.key)
+        if p is None or not len(block.t_host_s):
+            continue
+        t_block = float(block.t_host_s[0])
+        if stop_t is not None and newest_first - margin_s >= stop_t:
+            break
+        ahead = pace(t_block) if pace is not None else 0.0
+        if ahead > 0:
+            for k in pending:
+                yield from due(k, newest_first - margin_s)
+            sleep(ahead)
+        newest_first = max(newest_first, t_block)
+        if block.direction == "tx":
+            for i, u in enumerate(_units(block)):
+                p.tx.append((float(block.t_host_s[i]), block.order, u))
+        else:
+            p.t.append(block.t_host_s)
+            p.order.append(block.order)
+            p.ends.append(block.ends)
+            p.data.append(block.data)
+            if p.span_s() >= block_s:
+                yield from due(block.key, min(newest_first - margin_s,
+                                              np.inf if stop_t is None else stop_t))
+    for k in pending:
+        yield from due(k, np.inf if stop_t is None else stop_t)
 
 
 def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
@@ -41,7 +155,8 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
            sleep: Callable[[float], None] = time.sleep,
            clock: Callable[[], float] = time.monotonic) -> ReplayResult:
     """Replay ``path``; :class:`~stridecore.recording.RecordingError` for a file that cannot be
-    read (a truncated file replays up to where it was cut; ``reader.note`` says so)."""
+    read (a truncated file replays up to where it was cut; ``reader.note`` says so).
+    ``on_unit(key, stream)`` is called after each block handed to a device's stream."""
     reader = open_recording(path)
     t0 = reader.t0_host_s
     res = ReplayResult(reader)
@@ -50,47 +165,33 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
                                         pipeline=pipeline, keep_samples=keep_samples,
                                         t0_host_s=t0)
     wall0 = clock()
-    t_first = None
+    t_first: list[float] = []
+
+    def pace(t_block: float) -> float:
+        if not t_first:
+            t_first.append(t_block)
+        return (t_block - t_first[0]) / speed - (clock() - wall0)
+
     t_last = t0
-    pending: dict[str, list[Unit]] = {k: [] for k in res.streams}
-    cuts = {k: ReplyCut(st.framing) for k, st in res.streams.items()}
-
-    def flush(key: str) -> None:
-        units = pending[key]
-        if units:
-            st = res.streams[key]
-            if len(units) == 1:
-                st.on_rx(units[0])  # the decoder's one-packet fast path
-            else:
-                st.on_rx_many(units)
-            units.clear()
-            if on_unit is not None:
-                on_unit(key, st)
-
-    for key, direction, t_host, data in reader.units(None, None):
-        if speed > 0:
-            if t_first is None:
-                t_first = t_host
-            ahead = (t_host - t_first) / speed - (clock() - wall0)
-            if ahead > 0:
-                for k in pending:  # pacing: everything due is shown now
-                    flush(k)
-                sleep(ahead)
-        unit = Unit(t_host, data)
-        if direction == "tx":
-            # a sent unit only registers TIME_SYNC tokens; a reply to it cannot be among the
-            # units still pending (they came before it), so they need no flush
-            res.streams[key].on_tx(unit)
-        else:
-            pending[key].append(unit)
-            if cuts[key].after(data) or len(pending[key]) >= MAX_BATCH_UNITS:
-                flush(key)
-        res.units += 1
-        t_last = t_host
-    for k in pending:
-        flush(k)
+    for key, t, ends, data, tx in iter_blocks(reader, pace=pace if speed > 0 else None,
+                                              sleep=sleep):
+        res.streams[key].on_rx_block(t, ends, data, tx)
+        res.blocks += 1
+        res.units += len(t) + len(tx)
+        if len(t):
+            t_last = max(t_last, float(t[-1]))
+        if tx:
+            t_last = max(t_last, tx[-1][1].t_host_s)
+        if on_unit is not None:
+            on_unit(key, res.streams[key])
     for st in res.streams.values():
         st.finish()
     res.wall_s = clock() - wall0
     res.duration_s = t_last - t0
     return res
+
+
+def _units(block) -> list[Unit]:
+    starts = np.concatenate(([0], block.ends[:-1]))
+    return [Unit(float(t), block.data[a:b]) for t, a, b in
+            zip(block.t_host_s, starts.tolist(), block.ends.tolist(), strict=True)]

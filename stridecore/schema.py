@@ -206,6 +206,8 @@ FRAMES = Table(
         C("cfg_id", "uint8", "", "configuration the samples were taken with"),
         C("n", "uint8", "samples", "samples in the frame"),
         C("period_us", "float64", "µs", "sample period used for t_device_us in the frame"),
+        C("end_byte", "int64", "", "bytes of decoder input up to the end of the frame (for a frame "
+          "held in quarantine: of the frame that released it)"),
     ),
 )
 

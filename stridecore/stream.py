@@ -11,7 +11,7 @@ it received — so live and replay cannot differ.
 
 from __future__ import annotations
 
-import re
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,37 +35,12 @@ from stridecore.schema import Placement
 from stridecore.timesync import ClockMap, TimeSyncParams
 from stridecore.transport.base import Unit
 
-_REPLY_START = re.compile(rb"\x01[\x80-\x8f]")  # version 1, a reply type: a frame's first bytes
-
-
-class ReplyCut:
-    """Where replay may not merge received units: after every unit that may complete a reply
-    frame. Conservative (a data byte pair that looks like a reply start only costs a cut):
-    on packet links a unit is one frame; on COBS links a reply is complete at the first
-    delimiter after its start, which may come several units later."""
-
-    def __init__(self, framing: str) -> None:
-        self.framing = framing
-        self._armed = False  # a reply start seen, its delimiter not yet
-        self._last = 0  # last byte of the previous unit
-
-    def after(self, data: bytes) -> bool:
-        """True if a batch must end with this unit."""
-        if self.framing != "cobs":
-            return len(data) > 1 and data[0] == 1 and data[1] >= 0x80
-        starts = [m.start() for m in _REPLY_START.finditer(data)]
-        if self._last == 1 and data[:1] and 0x80 <= data[0] <= 0x8F:
-            starts.insert(0, 0)
-        cut = self._armed or bool(starts)
-        last_zero = data.rfind(b"\x00")
-        self._armed = (bool(starts) and starts[-1] > last_zero) or (self._armed and last_zero < 0)
-        self._last = data[-1] if data else self._last
-        return cut
-
 
 class LiveFeed:
-    """In-order live samples of a decoder's batches into a pipeline (skips backlog and late
-    samples, which belong to the past the pipeline has moved on from)."""
+    """In-order live samples of a decoder's batches into a pipeline: a sample goes in if it is
+    live (not backlog, late or of an unknown configuration) and comes after every sample that
+    went in before it (what the pipeline has moved past stays past). The rule looks at samples
+    one by one in order, so it does not depend on how they were split into batches."""
 
     SKIP = np.uint8(SampleFlag.BACKLOG | SampleFlag.LATE | SampleFlag.UNKNOWN_CFG)
 
@@ -74,24 +49,42 @@ class LiveFeed:
         self.last_idx = -1
 
     def feed(self, samples: Samples) -> Output:
-        keep = ((samples.flags & self.SKIP) == 0) & (samples.sample_idx > self.last_idx)
-        live = samples[keep] if not keep.all() else samples
-        if len(live):
-            # within one batch the live samples are in order; anything older is dropped
-            order_ok = np.concatenate([[True], np.diff(live.sample_idx) > 0])
-            live = live[np.logical_and.accumulate(order_ok)]
-            self.last_idx = int(live.sample_idx[-1])
-        return self.pipeline.process(live)
+        keep = self.select(samples)
+        return self.pipeline.process(samples if keep is None else samples[keep])
+
+    def select(self, samples: Samples) -> np.ndarray | None:
+        """Which of ``samples`` go in (None: all); they count as gone in."""
+        idx = samples.sample_idx
+        if not len(idx):
+            return None
+        keep = (samples.flags & self.SKIP) == 0
+        if (idx[0] <= self.last_idx or not keep.all()
+                or (len(idx) > 1 and not (np.diff(idx) > 0).all())):
+            cand = np.where(keep, idx, np.iinfo(np.int64).min)
+            before = np.maximum.accumulate(np.concatenate(([self.last_idx], cand[:-1])))
+            keep &= idx > before
+            if keep.any():
+                self.last_idx = int(idx[keep][-1])
+            return keep
+        self.last_idx = int(idx[-1])
+        return None
 
 
 @dataclass
 class Received:
-    """What one received unit produced."""
+    """What one received unit (or block of units) produced."""
 
     batch: Batch
     t_host_s: np.ndarray  # host time (s) of each sample of ``batch.samples``
-    output: Output | None = None  # pipeline output of its live samples (None: no pipeline)
+    #: pipeline output of the live samples, one per stretch between units that completed a
+    #: reply (one for a single unit; empty: no pipeline or no samples)
+    outputs: list[Output] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def output(self) -> Output | None:
+        """The pipeline output of a single unit's samples (None: none, or several)."""
+        return self.outputs[0] if len(self.outputs) == 1 else None
 
 
 class DeviceStream:
@@ -126,99 +119,204 @@ class DeviceStream:
         self._probes: dict[int, float] = {}  # TIME_SYNC token -> host send time
         #: completed probes: (token, t_send_s, t_recv_s, t_dev_rx_us, t_dev_tx_us)
         self.probes: list[tuple[int, float, float, int, int]] = []
+        # the newest device time seen (live frames and START replies, in frame order) and the
+        # frame_no it came from: a START reply older than it means the device rebooted
         self._last_dev_us = -np.inf
+        self._last_dev_no = -1
 
     # ------------------------------------------------------------------ inputs
     def on_tx(self, unit: Unit) -> None:
         """Bytes the host sent to the device at ``unit.t_host_s``."""
-        dec = self._host_decoder
-        batch = dec.feed(unit.data) if self.framing == "cobs" else dec.feed_packet(unit.data)
-        for m in batch.messages:
-            cmd = m.body
-            if isinstance(cmd, Command) and isinstance(cmd.body, TimeSyncRequest):
-                self._probes[cmd.body.token] = unit.t_host_s
+        for token, _pos, t_send in self._tx_probes([(0, unit)]):
+            self._probes[token] = t_send
 
     def on_rx(self, unit: Unit) -> Received:
         """Bytes received from the device at ``unit.t_host_s``."""
         dec = self.decoder
+        base = dec.bytes_in
         batch = dec.feed(unit.data) if self.framing == "cobs" else dec.feed_packet(unit.data)
-        return self._take(batch, unit.t_host_s)
+        return self._take(batch, np.array([unit.t_host_s]), np.array([base + len(unit.data)]))
 
-    def on_rx_many(self, units: list[Unit]) -> Received:
-        """Several received units at once (replay): the same result as one by one provided
-        only the last may complete a reply frame (:class:`ReplyCut` finds the cuts)."""
+    def on_rx_many(self, units: list[Unit], tx: list[tuple[int, Unit]] = ()) -> Received:
+        """Several received units at once, with the units the host sent meanwhile (``tx``:
+        ``(k, unit)``, sent after ``k`` of ``units`` had arrived): the same result as
+        :meth:`on_rx` and :meth:`on_tx` one by one in that order."""
+        t = np.fromiter((u.t_host_s for u in units), np.float64, len(units))
+        ends = np.cumsum(np.fromiter((len(u.data) for u in units), np.int64, len(units)))
+        return self.on_rx_block(t, ends, b"".join(u.data for u in units), tx)
+
+    def on_rx_block(self, t_host_s: np.ndarray, ends: np.ndarray, data: bytes,
+                    tx: list[tuple[int, Unit]] = ()) -> Received:
+        """Received units given as one buffer (replay): unit ``i`` is ``data[ends[i-1]:
+        ends[i]]``, received at ``t_host_s[i]``; ``tx`` as in :meth:`on_rx_many`.
+
+        Decoded in one go; each frame's ``end_byte`` tells which unit delivered it, so samples
+        are still put on the host clock with the clock map as it was before their unit, and
+        replies count from the unit after the one that completed them (see :meth:`_take`)."""
         dec = self.decoder
-        if self.framing == "cobs":
-            batch = dec.feed(b"".join(u.data for u in units))
-        else:
-            batch = dec.feed_packets([u.data for u in units])
-        return self._take(batch, units[-1].t_host_s)
+        base = dec.bytes_in
+        ends = np.asarray(ends, np.int64)
+        batch = dec.feed(data) if self.framing == "cobs" else dec.feed_packed(data, ends)
+        return self._take(batch, np.asarray(t_host_s, np.float64), base + ends,
+                          self._tx_probes(tx))
 
     def finish(self) -> Received:
         """End of the stream (counts an unterminated tail)."""
-        return self._take(self.decoder.flush(), float("nan"))
+        return self._take(self.decoder.flush(), np.zeros(0), np.zeros(0, np.int64))
 
     # ------------------------------------------------------------------ processing
-    def _take(self, batch: Batch, t_recv_s: float) -> Received:
+    def _tx_probes(self, tx: list[tuple[int, Unit]]) -> list[tuple[int, int, float]]:
+        """``(token, k, t_send_s)`` of each TIME_SYNC request in the sent units ``tx``."""
+        if not tx:
+            return []
+        dec = self._host_decoder
+        base = dec.bytes_in
+        ends = np.cumsum([len(u.data) for _, u in tx])
+        data = b"".join(u.data for _, u in tx)
+        batch = dec.feed(data) if self.framing == "cobs" else dec.feed_packed(data, ends)
+        out = []
+        for m in batch.messages:
+            cmd = m.body
+            if isinstance(cmd, Command) and isinstance(cmd.body, TimeSyncRequest):
+                j = min(int(np.searchsorted(base + ends, m.end_byte)), len(tx) - 1)
+                out.append((cmd.body.token, tx[j][0], tx[j][1].t_host_s))
+        return out
+
+    def _take(self, batch: Batch, t_units: np.ndarray, unit_end: np.ndarray,
+              tx_probes: list[tuple[int, int, float]] = ()) -> Received:
         """Samples are put on the host clock and through the pipeline with the clock map as it
-        was before this unit; its replies (time-sync probes, device info, configuration) count
-        from the next unit on. So the result depends on the units only through the ones that
-        complete a reply, and replay may decode everything between two such units at once."""
+        was before their unit; a unit's replies (time-sync probes, device info, configuration)
+        count from the next unit on. ``unit_end``: decoder input position where each unit ends;
+        a frame belongs to the unit its ``end_byte`` falls in. So the result depends on the
+        units only through the ones that complete a reply, whatever was decoded together."""
         self.health.update(batch)
         self.gaps += batch.gaps
-        s = batch.samples
-        t_host = (np.asarray(self.clock.to_host_s(s.t_device_us), dtype=np.float64)
-                  if len(s) else np.zeros(0))
-        if self.keep_samples and len(s):
-            self.samples.append(s)
-            self.t_host.append(t_host)
-        out = None
-        if self.feed is not None:
-            out = self.feed.feed(s)
-            if out.n_steps:
-                self._to_host(out.steps)
-            if out.n_ics:
-                self._to_host(out.ics)
-                self.ics.append(out.ics)
-            self.steps.add(out)
-        live = batch.frames[batch.frames["type"] == FrameType.IMU6]
-        last_frame_us = float(live["t_us"][-1]) if live.size else -np.inf
-        replies = []
-        for m in batch.messages:
-            body = m.body
-            if not isinstance(body, Reply):
-                continue
-            replies.append(body)
-            b = body.body
-            if isinstance(b, TimeSyncReply):
-                t_send = self._probes.pop(b.token, None)
-                if t_send is not None:
-                    try:
-                        self.clock.add_probe(t_send, b.t_rx_us, b.t_tx_us, t_recv_s)
-                    except ValueError:  # device times that contradict the round trip
-                        self.health.messages["bad_time_sync"] += 1
-                        continue
-                    self.probes.append((b.token, t_send, t_recv_s, b.t_rx_us, b.t_tx_us))
-            elif isinstance(b, Info):
-                self.info = b
-            elif isinstance(b, Config):
-                self.config = b
-            elif isinstance(b, StartReply):
-                if b.t_us < max(self._last_dev_us, last_frame_us):  # rebooted: new clock
-                    self.clock.reset()
-                self._last_dev_us = float(b.t_us)
-        self._last_dev_us = max(self._last_dev_us, last_frame_us)
+        s, fr = batch.samples, batch.frames
+        replies = [m for m in batch.messages if isinstance(m.body, Reply)]
+        live = fr[fr["type"] == FrameType.IMU6]
+        live_no = live["frame_no"]
+        got = Received(batch, np.zeros(0))
+        parts: list[np.ndarray] = []  # host times of the samples, per stretch
+        pieces: list[tuple[int, int, ClockMap]] = []  # stretches the pipeline gets, their maps
+        feed_from = 0 if self.feed is not None else -1  # where the pipeline's samples begin
+        pos = 0
+        tx = list(tx_probes)
+        if replies:
+            at = np.searchsorted(unit_end, [m.end_byte for m in replies])
+            at = np.minimum(at, max(len(unit_end) - 1, 0))
+            cut = 0
+            while cut < len(replies):
+                k = int(at[cut])
+                last = cut
+                while last < len(replies) and at[last] == k:
+                    last += 1
+                nfr = int(np.searchsorted(fr["end_byte"], unit_end[k], side="right")) \
+                    if len(unit_end) else len(fr)
+                stop = int(batch.sample_start[nfr]) if nfr < len(fr) else len(s)
+                pos = self._segment(s, pos, stop, parts, pieces)
+                while tx and tx[0][1] <= k:  # sent before unit k arrived
+                    token, _, t_send = tx.pop(0)
+                    self._probes[token] = t_send
+                t_recv = float(t_units[k]) if len(t_units) else float("nan")
+                for m in replies[cut:last]:
+                    got.replies.append(m.body)
+                    self._reply(m, t_recv, live_no, live["t_us"])
+                if self.feed is None and self.want_pipeline:
+                    self._start_pipeline()
+                    feed_from = pos if self.feed is not None else -1
+                cut = last
+        self._segment(s, pos, len(s), parts, pieces)
+        if pieces:
+            self._feed(s, feed_from, pieces, got)
+        for token, _, t_send in tx:
+            self._probes[token] = t_send
+        if live.size and live_no[-1] > self._last_dev_no:
+            self._last_dev_us, self._last_dev_no = float(live["t_us"][-1]), int(live_no[-1])
         if self.feed is None and self.want_pipeline:
             self._start_pipeline()
-        return Received(batch, t_host, out, replies)
+        got.t_host_s = (parts[0] if len(parts) == 1 else np.concatenate(parts)) if parts \
+            else np.zeros(0)
+        return got
 
-    def _to_host(self, table: dict) -> None:
-        """Event times of a pipeline table (device clock, s) → host clock (s), with the
-        map as it is when they are emitted (causal: live and replay agree)."""
-        for col, x in table.items():
-            if col.startswith("t_") and col.endswith("_s"):
-                t = np.asarray(self.clock.to_host_s(np.asarray(x) * 1e6), np.float64)
-                table[col] = t - self.t0_host_s
+    def _segment(self, s: Samples, pos: int, stop: int, parts: list, pieces: list) -> int:
+        """Samples ``s[pos:stop]`` (received before the same reply): host times, kept; noted
+        for the pipeline with a copy of the clock map as it is now (event times)."""
+        if stop <= pos:
+            return pos
+        seg = s if (pos == 0 and stop == len(s)) else s[pos:stop]
+        t_host = np.asarray(self.clock.to_host_s(seg.t_device_us), dtype=np.float64)
+        parts.append(t_host)
+        if self.keep_samples:
+            self.samples.append(seg)
+            self.t_host.append(t_host)
+        if self.feed is not None:
+            pieces.append((pos, stop, copy.copy(self.clock)))
+        return stop
+
+    def _feed(self, s: Samples, start: int, pieces: list, got: Received) -> None:
+        """The pipeline gets ``s[start:]`` in one go (its results do not depend on the
+        blocks); each event's times go to the host clock with the map of the stretch whose
+        sample emitted it — what feeding stretch by stretch would have given."""
+        sub = s if start == 0 else s[start:]
+        keep = self.feed.select(sub)
+        fed = sub if keep is None else sub[keep]
+        out = self.feed.pipeline.process(fed)
+        if out.n_steps or out.n_ics:
+            piece = np.repeat(np.arange(len(pieces)), [b - a for a, b, _ in pieces])
+            if keep is not None:
+                piece = piece[keep]
+            t_fed = fed.t_device_us * 1e-6 + self.feed.pipeline.time_offset_s
+            if out.n_steps:
+                self._to_host(out.steps, t_fed, piece, pieces)
+            if out.n_ics:
+                self._to_host(out.ics, t_fed, piece, pieces)
+                self.ics.append(out.ics)
+        self.steps.add(out)
+        got.outputs.append(out)
+
+    def _reply(self, m, t_recv_s: float, live_no: np.ndarray, live_t_us: np.ndarray) -> None:
+        """A reply completed by the unit received at ``t_recv_s``."""
+        b = m.body.body
+        if isinstance(b, TimeSyncReply):
+            t_send = self._probes.pop(b.token, None)
+            if t_send is not None:
+                try:
+                    self.clock.add_probe(t_send, b.t_rx_us, b.t_tx_us, t_recv_s)
+                except ValueError:  # device times that contradict the round trip
+                    self.health.messages["bad_time_sync"] += 1
+                    return
+                self.probes.append((b.token, t_send, t_recv_s, b.t_rx_us, b.t_tx_us))
+        elif isinstance(b, Info):
+            self.info = b
+        elif isinstance(b, Config):
+            self.config = b
+        elif isinstance(b, StartReply):
+            j = int(np.searchsorted(live_no, m.frame_no)) - 1  # last live frame before it
+            newest = self._last_dev_us
+            if j >= 0 and live_no[j] > self._last_dev_no:
+                newest = float(live_t_us[j])
+            if b.t_us < newest:  # rebooted: a new clock
+                self.clock.reset()
+            self._last_dev_us, self._last_dev_no = float(b.t_us), int(m.frame_no)
+
+    def _to_host(self, table: dict, t_fed_s: np.ndarray, piece: np.ndarray,
+                 pieces: list) -> None:
+        """Event times of a pipeline table (device clock, s) → host clock (s since the
+        session start), with the map as it was when each event was emitted (causal: live and
+        replay agree). ``t_fed_s``: the pipeline's time of each sample fed, ``piece``: the
+        stretch it came in."""
+        j = np.minimum(np.searchsorted(t_fed_s, table["t_emit_s"]), len(t_fed_s) - 1)
+        which = piece[j]
+        cols = [c for c in table if c.startswith("t_") and c.endswith("_s")]
+        conv = {c: np.empty(len(which)) for c in cols}
+        for k in np.unique(which).tolist():
+            rows = which == k
+            clock = pieces[k][2]
+            for c in cols:
+                x = np.asarray(table[c])[rows]
+                conv[c][rows] = np.asarray(clock.to_host_s(x * 1e6), np.float64)
+        for c in cols:
+            table[c] = conv[c] - self.t0_host_s
 
     def _start_pipeline(self) -> None:
         if self.info is None or self.config is None:

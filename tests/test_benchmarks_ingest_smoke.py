@@ -23,7 +23,7 @@ def test_ingest_speed_script_runs_and_replay_matches_the_live_path(tmp_path):
     out = r.stdout
     assert "replay, per-unit path and the replays agree: yes" in out
     for framing in ("serial", "ble"):
-        assert f"| {framing} | read units only |" in out
+        assert f"| {framing} | read units only (replay's blocks) |" in out
         assert f"where replay's time goes, {framing}" in out
     assert "write → on_rx done (per frame)" in out
     assert "failed" not in out and "errors:" not in out

@@ -19,6 +19,7 @@ from streams import (
 )
 
 from firmware_protocol import (
+    FRAME_DTYPE,
     Batch,
     SampleFlag,
     StreamDecoder,
@@ -127,7 +128,38 @@ def test_ble_path_equals_serial_path(frames):
     at_once = dec2.feed_packets(frames)
     assert ser.samples.equals(one_by_one.samples)
     assert ser.samples.equals(at_once.samples)
-    assert np.array_equal(ser.frames, at_once.frames)
+    same = [n for n in FRAME_DTYPE.names if n != "end_byte"]  # positions differ by framing
+    assert np.array_equal(ser.frames[same], at_once.frames[same])
+    assert np.array_equal(one_by_one.frames, at_once.frames)
+    # a packet's frame ends where the packet does
+    ends = np.cumsum([len(f) for f in frames])
+    assert set(at_once.frames["end_byte"].tolist()) <= set(ends.tolist())
+    assert all(m.end_byte in set(ends.tolist()) for m in at_once.messages)
+    packed = StreamDecoder(framing="packet").feed_packed(b"".join(frames), ends)
+    assert np.array_equal(packed.frames, at_once.frames)
+    assert packed.samples.equals(at_once.samples)
+
+
+@given(frame_streams(), st.lists(st.integers(1, 5000), max_size=40))
+def test_end_bytes_place_each_frame_and_sample_in_the_stream(frames, cuts):
+    """``end_byte`` is the stream position of a frame's delimiter (whatever the chunking), and
+    ``sample_start`` splits the samples by frame: the attribution replay uses to find which
+    received unit delivered which samples and replies."""
+    data = serial(frames)
+    whole, _ = run_serial(data)
+    parts, _ = run_serial(data, cuts)
+    delims = {i + 1 for i, b in enumerate(data) if b == 0}
+    assert set(whole.frames["end_byte"].tolist()) <= delims
+    assert [m.end_byte for m in whole.messages] == [m.end_byte for m in parts.messages]
+    assert all(m.end_byte in delims for m in whole.messages)
+    assert np.array_equal(whole.sample_start, parts.sample_start)
+    # frame k's samples are samples[sample_start[k]:sample_start[k+1]], starting at its index
+    ss = whole.sample_start
+    assert np.all(np.diff(ss) == whole.frames["n"][:-1].astype(int)) if len(ss) else True
+    if len(ss):
+        assert np.array_equal(whole.samples.sample_idx[ss], whole.frames["sample_idx"])
+    # in the frame order, delivery positions never go back
+    assert np.all(np.diff(whole.frames["end_byte"]) > 0)
 
 
 @given(frame_streams(), st.data())

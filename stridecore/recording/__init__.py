@@ -2,7 +2,12 @@
 probe and configuration of each device, exactly as live (format in :mod:`.format`)."""
 
 from stridecore.recording.format import FORMAT_VERSION, TimeSyncProbe
-from stridecore.recording.reader import RecordingError, RecordingReader, open_recording
+from stridecore.recording.reader import (
+    RecordingError,
+    RecordingReader,
+    UnitBlock,
+    open_recording,
+)
 from stridecore.recording.writer import RecordingParams, RecordingWriter
 
 __all__ = [
@@ -12,5 +17,6 @@ __all__ = [
     "RecordingReader",
     "RecordingWriter",
     "TimeSyncProbe",
+    "UnitBlock",
     "open_recording",
 ]
