@@ -48,9 +48,10 @@ class _Pending:
 
     def __init__(self) -> None:
         self.t: list[np.ndarray] = []  # received: host times, message order, ends, bytes
-        self.order: list[int] = []
-        self.ends: list[np.ndarray] = []
+        self.order: list[np.ndarray] = []
+        self.ends: list[np.ndarray] = []  # unit ends, counted from the first pending byte
         self.data: list[bytes] = []
+        self.nbytes = 0
         self.tx: list[tuple[float, int, Unit]] = []  # sent: (t_host_s, message order, unit)
 
     def span_s(self) -> float:
@@ -64,25 +65,23 @@ class _Pending:
                 return np.zeros(0), np.zeros(0, np.int64), b"", [(0, u) for _, _, u in tx]
             return None
         t = np.concatenate(self.t) if len(self.t) > 1 else self.t[0]
-        order = np.repeat(self.order, [len(x) for x in self.t]) if self.tx else None
-        ends = np.concatenate([e + o for e, o in zip(
-            self.ends, np.cumsum([0] + [len(d) for d in self.data[:-1]]), strict=True)])
+        order = (np.concatenate(self.order) if len(self.order) > 1 else self.order[0]) \
+            if self.tx else None
+        ends = np.concatenate(self.ends) if len(self.ends) > 1 else self.ends[0]
         data = b"".join(self.data)
         late = np.flatnonzero(t >= safe_s)
         n = int(late[0]) if late.size else len(t)
         if n < len(t):  # keep the rest (units come in time order per channel)
             cut = int(ends[n - 1]) if n else 0
             if order is None:
-                order = np.repeat(self.order, [len(x) for x in self.t])
-            rest_t, rest_o = t[n:], order[n:]
-            # the rest, as blocks of one message order each
-            starts = np.flatnonzero(np.diff(rest_o, prepend=-1))
-            self.t = np.split(rest_t, starts[1:])
-            self.order = rest_o[starts].tolist()
+                order = np.concatenate(self.order) if len(self.order) > 1 else self.order[0]
+            self.t, self.order = [t[n:]], [order[n:]]
             self.ends, self.data = [ends[n:] - cut], [data[cut:]]
+            self.nbytes = len(data) - cut
             t, order, ends, data = t[:n], order[:n], ends[:n], data[:cut]
         else:
             self.t, self.order, self.ends, self.data = [], [], [], []
+            self.nbytes = 0
         tx, keep = [], []
         for tt, o, u in self.tx:
             if tt < safe_s:
@@ -121,30 +120,31 @@ def iter_blocks(reader: RecordingReader, *, block_s: float = BLOCK_S,
         if got is not None:
             yield (key, *got)
 
-    for block in reader.unit_blocks(None, None):
-        p = pending.get(block.key)
-        if p is None or not len(block.t_host_s):
+    for run in reader.unit_runs(None, None):
+        p = pending.get(run.key)
+        if p is None or not len(run.t_host_s):
             continue
-        t_block = float(block.t_host_s[0])
+        t_run = float(run.t_host_s[0])
         if stop_t is not None and newest_first - margin_s >= stop_t:
             break
-        ahead = pace(t_block) if pace is not None else 0.0
+        ahead = pace(t_run) if pace is not None else 0.0
         if ahead > 0:
             for k in pending:
                 yield from due(k, newest_first - margin_s)
             sleep(ahead)
-        newest_first = max(newest_first, t_block)
-        if block.direction == "tx":
-            for i, u in enumerate(_units(block)):
-                p.tx.append((float(block.t_host_s[i]), block.order, u))
+        newest_first = max(newest_first, run.newest_first_s)
+        if run.direction == "tx":
+            for i, u in enumerate(_units(run)):
+                p.tx.append((float(run.t_host_s[i]), int(run.order[i]), u))
         else:
-            p.t.append(block.t_host_s)
-            p.order.append(block.order)
-            p.ends.append(block.ends)
-            p.data.append(block.data)
+            p.t.append(run.t_host_s)
+            p.order.append(run.order)
+            p.ends.append(run.ends + p.nbytes)
+            p.data.append(run.data)
+            p.nbytes += len(run.data)
             if p.span_s() >= block_s:
-                yield from due(block.key, min(newest_first - margin_s,
-                                              np.inf if stop_t is None else stop_t))
+                yield from due(run.key, min(newest_first - margin_s,
+                                            np.inf if stop_t is None else stop_t))
     for k in pending:
         yield from due(k, np.inf if stop_t is None else stop_t)
 

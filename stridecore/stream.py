@@ -11,7 +11,6 @@ it received — so live and replay cannot differ.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +31,7 @@ from stridecore.health import StreamHealth
 from stridecore.pipeline import Output, Pipeline
 from stridecore.report.steps_summary import StepsSummary
 from stridecore.schema import Placement
-from stridecore.timesync import ClockMap, TimeSyncParams
+from stridecore.timesync import ClockMap, TimeSyncParams, to_host_s_rows
 from stridecore.transport.base import Unit
 
 
@@ -197,7 +196,7 @@ class DeviceStream:
         live_no = live["frame_no"]
         got = Received(batch, np.zeros(0))
         parts: list[np.ndarray] = []  # host times of the samples, per stretch
-        pieces: list[tuple[int, int, ClockMap]] = []  # stretches the pipeline gets, their maps
+        pieces: list[tuple[int, int, np.ndarray]] = []  # stretches for the pipeline, their maps
         feed_from = 0 if self.feed is not None else -1  # where the pipeline's samples begin
         pos = 0
         tx = list(tx_probes)
@@ -240,7 +239,7 @@ class DeviceStream:
 
     def _segment(self, s: Samples, pos: int, stop: int, parts: list, pieces: list) -> int:
         """Samples ``s[pos:stop]`` (received before the same reply): host times, kept; noted
-        for the pipeline with a copy of the clock map as it is now (event times)."""
+        for the pipeline with the clock mapping as it is now (event times)."""
         if stop <= pos:
             return pos
         seg = s if (pos == 0 and stop == len(s)) else s[pos:stop]
@@ -250,7 +249,7 @@ class DeviceStream:
             self.samples.append(seg)
             self.t_host.append(t_host)
         if self.feed is not None:
-            pieces.append((pos, stop, copy.copy(self.clock)))
+            pieces.append((pos, stop, self.clock.mapping()))
         return stop
 
     def _feed(self, s: Samples, start: int, pieces: list, got: Received) -> None:
@@ -308,15 +307,11 @@ class DeviceStream:
         j = np.minimum(np.searchsorted(t_fed_s, table["t_emit_s"]), len(t_fed_s) - 1)
         which = piece[j]
         cols = [c for c in table if c.startswith("t_") and c.endswith("_s")]
-        conv = {c: np.empty(len(which)) for c in cols}
-        for k in np.unique(which).tolist():
-            rows = which == k
-            clock = pieces[k][2]
-            for c in cols:
-                x = np.asarray(table[c])[rows]
-                conv[c][rows] = np.asarray(clock.to_host_s(x * 1e6), np.float64)
-        for c in cols:
-            table[c] = conv[c] - self.t0_host_s
+        x = np.stack([np.asarray(table[c], np.float64) for c in cols], axis=1) * 1e6
+        maps = np.stack([pieces[k][2] for k in which.tolist()])
+        host = to_host_s_rows(maps, x) - self.t0_host_s
+        for i, c in enumerate(cols):
+            table[c] = host[:, i].copy()
 
     def _start_pipeline(self) -> None:
         if self.info is None or self.config is None:

@@ -37,16 +37,16 @@ fits (``history_cuts``); a probe whose device time runs backwards means a reboot
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-Points = list[tuple[float, float]]  # (x: device s since the first probe, c: host − device s)
-Envelopes = tuple[Points, Points, list[tuple[float, float]]]
+from firmware_protocol._jit import njit
+
 _CHUNK = 1 << 16  # device times per step of the vectorised band evaluation
 
 
@@ -79,88 +79,445 @@ class TimeSyncParams:
             raise ValueError(f"invalid {self}")
 
 
-def _upper_hull(points: Points, previous: Points | None = None) -> Points:
-    """Upper convex hull, left to right; one point per x (the highest).
+# ------------------------------------------------------------------------- kernels
+# Convex hulls, envelope slopes and the polygon, on points kept as rows of arrays. Each step
+# is the same float operation, in the same order, as the list-of-tuples code it replaced
+# (kept in tests/timesync_reference.py), so the results are the same to the bit.
 
-    ``previous``: the hull before the oldest points were dropped and ``points[-1]`` was added.
-    Every other point right of its first surviving vertex lies under it: no need to look again.
+# The probes are kept in ClockMap._pb (rows x, c lower; x, c upper: commands and replies), the
+# frames in ClockMap._fb (rows x, c), oldest first, each in columns [0, count). Rows of
+# ClockMap._w, the kernels' work space (columns: points):
+_CMD_X, _CMD_C, _REP_X, _REP_C = 0, 1, 2, 3  # hulls: commands (upper), replies (lower)
+_FRM_X, _FRM_C, _UP_X, _UP_C = 4, 5, 6, 7  # frames (lower); replies and frames (lower)
+_PTS_X, _PTS_C = 8, 9  # points being hulled
+_RES = 10  # |residuals| from an envelope slope
+_POLY_D, _POLY_G, _POLY_V, _POLY_HI, _POLY_LO = 11, 12, 13, 14, 15  # see _polygon
+_ROWS = 16
+
+
+@njit
+def _sort_points(x: np.ndarray, c: np.ndarray, n: int) -> None:
+    """Sort the points (x[:n], c[:n]) in place by x, then c (Python's order of tuples).
+
+    Insertion sort: the points come nearly in order (device time), so it takes O(n).
     """
-    if previous:
-        x_first = min(x for x, _ in points)
-        keep = [v for v in previous if v[0] >= x_first]
-        if keep:
-            points = [p for p in points if p[0] < keep[0][0]] + keep + points[-1:]
-    h: Points = []
-    for x, c in sorted(points):
-        if h and x == h[-1][0]:
-            h.pop()
-        while len(h) >= 2 and (
-            (h[-1][0] - h[-2][0]) * (c - h[-2][1]) - (h[-1][1] - h[-2][1]) * (x - h[-2][0]) >= 0
+    for i in range(1, n):
+        xi, ci = x[i], c[i]
+        j = i - 1
+        while j >= 0 and (x[j] > xi or (x[j] == xi and c[j] > ci)):
+            x[j + 1] = x[j]
+            c[j + 1] = c[j]
+            j -= 1
+        x[j + 1] = xi
+        c[j + 1] = ci
+
+
+@njit
+def _upper_chain(x: np.ndarray, c: np.ndarray, n: int, hx: np.ndarray, hc: np.ndarray) -> int:
+    """Upper hull of sorted points, left to right, one per x (the highest): Andrew's monotone
+    chain, collinear vertices dropped. Writes it to hx, hc (not x, c)."""
+    h = 0
+    for i in range(n):
+        xi, ci = x[i], c[i]
+        if h and xi == hx[h - 1]:
+            h -= 1
+        while h >= 2 and (
+            (hx[h - 1] - hx[h - 2]) * (ci - hc[h - 2]) - (hc[h - 1] - hc[h - 2]) * (xi - hx[h - 2])
+            >= 0
         ):
-            h.pop()
-        h.append((x, c))
+            h -= 1
+        hx[h] = xi
+        hc[h] = ci
+        h += 1
     return h
 
 
-def _lower_hull(points: Points, previous: Points | None = None) -> Points:
-    flip = None if previous is None else [(x, -c) for x, c in previous]
-    return [(x, -c) for x, c in _upper_hull([(x, -c) for x, c in points], flip)]
+@njit
+def _hull(px: np.ndarray, pc: np.ndarray, lo: int, hi: int, sign: float, n_prev: int,
+          hx: np.ndarray, hc: np.ndarray, wx: np.ndarray, wc: np.ndarray) -> int:
+    """Upper (sign 1) or lower (sign −1: the upper hull of (x, −c)) hull of the points
+    (px, pc)[lo:hi]; written to (hx, hc), returns its size.
 
-
-def _edge_slopes(h: Points) -> list[float]:
-    return [(c1 - c0) / (x1 - x0) for (x0, c0), (x1, c1) in itertools.pairwise(h)]
-
-
-def _polygon(
-    hl: Points, hu: Points, max_slope: float
-) -> tuple[list[float], list[float], list[float]] | None:
-    """Lines ``c = d·x + b`` above the hull ``hl`` and below ``hu`` with |d| ≤ max_slope.
-
-    Returns, at every breakpoint d of the polygon's boundary (ascending), the highest and the
-    lowest b; None if no line fits.
+    ``n_prev`` > 0: (hx, hc)[:n_prev] is the hull before the oldest points were dropped and
+    the point ``hi − 1`` was added. Every other point right of its first surviving vertex lies
+    under it: no need to look again. (wx, wc): work space.
     """
-    inner = [s for s in _edge_slopes(hl) + _edge_slopes(hu) if -max_slope < s < max_slope]
-    d = np.array(sorted({-max_slope, max_slope, *inner}))
-    lx, lc = np.array(hl).T
-    ux, uc = np.array(hu).T
-    g = (uc - d[:, None] * ux).min(axis=1) - (lc - d[:, None] * lx).max(axis=1)
-    ok = np.flatnonzero(g >= 0)
-    if not ok.size:
-        return None
-    i, j = int(ok[0]), int(ok[-1])
-    vd = list(d[i : j + 1])
-    if i > 0:
-        vd.insert(0, d[i - 1] + (d[i] - d[i - 1]) * g[i - 1] / (g[i - 1] - g[i]))
-    if j < d.size - 1:
-        vd.append(d[j] + (d[j + 1] - d[j]) * g[j] / (g[j] - g[j + 1]))
-    v = np.array(vd)
-    b_hi = (uc - v[:, None] * ux).min(axis=1)
-    b_lo = (lc - v[:, None] * lx).max(axis=1)
-    return v.tolist(), b_hi.tolist(), b_lo.tolist()
+    if hi - lo + n_prev + 1 > min(wx.size, hx.size):
+        raise ValueError("hull work space too small")
+    m = 0
+    incremental = False
+    if n_prev > 0:
+        x_first = px[lo]
+        for i in range(lo + 1, hi):
+            if px[i] < x_first:
+                x_first = px[i]
+        j0 = 0
+        while j0 < n_prev and not hx[j0] >= x_first:
+            j0 += 1
+        if j0 < n_prev:
+            incremental = True
+            x_keep = hx[j0]
+            for i in range(lo, hi):
+                if px[i] < x_keep:
+                    wx[m] = px[i]
+                    wc[m] = sign * pc[i]
+                    m += 1
+            for j in range(j0, n_prev):
+                if hx[j] >= x_first:
+                    wx[m] = hx[j]
+                    wc[m] = sign * hc[j]
+                    m += 1
+            wx[m] = px[hi - 1]
+            wc[m] = sign * pc[hi - 1]
+            m += 1
+    if not incremental:
+        for i in range(lo, hi):
+            wx[m] = px[i]
+            wc[m] = sign * pc[i]
+            m += 1
+    _sort_points(wx, wc, m)
+    h = _upper_chain(wx, wc, m, hx, hc)
+    for k in range(h):
+        hc[k] = sign * hc[k]
+    return h
 
 
-def _envelope_slope(points: Points, hull: Points, scatter_min: float) -> tuple[float, float]:
-    """Slope of the hull edge over the middle of the span (Moon et al.) and its variance."""
-    if len(points) < 3:
-        return 0.0, math.inf
-    p = np.array(points)
-    x_lo, x_hi = float(p[:, 0].min()), float(p[:, 0].max())
+@njit
+def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's sum of a[lo:lo + n], n ≤ 128: with 8 accumulators (n ≥ 8)."""
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = lo + 8
+    end = lo + n - n % 8
+    while i < end:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit
+def _pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """Sum of a[lo:lo + n] exactly as numpy's ``np.add.reduce`` (so ``np.mean``) adds float64:
+    halves (cut at a multiple of 8) summed separately down to blocks of at most 128.
+
+    Without recursion (numba's cache does not load recursive functions reliably): the halves
+    are walked depth first, partial sums on a stack.
+    """
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    seg_lo = np.empty(64, np.int64)  # segments still to sum, and whether their halves are
+    seg_n = np.empty(64, np.int64)  # (1: left half summed, 2: both)
+    seg_state = np.empty(64, np.int64)
+    sums = np.empty(64)
+    top, n_sums = 0, 0
+    seg_lo[0], seg_n[0], seg_state[0] = lo, n, 0
+    top = 1
+    while top:
+        k = top - 1
+        s_lo, s_n, state = seg_lo[k], seg_n[k], seg_state[k]
+        if s_n <= 128:
+            sums[n_sums] = _block_sum(a, s_lo, s_n)
+            n_sums += 1
+            top -= 1
+            continue
+        n2 = s_n // 2
+        n2 -= n2 % 8
+        if state == 0:  # the left half first
+            seg_state[k] = 1
+            seg_lo[top], seg_n[top], seg_state[top] = s_lo, n2, 0
+            top += 1
+        elif state == 1:
+            seg_state[k] = 2
+            seg_lo[top], seg_n[top], seg_state[top] = s_lo + n2, s_n - n2, 0
+            top += 1
+        else:  # left + right
+            sums[n_sums - 2] = sums[n_sums - 2] + sums[n_sums - 1]
+            n_sums -= 1
+            top -= 1
+    return sums[0]
+
+
+@njit
+def _envelope_slope(px: np.ndarray, pc: np.ndarray, lo: int, hi: int, hx: np.ndarray,
+                    hc: np.ndarray, n_hull: int,
+                    res: np.ndarray) -> tuple[float, float, float, float]:
+    """Slope of the hull edge over the middle of the span (Moon et al.) of the points
+    (px, pc)[lo:hi] and their hull (hx, hc)[:n_hull].
+
+    Returns (lowest x, highest x, slope, Σ|c − edge| over the points, summed as numpy does:
+    divided by their number, the scatter); res: work space. No slope (0) if fewer than 3
+    points or one x.
+    """
+    if hi - lo < 3:
+        return 0.0, 0.0, 0.0, 0.0
+    x_lo = x_hi = px[lo]
+    for i in range(lo + 1, hi):
+        if px[i] < x_lo:
+            x_lo = px[i]
+        if px[i] > x_hi:
+            x_hi = px[i]
     if x_hi == x_lo:
-        return 0.0, math.inf
+        return x_lo, x_hi, 0.0, 0.0
     x_mid = 0.5 * (x_lo + x_hi)
-    k = next(k for k in range(1, len(hull)) if hull[k][0] >= x_mid)
-    (x0, c0), (x1, c1) = hull[k - 1], hull[k]
-    slope = (c1 - c0) / (x1 - x0)
-    scatter = max(float(np.abs(p[:, 1] - c0 - slope * (p[:, 0] - x0)).mean()), scatter_min)
+    k = 1
+    while k < n_hull - 1 and not hx[k] >= x_mid:  # the hull ends at x_hi ≥ x_mid
+        k += 1
+    x0, c0 = hx[k - 1], hc[k - 1]
+    slope = (hc[k] - c0) / (hx[k] - x0)
+    for i in range(lo, hi):
+        res[i - lo] = abs(pc[i] - c0 - slope * (px[i] - x0))
+    return x_lo, x_hi, slope, 0.0 + _pairwise_sum(res, np.int64(0), hi - lo)
+
+
+@njit
+def _polygon(lx: np.ndarray, lc: np.ndarray, n_l: int, ux: np.ndarray, uc: np.ndarray,
+             n_u: int, max_slope: float, w: np.ndarray) -> int:
+    """Lines ``c = d·x + b`` above the hull (lx, lc)[:n_l] and below (ux, uc)[:n_u] with
+    |d| ≤ max_slope.
+
+    Writes, at every breakpoint d of the polygon's boundary (ascending), the highest and the
+    lowest b to rows _POLY_V, _POLY_HI, _POLY_LO of ``w``; returns their number, 0 if no line
+    fits.
+    """
+    d, g = w[_POLY_D], w[_POLY_G]
+    d[0], d[1] = -max_slope, max_slope
+    nd = 2
+    for k in range(n_l - 1):  # the edges' slopes
+        s = (lc[k + 1] - lc[k]) / (lx[k + 1] - lx[k])
+        if -max_slope < s < max_slope:
+            d[nd] = s
+            nd += 1
+    for k in range(n_u - 1):
+        s = (uc[k + 1] - uc[k]) / (ux[k + 1] - ux[k])
+        if -max_slope < s < max_slope:
+            d[nd] = s
+            nd += 1
+    for i in range(1, nd):  # sort (a handful of slopes), then drop repeats
+        di = d[i]
+        j = i - 1
+        while j >= 0 and d[j] > di:
+            d[j + 1] = d[j]
+            j -= 1
+        d[j + 1] = di
+    n = 1
+    for i in range(1, nd):
+        if d[i] != d[n - 1]:
+            d[n] = d[i]
+            n += 1
+    first, last = -1, -1
+    for i in range(n):
+        hi = uc[0] - d[i] * ux[0]
+        for k in range(1, n_u):
+            b = uc[k] - d[i] * ux[k]
+            if b < hi:
+                hi = b
+        lo = lc[0] - d[i] * lx[0]
+        for k in range(1, n_l):
+            b = lc[k] - d[i] * lx[k]
+            if b > lo:
+                lo = b
+        g[i] = hi - lo
+        if g[i] >= 0:
+            if first < 0:
+                first = i
+            last = i
+    if first < 0:
+        return 0
+    v = w[_POLY_V]
+    nv = 0
+    if first > 0:
+        i = first
+        v[nv] = d[i - 1] + (d[i] - d[i - 1]) * g[i - 1] / (g[i - 1] - g[i])
+        nv += 1
+    for i in range(first, last + 1):
+        v[nv] = d[i]
+        nv += 1
+    if last < n - 1:
+        j = last
+        v[nv] = d[j] + (d[j + 1] - d[j]) * g[j] / (g[j] - g[j + 1])
+        nv += 1
+    b_hi, b_lo = w[_POLY_HI], w[_POLY_LO]
+    for i in range(nv):
+        hi = uc[0] - v[i] * ux[0]
+        for k in range(1, n_u):
+            b = uc[k] - v[i] * ux[k]
+            if b < hi:
+                hi = b
+        lo = lc[0] - v[i] * lx[0]
+        for k in range(1, n_l):
+            b = lc[k] - v[i] * lx[k]
+            if b > lo:
+                lo = b
+        b_hi[i], b_lo[i] = hi, lo
+    return nv
+
+
+@njit
+def _expire(buf: np.ndarray, n: int, cutoff_s: float) -> int:
+    """Drop the columns of buf[:, :n] whose x (row 0) is below ``cutoff_s``; the new count."""
+    k = 0
+    for i in range(n):
+        if buf[0, i] >= cutoff_s:
+            if k != i:
+                for r in range(buf.shape[0]):
+                    buf[r, k] = buf[r, i]
+            k += 1
+    return k
+
+
+@njit
+def _probe_envelopes(pb: np.ndarray, lo: int, hi: int, w: np.ndarray, n_cmd: int,
+                     n_rep: int) -> tuple[int, int, float, float, float, float, float, float,
+                                          float, float, float]:
+    """Hulls of the probes pb[:, lo:hi]: commands from below (upper hull), replies from above
+    (lower hull), each updated from the previous one of n_cmd, n_rep vertices (0: built
+    afresh); their envelope slopes (see _envelope_slope) and the newest reply's device time.
+    """
+    n_cmd = _hull(pb[0], pb[1], lo, hi, 1.0, n_cmd, w[_CMD_X], w[_CMD_C], w[_PTS_X], w[_PTS_C])
+    n_rep = _hull(pb[2], pb[3], lo, hi, -1.0, n_rep, w[_REP_X], w[_REP_C], w[_PTS_X],
+                  w[_PTS_C])
+    cx_lo, cx_hi, c_slope, c_sum = _envelope_slope(pb[0], pb[1], lo, hi, w[_CMD_X], w[_CMD_C],
+                                                   n_cmd, w[_RES])
+    rx_lo, rx_hi, r_slope, r_sum = _envelope_slope(pb[2], pb[3], lo, hi, w[_REP_X], w[_REP_C],
+                                                   n_rep, w[_RES])
+    x_max = -np.inf
+    for i in range(lo, hi):
+        if pb[2, i] > x_max:
+            x_max = pb[2, i]
+    return n_cmd, n_rep, cx_lo, cx_hi, c_slope, c_sum, rx_lo, rx_hi, r_slope, r_sum, x_max
+
+
+@njit
+def _fit_polygon(w: np.ndarray, n_cmd: int, n_rep: int, fb: np.ndarray, m: int,
+                 max_slope: float, x0: float) -> tuple[int, float, float, float, float, float,
+                                                       float]:
+    """The polygon (see _polygon) of the probes' hulls in ``w`` and the frames fb[:, :m]; the
+    frames' envelope slope (see _envelope_slope). Returns (polygon size, lowest frame x,
+    highest frame x, slope, sum of residuals, lowest and highest c of the polygon's lines at
+    x0)."""
+    if n_cmd + n_rep + m + 4 > w.shape[1]:
+        raise ValueError("polygon work space too small")
+    zero = np.int64(0)  # (a literal 0 argument would compile the callee once more)
+    n_frm = 0
+    fx_lo = fx_hi = f_slope = f_sum = 0.0
+    if m:
+        n_frm = _hull(fb[0], fb[1], zero, m, -1.0, zero, w[_FRM_X], w[_FRM_C], w[_PTS_X],
+                      w[_PTS_C])
+        fx_lo, fx_hi, f_slope, f_sum = _envelope_slope(fb[0], fb[1], zero, m, w[_FRM_X],
+                                                       w[_FRM_C], n_frm, w[_RES])
+    # the upper bounds: the lower hull of the replies' and the frames' hulls
+    for i in range(n_rep):
+        w[_UP_X, i], w[_UP_C, i] = w[_REP_X, i], w[_REP_C, i]
+    for i in range(n_frm):
+        w[_UP_X, n_rep + i], w[_UP_C, n_rep + i] = w[_FRM_X, i], w[_FRM_C, i]
+    n_up = _hull(w[_UP_X], w[_UP_C], zero, n_rep + n_frm, -1.0, zero, w[_UP_X], w[_UP_C],
+                 w[_PTS_X], w[_PTS_C])
+    nv = _polygon(w[_CMD_X], w[_CMD_C], n_cmd, w[_UP_X], w[_UP_C], n_up, max_slope, w)
+    band_lo, band_hi = np.inf, -np.inf
+    for i in range(nv):  # as ClockMap._band
+        line = x0 * w[_POLY_V, i]
+        if line + w[_POLY_LO, i] < band_lo:
+            band_lo = line + w[_POLY_LO, i]
+        if line + w[_POLY_HI, i] > band_hi:
+            band_hi = line + w[_POLY_HI, i]
+    return nv, fx_lo, fx_hi, f_slope, f_sum, band_lo, band_hi
+
+
+@njit
+def _add_probe(pb: np.ndarray, n: int, x_rx: float, c_lo: float, x_tx: float, c_hi: float,
+               cutoff_s: float, fb: np.ndarray, m: int, w: np.ndarray, n_cmd: int, n_rep: int,
+               max_slope: float, x0: float) -> tuple:
+    """ClockMap.add_probe's arrays: the probe goes to column n of pb, probes and frames whose
+    x precede ``cutoff_s`` are dropped, then _probe_envelopes (updated from the previous
+    hulls) and _fit_polygon. Returns (probes, frames, *envelopes, *fit)."""
+    if n >= pb.shape[1]:
+        raise ValueError("probe buffer full")
+    pb[0, n], pb[1, n], pb[2, n], pb[3, n] = x_rx, c_lo, x_tx, c_hi
+    n = _expire(pb, n + 1, cutoff_s)
+    m = _expire(fb, m, cutoff_s)
+    env = _probe_envelopes(pb, np.int64(0), n, w, n_cmd, n_rep)
+    fit = _fit_polygon(w, env[0], env[1], fb, m, max_slope, x0)
+    return (n, m) + env + fit  # noqa: RUF005 (numba: tuple concatenation)
+
+
+class _Envelopes(NamedTuple):
+    """The probes' hulls (sizes; the vertices are in ClockMap._w), their slopes (slope,
+    variance) and the newest device time of the replies."""
+
+    n_cmd: int
+    n_rep: int
+    slopes: tuple[tuple[float, float], tuple[float, float]]
+    x_rep_max_s: float
+
+
+_NO_ENVELOPES = _Envelopes(0, 0, ((0.0, math.inf), (0.0, math.inf)), -math.inf)
+
+
+def _slope_estimate(n: int, x_lo: float, x_hi: float, slope: float, res_sum: float,
+                    scatter_min: float) -> tuple[float, float]:
+    """An envelope slope of n points (see _envelope_slope) and its variance
+    (2·scatter / span)²."""
+    if n < 3 or x_hi == x_lo:
+        return 0.0, math.inf
+    scatter = max(res_sum / n, scatter_min)  # the mean absolute residual
     return slope, (2 * scatter / (x_hi - x_lo)) ** 2
+
+
+def _interp(x: float, xp: list[float], fp: list[float]) -> float:
+    """``np.interp(x, xp, fp)`` for one x, by the same operations."""
+    if x != x:
+        return x
+    if x > xp[-1]:
+        return fp[-1]
+    if x < xp[0]:
+        return fp[0]
+    j = bisect.bisect_right(xp, x) - 1  # xp[j] ≤ x < xp[j + 1], or the last
+    if j == len(xp) - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    y = slope * (x - xp[j]) + fp[j]
+    if y != y:  # NaN in one direction: try the other
+        y = slope * (x - xp[j + 1]) + fp[j + 1]
+        if y != y and fp[j] == fp[j + 1]:
+            y = fp[j]
+    return y
+
+
+def to_host_s_rows(maps: np.ndarray, t_dev_us: np.ndarray) -> np.ndarray:
+    """Host times (s) of device times ``t_dev_us`` (µs, shape (n, c)), row ``i`` with the
+    mapping ``maps[i]`` (:meth:`ClockMap.mapping`, shape (n, 8)): exactly what
+    :meth:`ClockMap.to_host_s` gave with that mapping (the same operations)."""
+    ref_dev, ref_host, slope, offset, slew_s, slew_x0, rate, ready = (
+        maps[:, k : k + 1] for k in range(8))
+    x = (np.asarray(t_dev_us, np.float64) - ref_dev) * 1e-6
+    slew = np.where(slew_s != 0, np.clip(slew_s - rate * (x - slew_x0), 0.0, slew_s), 0.0)
+    out = ref_host + x + (slope * x + offset) + slew
+    return np.where(ready > 0, out, np.nan)
 
 
 class ClockMap:
     """Maps one device's µs clock to host seconds; feed it in host-time order.
 
-    All state is plain numbers (see :meth:`snapshot`); device times are kept relative to the
-    first probe's ``t_dev_rx_us`` (``x``, s) and host times as ``c = host − ref − x`` (s), so
-    the mapping is ``c = slope·x + offset``. Counters that survive :meth:`reset`:
+    All state is plain numbers (see :meth:`snapshot`; inside, the bounds and hulls are arrays
+    for the kernels above); device times are kept relative to the first probe's
+    ``t_dev_rx_us`` (``x``, s) and host times as ``c = host − ref − x`` (s), so the mapping is
+    ``c = slope·x + offset``. Counters that survive :meth:`reset`:
     ``reboots_detected``, ``history_cuts`` and ``frames_rejected`` (frames whose bound
     contradicts the probes: bad timestamps).
     """
@@ -170,6 +527,11 @@ class ClockMap:
         p = self.params
         # device timestamp error as host time: every bound is widened by it
         self._jitter_s = p.timestamp_jitter_us * 1e-6 * (1 + p.max_drift_ppm * 1e-6)
+        # c's slope is 1 / (1 + drift) − 1: |slope| ≤ drift / (1 + drift) keeps |drift| ≤ max
+        drift = p.max_drift_ppm * 1e-6
+        self._max_slope = drift / (1 + drift)
+        self._scatter_min_s = max(self._jitter_s, 1e-6)
+        self._prior_var = (p.drift_prior_ppm * 1e-6) ** 2  # of the drift prior (mean 0)
         self.reboots_detected = 0
         self.history_cuts = 0
         self.frames_rejected = 0
@@ -182,9 +544,12 @@ class ClockMap:
         self._n_probes = 0
         self._last_dev_us = 0
         self._x_now_s = 0.0
-        self._probes: list[tuple[float, float, float, float]] = []  # x, c lower; x, c upper
-        self._frames: Points = []  # frames that narrowed the band, jitter included
-        self._env: Envelopes = ([], [], [])  # derived from _probes
+        self._pb = np.empty((4, 64))  # probes in columns [0, _n): x, c lower; x, c upper
+        self._n = 0
+        self._fb = np.empty((2, 64))  # frames that narrowed the band, jitter included: x, c
+        self._m = 0
+        self._w = np.empty((_ROWS, 256))  # hulls (the envelopes') and the kernels' work space
+        self._env = _NO_ENVELOPES  # derived from the probes
         self._vd: list[float] = []  # the polygon: slopes, highest and lowest offsets
         self._vhi_s: list[float] = []
         self._vlo_s: list[float] = []
@@ -215,18 +580,24 @@ class ClockMap:
             self._ref_dev_us, self._ref_host_s = t_dev_rx_us, t_send_s
         x_rx_s = (t_dev_rx_us - self._ref_dev_us) * 1e-6
         x_tx_s = (t_dev_tx_us - self._ref_dev_us) * 1e-6
-        self._probes.append((
-            x_rx_s, t_send_s - self._ref_host_s - x_rx_s - jitter_s,
-            x_tx_s, t_recv_s - self._ref_host_s - x_tx_s + jitter_s,
-        ))
+        n, m, env = self._n, self._m, self._env
+        if n == self._pb.shape[1]:
+            self._pb = np.concatenate([self._pb, np.empty_like(self._pb)], axis=1)
         self._n_probes += 1
         self._last_dev_us = t_dev_tx_us
         self._x_now_s = max(self._x_now_s, x_tx_s)
-        cutoff_s = x_rx_s - p.fit_span_s
-        self._probes = [q for q in self._probes if q[0] >= cutoff_s]
-        self._frames = [f for f in self._frames if f[0] >= cutoff_s]
-        self._env = self._envelopes(self._probes, self._env)
-        self._refit()
+        self._reserve(2 * (n + m) + env.n_cmd + env.n_rep + 16)
+        # appends the probe (x, c lower; x, c upper), drops old bounds, updates the hulls
+        out = _add_probe(
+            self._pb, n,
+            x_rx_s, t_send_s - self._ref_host_s - x_rx_s - jitter_s,
+            x_tx_s, t_recv_s - self._ref_host_s - x_tx_s + jitter_s,
+            x_rx_s - p.fit_span_s, self._fb, m, self._w, env.n_cmd, env.n_rep,
+            self._max_slope, self._x_now_s,
+        )
+        self._n, self._m = out[0], out[1]
+        self._env = self._envelopes_of(self._n, *out[2:13])
+        self._refit(out[13:])
 
     def add_frame(self, t_dev_us: int, t_recv_s: float) -> None:
         """A live data frame: device time of its first sample (µs), host receive time (s).
@@ -249,7 +620,12 @@ class ClockMap:
         if c_s < min(d * x_s + b for d, b in zip(self._vd, self._vlo_s, strict=True)):
             self.frames_rejected += 1
             return
-        self._frames.append((x_s, c_s))
+        m = self._m
+        if m == self._fb.shape[1]:
+            self._fb = np.concatenate([self._fb, np.empty_like(self._fb)], axis=1)
+        self._fb[0, m] = x_s
+        self._fb[1, m] = c_s
+        self._m = m + 1
         self._refit()
 
     # ------------------------------------------------------------------------------ outputs
@@ -284,6 +660,14 @@ class ClockMap:
             out = np.full_like(x, np.nan)
         return float(out) if np.ndim(out) == 0 else out
 
+    def mapping(self) -> np.ndarray:
+        """The mapping :meth:`to_host_s` applies now, as numbers (float64[8]: reference device
+        µs and host s, slope, offset s, slew s, slew start x s, slew rate, ready 0/1), for
+        :func:`to_host_s_rows` — events converted later with the map of their time."""
+        return np.array([self._ref_dev_us, self._ref_host_s, self._slope, self._offset_s,
+                         self._slew_s, self._slew_x0_s, self.params.max_slew_ppm * 1e-6,
+                         float(self.ready)])
+
     def uncertainty_ms_at(self, t_dev_us: Any) -> float | np.ndarray:
         """Error bound (ms) of :meth:`to_host_s` at ``t_dev_us`` (µs); inf while not ready."""
         x = self._x(t_dev_us)
@@ -306,8 +690,8 @@ class ClockMap:
             "n_probes": self._n_probes,
             "last_dev_us": self._last_dev_us,
             "x_now_s": self._x_now_s,
-            "probes": [list(q) for q in self._probes],
-            "frames": [list(f) for f in self._frames],
+            "probes": self._pb[:, : self._n].T.tolist(),
+            "frames": self._fb[:, : self._m].T.tolist(),
             "polygon_slope": list(self._vd),
             "polygon_offset_hi_s": list(self._vhi_s),
             "polygon_offset_lo_s": list(self._vlo_s),
@@ -330,9 +714,9 @@ class ClockMap:
         self._n_probes = snap["n_probes"]
         self._last_dev_us = snap["last_dev_us"]
         self._x_now_s = snap["x_now_s"]
-        self._probes = [(a, b, c, d) for a, b, c, d in snap["probes"]]
-        self._frames = [(a, b) for a, b in snap["frames"]]
-        self._env = self._envelopes(self._probes)
+        self._pb, self._n = self._columns(snap["probes"], 4)
+        self._fb, self._m = self._columns(snap["frames"], 2)
+        self._env = self._envelopes(0)
         self._vd = list(snap["polygon_slope"])
         self._vhi_s = list(snap["polygon_offset_hi_s"])
         self._vlo_s = list(snap["polygon_offset_lo_s"])
@@ -346,6 +730,14 @@ class ClockMap:
         self.frames_rejected = snap["frames_rejected"]
 
     # ---------------------------------------------------------------------------- internals
+
+    @staticmethod
+    def _columns(rows: list[list[float]], width: int) -> tuple[np.ndarray, int]:
+        """Snapshot rows (probes or frames) as the columns of a buffer with room to grow."""
+        buf = np.empty((width, max(64, 2 * len(rows))))
+        if rows:
+            buf[:, : len(rows)] = np.array(rows, dtype=np.float64).reshape(-1, width).T
+        return buf, len(rows)
 
     def _x(self, t_dev_us: Any) -> np.ndarray:
         return (np.asarray(t_dev_us, dtype=np.float64) - self._ref_dev_us) * 1e-6
@@ -367,75 +759,103 @@ class ClockMap:
         rate = self.params.max_slew_ppm * 1e-6
         return np.clip(self._slew_s - rate * (x - self._slew_x0_s), 0.0, self._slew_s)
 
-    def _envelopes(
-        self, probes: list[tuple[float, float, float, float]], previous: Envelopes | None = None
-    ) -> Envelopes:
-        """Hulls of the probe commands (from below) and replies (from above), their slopes.
+    def _reserve(self, columns: int) -> None:
+        """Room for ``columns`` points in every row of the work space (its hulls kept)."""
+        if columns > self._w.shape[1]:
+            w = np.empty((_ROWS, max(columns, 2 * self._w.shape[1])))
+            w[:, : self._w.shape[1]] = self._w
+            self._w = w
 
-        ``previous``: the envelopes before the oldest probes expired and a new one arrived.
+    def _envelopes(self, lo: int) -> _Envelopes:
+        """Hulls of the probe commands (from below) and replies (from above), their slopes:
+        probes [lo, _n), hulls built afresh (add_probe updates them)."""
+        self._reserve(2 * (self._n + self._m) + 16)
+        return self._envelopes_of(self._n - lo, *_probe_envelopes(self._pb, lo, self._n,
+                                                                  self._w, 0, 0))
+
+    def _envelopes_of(self, n: int, n_cmd: int, n_rep: int, cx_lo: float, cx_hi: float,
+                      c_slope: float, c_sum: float, rx_lo: float, rx_hi: float,
+                      r_slope: float, r_sum: float, x_max: float) -> _Envelopes:
+        """The envelopes from _probe_envelopes' results for n probes."""
+        scatter_min = self._scatter_min_s
+        return _Envelopes(n_cmd, n_rep,
+                          (_slope_estimate(n, cx_lo, cx_hi, c_slope, c_sum, scatter_min),
+                           _slope_estimate(n, rx_lo, rx_hi, r_slope, r_sum, scatter_min)),
+                          x_max)
+
+    def _fit(self, env: _Envelopes, frames: np.ndarray, m: int,
+             polygon: tuple | None = None) -> tuple | None:
+        """Polygon, slope and offset from these bounds (the frames: frames[:, :m]), and the
+        polygon's band at the newest device time; None if no line fits them.
+
+        ``polygon``: _fit_polygon's result for them, if known.
         """
-        commands = [(q[0], q[1]) for q in probes]
-        replies = [(q[2], q[3]) for q in probes]
-        h_cmd = _upper_hull(commands, previous and previous[0])
-        h_rep = _lower_hull(replies, previous and previous[1])
-        scatter_min = max(self._jitter_s, 1e-6)
-        slopes = [_envelope_slope(commands, h_cmd, scatter_min),
-                  _envelope_slope(replies, h_rep, scatter_min)]
-        return h_cmd, h_rep, slopes
-
-    def _fit(self, env: Envelopes, frames: Points) -> tuple | None:
-        """Polygon, slope and offset from these bounds; None if no line fits them."""
-        h_cmd, h_rep, slopes = env
-        h_frm = _lower_hull(frames)
-        drift = self.params.max_drift_ppm * 1e-6
-        # c's slope is 1 / (1 + drift) − 1: |slope| ≤ drift / (1 + drift) keeps |drift| ≤ max
-        poly = _polygon(h_cmd, _lower_hull(h_rep + h_frm), drift / (1 + drift))
-        if poly is None:
+        work = self._w
+        if polygon is None:
+            self._reserve(2 * (self._n + m) + env.n_cmd + env.n_rep + 16)
+            polygon = _fit_polygon(work, env.n_cmd, env.n_rep, frames, m, self._max_slope,
+                                   self._x_now_s)
+        nv, fx_lo, fx_hi, f_slope, f_sum, band_lo, band_hi = polygon
+        if not nv:
             return None
-        vd, vhi, vlo = poly
+        vd = work[_POLY_V, :nv].tolist()
+        vhi = work[_POLY_HI, :nv].tolist()
+        vlo = work[_POLY_LO, :nv].tolist()
         if vd[0] == vd[-1]:
             slope = vd[0]
-        else:
-            estimates = [
-                (0.0, (self.params.drift_prior_ppm * 1e-6) ** 2),
-                (0.5 * (vd[0] + vd[-1]), (vd[-1] - vd[0]) ** 2 / 12),
-                *slopes,
-                _envelope_slope(frames, h_frm, max(self._jitter_s, 1e-6)),
-            ]
-            weights = [1 / v for _, v in estimates]
-            slope = sum(s * w for (s, _), w in zip(estimates, weights, strict=True)) / sum(weights)
-            slope = min(max(slope, vd[0]), vd[-1])
-        offset_s = 0.5 * float(np.interp(slope, vd, vhi) + np.interp(slope, vd, vlo))
-        return vd, vhi, vlo, slope, offset_s
+        else:  # inverse-variance mean: the prior, the middle, the envelopes' slopes
+            (s_cmd, v_cmd), (s_rep, v_rep) = env.slopes
+            s_frm, v_frm = _slope_estimate(m, fx_lo, fx_hi, f_slope, f_sum, self._scatter_min_s)
+            weights = [1 / self._prior_var, 1 / ((vd[-1] - vd[0]) ** 2 / 12), 1 / v_cmd,
+                       1 / v_rep, 1 / v_frm]
+            slope = sum([0.0 * weights[0], 0.5 * (vd[0] + vd[-1]) * weights[1],
+                         s_cmd * weights[2], s_rep * weights[3], s_frm * weights[4]])
+            slope = min(max(slope / sum(weights), vd[0]), vd[-1])
+        offset_s = 0.5 * (_interp(slope, vd, vhi) + _interp(slope, vd, vlo))
+        return vd, vhi, vlo, slope, offset_s, band_lo, band_hi
 
-    def _refit(self) -> None:
-        x0_s = np.array(self._x_now_s)
-        old_s = self._slope * x0_s + self._offset_s + self._slew(x0_s) if self._vd else None
-        fit = self._fit(self._env, self._frames)
+    def _refit(self, polygon: tuple | None = None) -> None:
+        """Fit the current bounds (``polygon``: see _fit); drop old probes if no line fits."""
+        x0_s = self._x_now_s
+        old_s = self._slope * x0_s + self._offset_s + self._slew_at(x0_s) if self._vd else None
+        fit = self._fit(self._env, self._fb, self._m, polygon)
         if fit is None:
             self.history_cuts += 1
-            lo_k, hi_k = 0, len(self._probes) - 1
+            lo_k, hi_k = 0, self._n - 1
             while lo_k < hi_k:  # the fewest old probes to drop so that a line fits
                 k = (lo_k + hi_k) // 2
-                if self._fit(self._envelopes(self._probes[k:]), self._frames_since(k)) is None:
+                if self._fit(self._envelopes(k), *self._frames_since(k)) is None:
                     lo_k = k + 1
                 else:
                     hi_k = k
             # the newest probe alone always fits; frames after it may not
-            self._frames = self._frames_since(lo_k) if lo_k < len(self._probes) - 1 else []
-            self._probes = self._probes[lo_k:]
-            self._env = self._envelopes(self._probes)
-            fit = self._fit(self._env, self._frames)
+            frames, self._m = self._frames_since(lo_k) if lo_k < self._n - 1 else (self._fb, 0)
+            self._fb[:, : self._m] = frames[:, : self._m]
+            self._n -= lo_k
+            self._pb[:, : self._n] = self._pb[:, lo_k : lo_k + self._n].copy()
+            self._env = self._envelopes(0)
+            fit = self._fit(self._env, self._fb, self._m)
             old_s = None
-        self._vd, self._vhi_s, self._vlo_s, self._slope, self._offset_s = fit
-        self._x_upper_s = max([q[2] for q in self._probes] + [f[0] for f in self._frames])
+        self._vd, self._vhi_s, self._vlo_s, self._slope, self._offset_s, lo_s, hi_s = fit
+        self._x_upper_s = self._env.x_rep_max_s
+        if self._m:
+            self._x_upper_s = max(self._x_upper_s, float(self._fb[0, : self._m].max()))
         self._slew_s = 0.0
         if old_s is not None:
             new_s = self._slope * x0_s + self._offset_s
-            lo_s, hi_s = self._band(x0_s)
             surplus_s = float(old_s - new_s - max(hi_s - new_s, new_s - lo_s))
             if surplus_s > 0:
                 self._slew_s, self._slew_x0_s = surplus_s, self._x_now_s
 
-    def _frames_since(self, k: int) -> Points:
-        return [f for f in self._frames if f[0] >= self._probes[k][0]]
+    def _slew_at(self, x: float) -> float:
+        """:meth:`_slew` at one device time."""
+        if not self._slew_s:
+            return 0.0
+        rate = self.params.max_slew_ppm * 1e-6
+        return min(max(self._slew_s - rate * (x - self._slew_x0_s), 0.0), self._slew_s)
+
+    def _frames_since(self, k: int) -> tuple[np.ndarray, int]:
+        """The frames from probe k's command on (a new buffer) and their number."""
+        f = self._fb[:, : self._m]
+        keep = f[0] >= self._pb[0, k]
+        return np.ascontiguousarray(f[:, keep]), int(np.count_nonzero(keep))

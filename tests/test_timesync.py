@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -419,3 +420,359 @@ def test_uncertainty_is_an_honest_bound(link: str, drift_ppm: float, every_s: fl
     r = run(sim, use_frames)
     excess_ms = np.abs(r.error_ms) - r.bound_ms
     assert excess_ms.max() <= SLACK_MS, r.summary()
+
+
+# ------------------------------------------------------------------ same results as before
+# ClockMap.add_probe was made ~10-20× faster (numba hulls and polygon, probes in arrays);
+# tests/timesync_reference.py keeps the implementation from before, and these tests drive
+# both with the same inputs and compare everything a caller can see.
+
+
+def link_events(seed: int, duration_s: float = 3600.0, drift_ppm: float = 100.0,
+                link: str = "ble", frame_every_s: float | None = FRAME_PERIOD_S,
+                slow_probes: float = 0.03, drift_change_ppm: float = 0.0,
+                change_at_s: float = math.inf, reboot_at_s: float = math.inf,
+                dense_s: float = 30.0) -> list[tuple[float, bool, tuple]]:
+    """Inputs in host-time order: probes every 0.5 s for ``dense_s``, then every 2 s ± 25 %.
+
+    Device clock: ``drift_ppm``, plus ``drift_change_ppm`` from ``change_at_s`` on; at
+    ``reboot_at_s`` it restarts near 2 s. Links as in :func:`simulate` (BLE: replies wait for
+    the next 30 ms connection event, 30 % one more; serial: 0.5-3 ms each way); a share
+    ``slow_probes`` of the replies is 50-500 ms late. Frames (every ``frame_every_s``; None:
+    none) arrive 2 ms after their first sample plus the downlink delay.
+    """
+    rng = np.random.default_rng(seed)
+    offset_us = rng.uniform(1e8, 1e10)
+    phase = rng.uniform(0, BLE_INTERVAL_S)
+
+    def dev_us(t: float) -> int:
+        if t >= reboot_at_s:
+            x = 2.0 + (t - reboot_at_s) * (1 + drift_ppm * 1e-6)
+            return round(x * 1e6 + rng.uniform(-JITTER_US, JITTER_US))
+        x = t * (1 + drift_ppm * 1e-6) + max(0.0, t - change_at_s) * drift_change_ppm * 1e-6
+        return round(offset_us + x * 1e6 + rng.uniform(-JITTER_US, JITTER_US))
+
+    def event_after(t: float) -> float:
+        return phase + BLE_INTERVAL_S * math.ceil((t - phase) / BLE_INTERVAL_S)
+
+    def down(t: float) -> float:  # device → host
+        if link == "serial":
+            return t + rng.uniform(0.5e-3, 3e-3)
+        e = event_after(t) + BLE_INTERVAL_S * (rng.uniform() < 0.3)
+        return e + 0.5e-3 + rng.exponential(2e-3)
+
+    def up(t: float) -> float:  # host → device
+        if link == "serial":
+            return t + rng.uniform(0.5e-3, 3e-3)
+        return event_after(t + 0.5e-3 + rng.exponential(1e-3)) + rng.uniform(0.2e-3, 0.5e-3)
+
+    out: list[tuple[float, bool, tuple]] = []
+    t = 0.05
+    while t < duration_s:
+        t_rx = up(t)
+        t_tx = t_rx + rng.uniform(20e-6, 1e-3)
+        if t_rx < reboot_at_s <= t_tx:  # no probe across the reboot
+            t_tx = t_rx
+        t_recv = down(t_tx) + (rng.uniform(0.05, 0.5) if rng.uniform() < slow_probes else 0.0)
+        out.append((t_recv, True, (t, dev_us(t_rx), dev_us(t_tx), t_recv)))
+        gap = 0.5 if t < dense_s else 2.0 * rng.uniform(0.75, 1.25)
+        t = max(t + gap, t_recv + 1e-3)  # one probe in flight
+    if frame_every_s:
+        for t_s in (rng.uniform(0, frame_every_s) + np.arange(0, duration_s, frame_every_s)):
+            t_s = float(t_s)
+            recv = down(t_s + FRAME_PROCESSING_S)
+            out.append((recv, False, (dev_us(t_s), recv)))
+    out.sort(key=lambda e: e[0])
+    return out
+
+
+def _diff(a: Any, b: Any, tol: float) -> float:
+    """Largest difference between two numbers or equally shaped (nested) lists of them;
+    raises if it exceeds ``tol`` or their shapes or NaN/inf patterns differ."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert x.shape == y.shape
+    fin = np.isfinite(x)
+    assert np.array_equal(fin, np.isfinite(y))
+    assert np.array_equal(x[~fin], y[~fin], equal_nan=True)
+    diff = float(np.abs(x[fin] - y[fin]).max(initial=0.0))
+    assert diff <= tol, (a, b, diff)
+    return diff
+
+
+def seen(cm: Any, t_dev_us: int) -> dict[str, Any]:
+    """Every public output, at ``t_dev_us`` and around the newest device time."""
+    now_us = cm._ref_dev_us + cm._x_now_s * 1e6
+    grid = np.array([t_dev_us, now_us - 600e6, now_us - 10e6, now_us, now_us + 5e6,
+                     now_us + 60e6])
+    return {"host_s": [*cm.to_host_s(grid).tolist(), cm.to_host_s(t_dev_us), cm.offset_s],
+            "unc_ms": [cm.uncertainty_ms, *cm.uncertainty_ms_at(grid).tolist()],
+            "drift_ppm": cm.drift_ppm, "ready": cm.ready,
+            "counts": [cm.reboots_detected, cm.history_cuts, cm.frames_rejected]}
+
+
+def snapshot_diff(a: dict, b: dict) -> float:
+    """Largest difference between two snapshots (host-time terms, s; slopes ×3600 s)."""
+    assert a.keys() == b.keys() and a["params"] == b["params"]
+    worst = 0.0
+    for k in a.keys() - {"params"}:
+        if isinstance(a[k], int):  # device µs, counts
+            assert type(b[k]) is int and a[k] == b[k], k
+        else:
+            scale = 3600.0 if k in ("slope", "polygon_slope") else 1.0
+            worst = max(worst, _diff(np.multiply(a[k], scale), np.multiply(b[k], scale),
+                                     1e-12))
+    return worst
+
+
+def compare(ev: list[tuple[float, bool, tuple]], params: TimeSyncParams | None = None,
+            every_frame: int = 50, restore_at: tuple[int, ...] = ()) -> tuple[dict, Any]:
+    """Feed the reference and the current ClockMap; compare after every probe, every
+    ``every_frame``-th frame and at the end. At each ``restore_at`` index both continue from
+    JSON snapshots (the current one from the reference's: old snapshots still load).
+
+    Returns the largest differences seen and the reference ClockMap."""
+    from timesync_reference import ClockMap as ReferenceClockMap
+
+    ref, new = ReferenceClockMap(params), ClockMap(params)
+    worst = {"host_s": 0.0, "unc_ms": 0.0, "snapshot": 0.0}
+    n_frames = 0
+    for k, e in enumerate(ev):
+        if k in restore_at:
+            snap = json.loads(json.dumps(ref.snapshot()))
+            ref, new = ReferenceClockMap(params), ClockMap(params)
+            ref.restore(snap)
+            new.restore(snap)
+        for cm in (ref, new):
+            try:
+                feed(cm, e)
+                err = None
+            except ValueError as x:
+                err = str(x)
+            if cm is ref:
+                ref_err = err
+        assert err == ref_err
+        n_frames += not e[1]
+        if e[1] or n_frames % every_frame == 0 or k == len(ev) - 1:
+            t_dev_us = e[2][1] if e[1] else e[2][0]
+            a, b = seen(ref, t_dev_us), seen(new, t_dev_us)
+            worst["host_s"] = max(worst["host_s"], _diff(a["host_s"], b["host_s"], 1e-12))
+            worst["unc_ms"] = max(worst["unc_ms"], _diff(a["unc_ms"], b["unc_ms"], 1e-9))
+            _diff(a["drift_ppm"], b["drift_ppm"], 1e-6)
+            assert (a["ready"], a["counts"]) == (b["ready"], b["counts"])
+        if k % 997 == 0 or k == len(ev) - 1:
+            worst["snapshot"] = max(worst["snapshot"],
+                                    snapshot_diff(ref.snapshot(), new.snapshot()))
+    return worst, ref
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled() -> None:
+    """Compile (or load) the numba kernels before any timed or hypothesis test: probes,
+    frames, history cuts and a restore."""
+    cm = ClockMap()
+    for e in link_events(0, 60.0, frame_every_s=0.1, drift_change_ppm=3000.0, change_at_s=30.0):
+        feed(cm, e)
+    assert cm.history_cuts
+    ClockMap().restore(cm.snapshot())
+
+
+@pytest.mark.slow
+def test_same_as_reference_two_clocks_200ppm_apart_for_an_hour() -> None:
+    """BLE (+100 ppm) and serial (-100 ppm), an hour each, frames at 64 Hz."""
+    for link, drift, seed in (("ble", 100.0, 11), ("serial", -100.0, 12)):
+        worst, ref = compare(link_events(seed, 3600.0, drift, link))
+        assert abs(ref.drift_ppm - drift) < 1.0
+        print(f"\n{link} {drift:+.0f} ppm, hour: largest differences {worst}")
+
+
+@pytest.mark.slow
+def test_same_as_reference_probes_only_hour() -> None:
+    """Replay's case: probes alone (no frames), ~300 probes of history."""
+    worst, ref = compare(link_events(13, 3600.0, 150.0, "ble", frame_every_s=None))
+    assert len(ref.snapshot()["probes"]) > 250
+    print(f"\nprobes only, hour: largest differences {worst}")
+
+
+def test_same_as_reference_reboot_drift_change_and_restore() -> None:
+    """Drift jumps by 700 ppm (history cuts), a reboot (reset), snapshots restored."""
+    ev = link_events(14, 1500.0, -200.0, "ble", frame_every_s=0.05, slow_probes=0.1,
+                     drift_change_ppm=700.0, change_at_s=500.0, reboot_at_s=1000.0)
+    worst, ref = compare(ev, restore_at=(3000, len(ev) // 2, len(ev) - 500))
+    print(f"\nreboot, drift change, restores: largest differences {worst}, {ref.history_cuts} "
+          f"history cuts, {ref.frames_rejected} frames rejected")
+    assert ref.reboots_detected == 1 and ref.history_cuts > 0
+
+
+def test_same_as_reference_short_span_serial() -> None:
+    """A 30 s history (hulls rebuilt often), 3 probes to be ready, serial, drift change."""
+    params = TimeSyncParams(fit_span_s=30.0, min_probes=3, timestamp_jitter_us=0.0)
+    ev = link_events(15, 900.0, 40.0, "serial", frame_every_s=0.02, drift_change_ppm=-900.0,
+                     change_at_s=400.0)
+    worst, ref = compare(ev, params, restore_at=(5000,))
+    assert ref.history_cuts > 0
+    print(f"\nshort span, serial: largest differences {worst}")
+
+
+@pytest.mark.slow
+@settings(deadline=None, max_examples=25)
+@given(
+    link=st.sampled_from(["serial", "ble"]),
+    drift_ppm=st.floats(-450.0, 450.0),
+    frame_every_s=st.sampled_from([None, 0.0156, 0.1, 1.0]),
+    slow_probes=st.floats(0.0, 0.5),
+    drift_change_ppm=st.floats(-1500.0, 1500.0),
+    change_at_s=st.floats(0.0, 200.0),
+    reboot_at_s=st.sampled_from([math.inf, 50.0, 150.0]),
+    fit_span_s=st.sampled_from([5.0, 60.0, 600.0]),
+    seed=st.integers(0, 2**31),
+)
+def test_same_as_reference_random(link: str, drift_ppm: float, frame_every_s: float | None,
+                                  slow_probes: float, drift_change_ppm: float,
+                                  change_at_s: float, reboot_at_s: float, fit_span_s: float,
+                                  seed: int) -> None:
+    ev = link_events(seed, 240.0, drift_ppm, link, frame_every_s, slow_probes,
+                     drift_change_ppm, change_at_s, reboot_at_s, dense_s=20.0)
+    compare(ev, TimeSyncParams(fit_span_s=fit_span_s), every_frame=7,
+            restore_at=(len(ev) // 3,))
+
+
+
+@settings(deadline=None, max_examples=150)
+@given(steps=st.lists(st.tuples(st.integers(-20, 3000), st.integers(0, 300),
+                                st.integers(0, 5000), st.integers(0, 3000),
+                                st.sampled_from([None, -2000, 0, 500, 4000])),
+                      min_size=1, max_size=60),
+       fit_span_s=st.sampled_from([0.002, 0.01, 600.0]),
+       max_drift_ppm=st.sampled_from([500.0, 5e4]))
+def test_same_as_reference_odd_inputs(steps: list, fit_span_s: float,
+                                      max_drift_ppm: float) -> None:
+    """Device times repeating or running back a little (within the jitter: no reboot), zero
+    turnarounds and round trips, frames anywhere: ties, unsorted hulls, expiry out of order,
+    history cuts."""
+    ev: list[tuple[float, bool, tuple]] = []
+    t_s, dev_us = 10.0, 5_000_000
+    for d_us, turn_us, rtt_us, gap_us, frame_us in steps:
+        rx_us = dev_us + d_us
+        t_recv = t_s + (turn_us + rtt_us) * 1e-6
+        ev.append((t_recv, True, (t_s, rx_us, rx_us + turn_us, t_recv)))
+        if frame_us is not None:
+            ev.append((t_recv, False, (rx_us + frame_us, t_recv + gap_us * 1e-6)))
+        dev_us, t_s = rx_us + turn_us, t_recv + gap_us * 1e-6
+    compare(ev, TimeSyncParams(fit_span_s=fit_span_s, max_drift_ppm=max_drift_ppm),
+            every_frame=1, restore_at=(len(ev) // 2,))
+
+# ------------------------------------------------------------------ kernels = reference parts
+
+
+def _kernel_hull(points: list, previous: list | None, sign: float) -> list:
+    from stridecore.timesync import _hull
+
+    cap = len(points) + len(previous or ()) + 2
+    px, pc = (np.array([p[i] for p in points], dtype=float) for i in (0, 1))
+    hx, hc, wx, wc = (np.empty(cap) for _ in range(4))
+    n_prev = len(previous or ())
+    if n_prev:
+        hx[:n_prev], hc[:n_prev] = zip(*previous, strict=True)
+    h = _hull(px, pc, 0, len(points), sign, n_prev, hx, hc, wx, wc)
+    return list(zip(hx[:h].tolist(), hc[:h].tolist(), strict=True))
+
+
+coords = st.one_of(st.integers(-4, 4).map(float),  # ties and collinear points
+                   st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
+
+
+@settings(deadline=None, max_examples=300)
+@given(points=st.lists(st.tuples(coords, coords), min_size=1, max_size=40), cutoff=coords,
+       new=st.tuples(coords, coords), upper=st.booleans())
+def test_hull_kernel_equals_the_reference(points: list, cutoff: float, new: tuple,
+                                          upper: bool) -> None:
+    """Fresh, and updated after the points left of ``cutoff`` went and one came (x in any
+    order)."""
+    import timesync_reference as ref
+
+    hull, sign = (ref._upper_hull, 1.0) if upper else (ref._lower_hull, -1.0)
+    previous = hull(points)
+    assert _kernel_hull(points, None, sign) == previous
+    later = [p for p in points if p[0] >= cutoff] + [new]
+    assert _kernel_hull(later, previous, sign) == hull(later, previous)
+
+
+@settings(deadline=None, max_examples=300)
+@given(commands=st.lists(st.tuples(coords, coords), min_size=1, max_size=12),
+       replies=st.lists(st.tuples(coords, coords), min_size=1, max_size=12),
+       lift=st.floats(0.0, 50.0), max_slope=st.sampled_from([0.5, 5e-4, 1.0, 3.0]))
+def test_polygon_kernel_equals_the_reference(commands: list, replies: list, lift: float,
+                                             max_slope: float) -> None:
+    import timesync_reference as ref
+
+    from stridecore.timesync import _POLY_HI, _POLY_LO, _POLY_V, _ROWS, _polygon
+
+    hl = ref._upper_hull(commands)
+    hu = ref._lower_hull([(x, c + lift) for x, c in replies])
+    w = np.empty((_ROWS, len(hl) + len(hu) + 4))
+    (lx, lc), (ux, uc) = (np.array(h, dtype=float).T.copy() for h in (hl, hu))
+    nv = _polygon(lx, lc, len(hl), ux, uc, len(hu), max_slope, w)
+    expected = ref._polygon(hl, hu, max_slope)
+    if expected is None:
+        assert nv == 0
+    else:
+        assert [w[_POLY_V, :nv].tolist(), w[_POLY_HI, :nv].tolist(),
+                w[_POLY_LO, :nv].tolist()] == list(expected)
+
+
+@settings(deadline=None, max_examples=200)
+@given(n=st.integers(1, 3000), lo=st.integers(0, 3), scale=st.floats(-12, 3),
+       seed=st.integers(0, 2**32))
+def test_pairwise_sum_is_numpys(n: int, lo: int, scale: float, seed: int) -> None:
+    """The kernels' sum of |residuals| is numpy's (np.mean's) to the bit."""
+    from stridecore.timesync import _pairwise_sum
+
+    a = np.abs(np.random.default_rng(seed).normal(size=n + lo)) * 10.0**scale
+    assert 0.0 + _pairwise_sum(a, lo, n) == np.add.reduce(a[lo:])
+    assert (0.0 + _pairwise_sum(a, lo, n)) / n == a[lo:].mean()
+
+
+@settings(deadline=None, max_examples=300)
+@given(xp=st.lists(coords, min_size=1, max_size=9), fp=st.lists(coords, min_size=9, max_size=9),
+       x=coords)
+def test_interp_is_numpys(xp: list, fp: list, x: float) -> None:
+    import platform
+
+    from stridecore.timesync import _interp
+
+    xp = sorted(xp)
+    fp = fp[: len(xp)]
+    got, want = _interp(x, xp, fp), float(np.interp(x, xp, fp))
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert got == want
+    else:  # numpy may fuse its multiply-add where the CPU has FMA
+        assert abs(got - want) <= 2 * np.spacing(abs(want))
+
+
+def test_mapping_rows_give_what_to_host_s_gave():
+    """Replay converts event times later, with the mapping each had when it was emitted
+    (ClockMap.mapping + to_host_s_rows): bit for bit what to_host_s gave then — before the
+    first probe (NaN), while a backward correction is slewed, and after."""
+    from stridecore.timesync import to_host_s_rows
+
+    rng = np.random.default_rng(7)
+    cm = ClockMap()
+    maps, want, xs = [], [], []
+    t_dev = 1_000_000.0
+    for k in range(120):
+        x = t_dev + rng.uniform(-5e5, 5e5, size=3)
+        maps.append(cm.mapping())
+        want.append(np.asarray(cm.to_host_s(x), float) if cm.ready else np.full(3, np.nan))
+        xs.append(x)
+        # slow replies at first (the estimate sits late), then fast probes pull it back
+        host = 50.0 + t_dev * 1e-6 * (1 - 150e-6)
+        if k < 40 or k % 2:
+            cm.add_probe(host - 0.001, int(t_dev), int(t_dev) + 100, host + 0.059)
+        else:
+            cm.add_probe(host - 0.0001, int(t_dev), int(t_dev) + 100, host + 0.0002)
+        t_dev += 500_000.0
+    maps = np.array(maps)
+    got = to_host_s_rows(maps, np.array(xs))
+    assert np.array_equal(got, np.array(want), equal_nan=True)
+    assert np.isnan(got[0]).all() and np.isfinite(got[1:]).all()
+    assert (maps[:, 4] != 0).sum() >= 3  # some mappings were slewing

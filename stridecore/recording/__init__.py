@@ -6,6 +6,7 @@ from stridecore.recording.reader import (
     RecordingError,
     RecordingReader,
     UnitBlock,
+    UnitRun,
     open_recording,
 )
 from stridecore.recording.writer import RecordingParams, RecordingWriter
@@ -18,5 +19,6 @@ __all__ = [
     "RecordingWriter",
     "TimeSyncProbe",
     "UnitBlock",
+    "UnitRun",
     "open_recording",
 ]
