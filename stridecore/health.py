@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -41,18 +42,19 @@ class StreamHealth:
         self.data_frames += len(batch.frames)
         self.gaps += len(batch.gaps)
         if len(s):
-            fl = s.flags
-            self.backlog_samples += int(np.count_nonzero(fl & SampleFlag.BACKLOG))
-            self.late_samples += int(np.count_nonzero(fl & SampleFlag.LATE))
-            self.clipped_samples += int(np.count_nonzero(
-                fl & (SampleFlag.CLIPPED_ACC | SampleFlag.CLIPPED_GYR)))
-            # peak norms: the square root of the largest squared norm (monotonic: the same)
-            acc2 = np.einsum("ij,ij->i", s.acc_mps2, s.acc_mps2)
-            gyr2 = np.einsum("ij,ij->i", s.gyr_radps, s.gyr_radps)
-            if not np.isnan(acc2).all():
-                self.peak_acc_g = max(self.peak_acc_g, float(np.sqrt(np.nanmax(acc2))) / G)
-                self.peak_gyr_dps = max(self.peak_gyr_dps,
-                                        float(np.rad2deg(np.sqrt(np.nanmax(gyr2)))))
+            from stridecore.dsp.kernels.health import block_stats
+
+            pa, pg, nb, nl, nc = block_stats(
+                s.acc_mps2, s.gyr_radps, s.flags, np.uint8(SampleFlag.BACKLOG),
+                np.uint8(SampleFlag.LATE),
+                np.uint8(SampleFlag.CLIPPED_ACC | SampleFlag.CLIPPED_GYR))
+            self.backlog_samples += nb
+            self.late_samples += nl
+            self.clipped_samples += nc
+            if pa > -np.inf:  # the square root of the largest squared norm (monotonic)
+                self.peak_acc_g = max(self.peak_acc_g, math.sqrt(pa) / G)
+            if pg > -np.inf:
+                self.peak_gyr_dps = max(self.peak_gyr_dps, math.degrees(math.sqrt(pg)))
         live = batch.frames[batch.frames["type"] == 0x10]
         if live.size:
             if self.first_frame is None:

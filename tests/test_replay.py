@@ -98,3 +98,31 @@ def test_pacing_sleeps_for_the_session_and_changes_nothing(reference):
     # the work takes no virtual time: the sleeps add up to the session at 20x (to one message)
     assert sum(slept) == pytest.approx(res.duration_s / 20.0, abs=0.2 / 20 + 0.01)
     assert len(slept) > 100 and min(slept) > 0
+
+
+def test_stream_health_counts_what_numpy_counts():
+    """StreamHealth's one-pass kernel: peaks skip NaN samples, flags counted per mask."""
+    from firmware_protocol import Batch, SampleFlag, Samples
+    from stridecore.health import G, StreamHealth
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    acc = rng.normal(0, 30, (n, 3))
+    gyr = rng.normal(0, 5, (n, 3))
+    acc[17] = np.nan
+    gyr[17] = np.nan
+    flags = rng.integers(0, 64, n).astype(np.uint8)
+    h = StreamHealth()
+    h.update(Batch(samples=Samples(np.arange(n), np.arange(n) * 1e3, acc, gyr, flags)))
+    assert h.samples == n
+    assert h.backlog_samples == np.count_nonzero(flags & SampleFlag.BACKLOG)
+    assert h.late_samples == np.count_nonzero(flags & SampleFlag.LATE)
+    assert h.clipped_samples == np.count_nonzero(
+        flags & (SampleFlag.CLIPPED_ACC | SampleFlag.CLIPPED_GYR))
+    assert h.peak_acc_g == pytest.approx(np.nanmax(np.linalg.norm(acc, axis=1)) / G, rel=1e-12)
+    assert h.peak_gyr_dps == pytest.approx(
+        np.rad2deg(np.nanmax(np.linalg.norm(gyr, axis=1))), rel=1e-12)
+    nan = StreamHealth()
+    nan.update(Batch(samples=Samples(np.arange(2), np.zeros(2), np.full((2, 3), np.nan),
+                                     np.full((2, 3), np.nan), np.zeros(2, np.uint8))))
+    assert nan.peak_acc_g == 0.0 and nan.peak_gyr_dps == 0.0
