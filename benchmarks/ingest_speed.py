@@ -359,6 +359,7 @@ def per_unit(path: Path, unit_s: float) -> dict:
 def _components() -> list[tuple[str, object, tuple[str, ...]]]:
     """(label, class, methods) timed by :func:`timed_replay`."""
     from stridecore.health import StreamHealth
+    from stridecore.pipeline import Pipeline
     from stridecore.stream import LiveFeed
     from stridecore.timesync import ClockMap
 
@@ -368,8 +369,8 @@ def _components() -> list[tuple[str, object, tuple[str, ...]]]:
         ("stream health (StreamHealth.update)", StreamHealth, ("update",)),
         ("clock map: samples to host time (ClockMap.to_host_s)", ClockMap, ("to_host_s",)),
         ("clock map: TIME_SYNC probe, refit (ClockMap.add_probe)", ClockMap, ("add_probe",)),
-        ("pipeline (LiveFeed.feed: live-sample filter + Pipeline.process)", LiveFeed,
-         ("feed",)),
+        ("live-sample filter (LiveFeed.select)", LiveFeed, ("select",)),
+        ("pipeline (Pipeline.process)", Pipeline, ("process",)),
         ("pipeline events to host time (DeviceStream._to_host)", DeviceStream, ("_to_host",)),
         ("sent units (DeviceStream._tx_probes: host-side decoder)", DeviceStream,
          ("_tx_probes",)),
@@ -417,7 +418,7 @@ def timed_replay(path: Path, read_s: float, md: bool, label: str) -> None:
         rows.append([name, f"{calls:,}", f"{sec:.2f}", f"{sec / total:.0%}",
                      f"{sec / max(calls, 1) * 1e6:,.1f}"])
     rest = total - covered
-    rows.append(["rest: reading the units, replay loop, Unit objects, DeviceStream glue", "",
+    rows.append(["rest: reading the units, replay loop, DeviceStream glue", "",
                  f"{rest:.2f}", f"{rest / total:.0%}", ""])
     rows.append([f"  of which reading alone (best of (a)): {read_s:.2f} s", "", "", "", ""])
     rows.append(["replay(keep_samples=False), timed", "1", f"{total:.2f}", "100%", ""])

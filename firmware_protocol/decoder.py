@@ -162,11 +162,11 @@ class StreamDecoder:
             starts = np.empty(nmax, np.int64)
             lens = np.empty(nmax, np.int64)
             status = np.empty(nmax, np.uint8)
-            nb = k.cobs_frames(arr, MAX_ENCODED_LEN, k.CRC_TABLE, out, starts, lens, status)
+            enc_end = np.empty(nmax, np.int64)
+            nb = k.cobs_frames(arr, MAX_ENCODED_LEN, k.CRC_TABLE, out, starts, lens, status,
+                               enc_end)
             status = status[:nb]
-            # the delimiter of each non-empty block: where its frame ends in the stream
-            zeros = np.flatnonzero(arr == 0)
-            ends = base + 1 + zeros[arr[zeros - 1] != 0]
+            ends = base + enc_end[:nb]  # where each frame ends in the stream
             pb = batch.problems
             for code, kind in ((k.BAD_COBS, "bad_cobs"), (k.OVERSIZE, "oversize"),
                                (k.BAD_CRC, "bad_crc"), (k.TRUNCATED, "truncated")):

@@ -170,9 +170,11 @@ def _decode_block(buf, i, n, max_encoded, out, o):  # pragma: no cover - compile
 
 
 @njit
-def cobs_frames(buf, max_encoded, table, out, o_start, o_len, status):  # pragma: no cover
+def cobs_frames(buf, max_encoded, table, out, o_start, o_len, status,
+                enc_end):  # pragma: no cover - compiled
     """Split ``buf`` (ending in 0x00) at delimiters, COBS-decode each non-empty block into
-    ``out`` and check its CRC. Fills ``o_start``/``o_len``/``status`` per block; returns the
+    ``out`` and check its CRC. Fills ``o_start``/``o_len``/``status`` and ``enc_end`` (the
+    position in ``buf`` just past the block's delimiter) per block; returns the
     number of blocks. Status: OK, BAD_COBS, OVERSIZE (encoded block too long), BAD_CRC,
     TRUNCATED (decoded shorter than 6 B). A tail without a delimiter is decoded as if one
     followed it. ``out`` needs ``buf.size`` bytes."""
@@ -238,6 +240,7 @@ def cobs_frames(buf, max_encoded, table, out, o_start, o_len, status):  # pragma
             j, st, w = _decode_block(buf, i, n, max_encoded, out, o)
         o_start[nb] = o
         o_len[nb] = 0
+        enc_end[nb] = min(j + 1, n)
         if st != OK:
             status[nb] = st
         else:

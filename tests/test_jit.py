@@ -45,9 +45,11 @@ def test_cobs_kernel_agrees_with_the_numpy_reference(frames, data):
     n = len(blocks)
     starts, lens = np.empty(n, np.int64), np.empty(n, np.int64)
     status = np.empty(n, np.uint8)
-    nb = k.cobs_frames(buf, 3093, k.CRC_TABLE, out, starts, lens, status)
+    enc_end = np.empty(n, np.int64)
+    nb = k.cobs_frames(buf, 3093, k.CRC_TABLE, out, starts, lens, status, enc_end)
     assert nb == n
     ends = np.flatnonzero(buf == 0)
+    assert np.array_equal(enc_end, ends + 1)
     ref_out, ref_s, ref_l, ref_ok = cobs_decode_many(buf, np.r_[0, ends[:-1] + 1], ends)
     for i in range(n):
         if not ref_ok[i]:

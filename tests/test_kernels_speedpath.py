@@ -25,7 +25,7 @@ def warm_kernels():
     buf = np.frombuffer(b"\x03ab\x01\x00", np.uint8)
     out = np.empty(buf.size, np.uint8)
     a, b, c = np.empty(1, np.int64), np.empty(1, np.int64), np.empty(1, np.uint8)
-    k.cobs_frames(buf, MAX_ENCODED, k.CRC_TABLE, out, a, b, c)
+    k.cobs_frames(buf, MAX_ENCODED, k.CRC_TABLE, out, a, b, c, np.empty(1, np.int64))
     k.crc_ok_many(buf, np.zeros(1, np.int64), np.full(1, 4, np.int64), k.CRC_TABLE)
     k.crc16_at(buf, 0, 3, k.CRC_TABLE)
 
@@ -89,8 +89,15 @@ def run_kernel(buf: np.ndarray, max_encoded: int = MAX_ENCODED, table=None):
     out = np.full(buf.size, 0xAA, np.uint8)
     o_start, o_len = np.full(nmax, -1, np.int64), np.full(nmax, -1, np.int64)
     status = np.full(nmax, 99, np.uint8)
+    enc_end = np.full(nmax, -1, np.int64)
     nb = k.cobs_frames(buf, max_encoded, k.CRC_TABLE if table is None else table, out,
-                       o_start, o_len, status)
+                       o_start, o_len, status, enc_end)
+    # each block ends just past its delimiter (a tail without one: at the end of buf)
+    zeros = np.flatnonzero(buf == 0)
+    blocks = [z for z in zeros if z > 0 and buf[z - 1] != 0]
+    if buf.size and buf[-1] != 0:
+        blocks.append(buf.size - 1)
+    assert enc_end[:nb].tolist() == [min(z + 1, buf.size) for z in blocks]
     return nb, out, o_start[:nb], o_len[:nb], status[:nb]
 
 

@@ -19,6 +19,7 @@ from stridecore.recording import (
     RecordingReader,
     RecordingWriter,
     UnitBlock,
+    UnitRun,
     open_recording,
     reader,
 )
@@ -162,6 +163,35 @@ def check_blocks(r: RecordingReader) -> None:
         assert from_blocks(r.unit_blocks(key)) == per_stream(r.units(key, None))
         assert from_blocks(r.unit_blocks(key, "tx")) == per_stream(r.units(key, "tx"))
     assert from_blocks(r.unit_blocks(None, "rx")) == per_stream(r.units(None, "rx"))
+    check_runs(r, everything)
+
+
+def with_order(blocks_or_runs) -> dict:
+    """Per stream, ``(time bits, unit bytes, message order)`` of each unit in order."""
+    out: dict = {}
+    for b in blocks_or_runs:
+        order = [b.order] * len(b.ends) if isinstance(b, UnitBlock) else b.order.tolist()
+        seq = out.setdefault((b.key, b.direction), [])
+        for t, a, z, o in zip(b.t_host_s.tolist(), [0, *b.ends.tolist()], b.ends.tolist(),
+                              order, strict=False):
+            seq.append((bits(t), b.data[a:z], o))
+    return out
+
+
+def check_runs(r: RecordingReader, blocks: list[UnitBlock]) -> None:
+    """``unit_runs`` joins blocks: the same units per stream with their message's order;
+    ``newest_first_s`` is the latest first-unit time of the messages joined."""
+    runs = list(r.unit_runs())
+    assert with_order(runs) == with_order(blocks)
+    first_of = {b.order: float(b.t_host_s[0]) for b in blocks if len(b.ends)}
+    for run in runs:
+        assert isinstance(run, UnitRun) and type(run.data) is bytes
+        assert len(run.ends) and run.ends[-1] == len(run.data)
+        assert run.t_host_s.shape == run.ends.shape == run.order.shape
+        assert run.newest_first_s == max(first_of[o] for o in set(run.order.tolist()))
+    for key, d in streams(r):
+        assert with_order(r.unit_runs(key, d)) == with_order(
+            [b for b in blocks if (b.key, b.direction) == (key, d)])
 
 
 # ---------------------------------------------------------------------- whole files
