@@ -19,7 +19,9 @@ Prints the machine and code, then:
 (a) replay speed as a multiple of real time (session duration / wall time; best and median of
     ``--reps`` passes, the cases interleaved pass by pass so that machine noise hits them alike),
     per framing: ``replay(path, keep_samples=False)`` (decoder + clock maps + foot pipeline, the
-    streaming path; the issue's target is >= 1000x) and ``keep_samples=True``, against baselines
+    streaming path; the issue's target is >= 1000x), the same with the two devices replayed side
+    by side in two processes (``jobs=2``; a device's stream depends on its own units only) and
+    ``keep_samples=True``, against baselines
     measured in the same run: reading the units only (``iter_blocks(open_recording(path))``,
     replay's blocks), reading + decoding only (a ``StreamDecoder`` per device fed the very blocks
     replay feeds), replay without the pipeline, and the live per-unit path
@@ -284,8 +286,8 @@ def stream_summary(streams: dict[str, DeviceStream]) -> dict:
     return out
 
 
-def case_replay(path: Path, pipeline: bool, keep: bool) -> dict:
-    r = replay(path, pipeline=pipeline, keep_samples=keep)
+def case_replay(path: Path, pipeline: bool, keep: bool, jobs: int = 1) -> dict:
+    r = replay(path, pipeline=pipeline, keep_samples=keep, jobs=jobs)
     return {"duration_s": r.duration_s, "units": r.units, "summary": stream_summary(r.streams)}
 
 
@@ -630,8 +632,11 @@ def main(argv: list[str] | None = None) -> int:
              ("read + decode only (StreamDecoder, replay's blocks)", lambda p: case_decode(p)),
              ("replay, pipeline off, keep_samples=False", lambda p: case_replay(p, False, False)),
              ("replay, keep_samples=False (streaming path)", lambda p: case_replay(p, True, False)),
-             ("replay, keep_samples=True", lambda p: case_replay(p, True, True))]
-    STREAM = 3  # index of the target case
+             ("replay, keep_samples=True", lambda p: case_replay(p, True, True)),
+             ("replay, keep_samples=False, one process per device (jobs=2)",
+              lambda p: case_replay(p, True, False, jobs=2))]
+    STREAM = 3  # index of the target case (one process)
+    PAR = 5  # the same, the devices side by side
     times = {(fr, c): [] for fr in recs for c in range(len(cases))}
     results = {}
     for _rep in range(max(1, a.reps)):
@@ -652,8 +657,8 @@ def main(argv: list[str] | None = None) -> int:
         for c, (name, _fn) in enumerate(cases):
             ts = times[fr, c]
             best, med = min(ts), statistics.median(ts)
-            if c == STREAM:
-                speed[fr] = (dur / best, dur / med)
+            if c in (STREAM, PAR):
+                speed[fr, c] = (dur / best, dur / med)
             rows.append([fr if c == 0 else "", name, f"{len(ts)}", f"{best:.2f}", f"{med:.2f}",
                          f"{dur / best:,.0f}x", f"{dur / med:,.0f}x", f"{med / ref:.2f}"])
         u = units_res[fr]
@@ -688,11 +693,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{bt['units'] / max(bt['batches'], 1):,.0f} units each, {bt['replies']:,} "
               "replies in all)")
         n_rep = sum(v["samples"] for v in a_.values())
-        same = a_ == b_ == u_
+        same = a_ == b_ == u_ == results[fr, PAR]["summary"]
         ok &= same
         per = "; ".join(f"{k}: {v['samples']:,} samples, {v['steps']:,} steps, {v['ics']:,} ICs"
                         for k, v in a_.items())
-        print(f"    {per}. replay keep_samples False / True and the per-unit path: "
+        print(f"    {per}. replay keep_samples False / True, jobs=2 and the per-unit path: "
               f"{'identical' if same else 'DIFFERENT'} (samples, steps, ICs, step-table "
               f"digest); decode-only samples {dec:,} vs replay {n_rep:,}")
         if not same:
@@ -701,10 +706,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntarget: replay (decode + clock maps + pipeline, keep_samples=False) >= "
           f"{TARGET_X:g}x real time")
     below = False
-    for fr, (best, med) in speed.items():
+    for (fr, c), (best, med) in speed.items():
         verdict = "PASS" if best >= TARGET_X else "FAIL"
-        below |= best < TARGET_X
-        print(f"  {fr}: best {best:,.0f}x, median {med:,.0f}x  {verdict} (on the best pass)")
+        if c == STREAM:
+            below |= best < TARGET_X
+        how = "one process" if c == STREAM else "one process per device (jobs=2)"
+        print(f"  {fr}, {how}: best {best:,.0f}x, median {med:,.0f}x  {verdict} (on the best "
+              f"pass; median {'PASS' if med >= TARGET_X else 'FAIL'})")
 
     # (b) profile -----------------------------------------------------------------------
     if a.profile == "always" or (a.profile == "auto" and below):

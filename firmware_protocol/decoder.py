@@ -132,6 +132,20 @@ class StreamDecoder:
         for cfg in (configs or {}).values():
             self._register_config(cfg)
 
+    def __getstate__(self) -> dict:
+        """Picklable (a replay in another process hands its decoders back): without the
+        kernel modules, which :meth:`__setstate__` imports again."""
+        state = self.__dict__.copy()
+        for name in ("_kernels", "_runs", "_si"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from firmware_protocol import kernels, runs, si
+
+        self.__dict__.update(state)
+        self._kernels, self._runs, self._si = kernels, runs, si
+
     # ------------------------------------------------------------------ public API
     def feed(self, data: bytes | bytearray | memoryview) -> Batch:
         """Feed any chunk of a COBS-framed stream; returns what completed in it."""

@@ -8,6 +8,7 @@ imported inside the commands so ``stridecore --help`` stays fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -370,14 +371,20 @@ def replay(
                                        "(0: none).")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
                        ] = False,
+    jobs: Annotated[int, typer.Option(min=0, help="Processes replaying devices side by side "
+                                      "when --speed is 0 (0: one per device, up to the "
+                                      "cores).")] = 0,
 ) -> None:
     """Feed a recording's bytes, in order, through the same decoder, clock maps and pipeline
     as live, and print the per-device summary and its last steps."""
     from stridecore.recording import RecordingError
     from stridecore.replay import replay as run_replay
 
+    if jobs == 0:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
     try:
-        res = run_replay(recording, speed=speed)
+        res = run_replay(recording, speed=speed, jobs=jobs)
     except RecordingError as e:
         raise UserError(str(e)) from e
     if as_json:

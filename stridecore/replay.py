@@ -17,8 +17,10 @@ time); 0 runs as fast as possible.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,19 +101,21 @@ class _Pending:
 Block = tuple[str, np.ndarray, np.ndarray, bytes, list[tuple[int, Unit]]]
 
 
-def iter_blocks(reader: RecordingReader, *, block_s: float = BLOCK_S,
-                stop_t: float | None = None,
+def iter_blocks(reader: RecordingReader, *, keys: Collection[str] | None = None,
+                block_s: float = BLOCK_S, stop_t: float | None = None,
                 pace: Callable[[float], float] | None = None,
                 sleep: Callable[[float], None] = time.sleep) -> Iterator[Block]:
     """``(key, t_host_s, ends, data, tx)`` blocks of a recording for
     :meth:`~stridecore.stream.DeviceStream.on_rx_block`, per device in recorded order: received
     units of at least ``block_s`` of host time (fewer at the end) and the sent units among them.
 
-    ``stop_t``: hand over exactly the units before this host time, then stop. ``pace(t)`` is
+    ``keys``: these devices only (None: all). ``stop_t``: hand over exactly the units before
+    this host time, then stop. ``pace(t)`` is
     called with the first host time of each recorded message before it is read and returns
     how long to wait for it (s); if > 0, everything that may be handed over is, then
     ``sleep`` waits (pacing a replay)."""
-    pending: dict[str, _Pending] = {k: _Pending() for k in reader.devices}
+    wanted = [k for k in reader.devices if keys is None or k in keys]
+    pending: dict[str, _Pending] = {k: _Pending() for k in wanted}
     margin_s = reader._margin_s  # how late a unit may come in the file (see units())
     newest_first = -np.inf
 
@@ -120,7 +124,8 @@ def iter_blocks(reader: RecordingReader, *, block_s: float = BLOCK_S,
         if got is not None:
             yield (key, *got)
 
-    for run in reader.unit_runs(None, None):
+    one = wanted[0] if len(wanted) == 1 and len(reader.devices) > 1 else None
+    for run in reader.unit_runs(one, None):
         p = pending.get(run.key)
         if p is None or not len(run.t_host_s):
             continue
@@ -153,42 +158,77 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
            keep_samples: bool = True,
            on_unit: Callable[[str, DeviceStream], None] | None = None,
            sleep: Callable[[float], None] = time.sleep,
-           clock: Callable[[], float] = time.monotonic) -> ReplayResult:
+           clock: Callable[[], float] = time.monotonic, jobs: int = 1) -> ReplayResult:
     """Replay ``path``; :class:`~stridecore.recording.RecordingError` for a file that cannot be
     read (a truncated file replays up to where it was cut; ``reader.note`` says so).
-    ``on_unit(key, stream)`` is called after each block handed to a device's stream."""
+    ``on_unit(key, stream)`` is called after each block handed to a device's stream.
+
+    ``jobs`` > 1: the devices are replayed side by side in that many processes (each device's
+    stream depends on its own units only, so the results are the same) and their streams
+    handed back; only as fast as possible (``speed`` 0) and without ``on_unit``."""
     reader = open_recording(path)
     t0 = reader.t0_host_s
     res = ReplayResult(reader)
-    for key, info in reader.devices.items():
-        res.streams[key] = DeviceStream(key, str(info.get("framing", "cobs")),
-                                        pipeline=pipeline, keep_samples=keep_samples,
-                                        t0_host_s=t0)
+    keys = list(reader.devices)
     wall0 = clock()
-    t_first: list[float] = []
+    if jobs > 1 and len(keys) > 1 and speed <= 0 and on_unit is None:
+        groups = [keys[i::jobs] for i in range(min(jobs, len(keys)))]
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        t_last = t0
+        with ProcessPoolExecutor(len(groups), mp_context=ctx) as ex:
+            futures = [ex.submit(_replay_devices, str(path), g, pipeline, keep_samples)
+                       for g in groups]
+            got = [f.result() for f in futures]
+        for streams, units, blocks, t_end in got:
+            res.streams.update(streams)
+            res.units += units
+            res.blocks += blocks
+            t_last = max(t_last, t_end)
+        res.streams = {k: res.streams[k] for k in keys}
+    else:
+        t_first: list[float] = []
 
-    def pace(t_block: float) -> float:
-        if not t_first:
-            t_first.append(t_block)
-        return (t_block - t_first[0]) / speed - (clock() - wall0)
+        def pace(t_block: float) -> float:
+            if not t_first:
+                t_first.append(t_block)
+            return (t_block - t_first[0]) / speed - (clock() - wall0)
 
+        res.streams, res.units, res.blocks, t_last = _replay_devices(
+            reader, keys, pipeline, keep_samples, pace if speed > 0 else None, sleep, on_unit)
+    res.wall_s = clock() - wall0
+    res.duration_s = t_last - t0
+    return res
+
+
+def _replay_devices(reader: RecordingReader | str, keys: list[str], pipeline: bool,
+                    keep_samples: bool, pace: Callable[[float], float] | None = None,
+                    sleep: Callable[[float], None] = time.sleep,
+                    on_unit: Callable[[str, DeviceStream], None] | None = None,
+                    ) -> tuple[dict[str, DeviceStream], int, int, float]:
+    """Devices ``keys`` of a recording through fresh streams: (streams, units, blocks, the
+    last unit's host time). A path is opened here (a worker process)."""
+    if not isinstance(reader, RecordingReader):
+        reader = open_recording(reader)
+    t0 = reader.t0_host_s
+    streams = {k: DeviceStream(k, str(reader.devices[k].get("framing", "cobs")),
+                               pipeline=pipeline, keep_samples=keep_samples, t0_host_s=t0)
+               for k in keys}
+    units = blocks = 0
     t_last = t0
-    for key, t, ends, data, tx in iter_blocks(reader, pace=pace if speed > 0 else None,
-                                              sleep=sleep):
-        res.streams[key].on_rx_block(t, ends, data, tx)
-        res.blocks += 1
-        res.units += len(t) + len(tx)
+    for key, t, ends, data, tx in iter_blocks(reader, keys=keys, pace=pace, sleep=sleep):
+        streams[key].on_rx_block(t, ends, data, tx)
+        blocks += 1
+        units += len(t) + len(tx)
         if len(t):
             t_last = max(t_last, float(t[-1]))
         if tx:
             t_last = max(t_last, tx[-1][1].t_host_s)
         if on_unit is not None:
-            on_unit(key, res.streams[key])
-    for st in res.streams.values():
+            on_unit(key, streams[key])
+    for st in streams.values():
         st.finish()
-    res.wall_s = clock() - wall0
-    res.duration_s = t_last - t0
-    return res
+    return streams, units, blocks, t_last
 
 
 def _units(block) -> list[Unit]:

@@ -126,3 +126,15 @@ def test_stream_health_counts_what_numpy_counts():
     nan.update(Batch(samples=Samples(np.arange(2), np.zeros(2), np.full((2, 3), np.nan),
                                      np.full((2, 3), np.nan), np.zeros(2, np.uint8))))
     assert nan.peak_acc_g == 0.0 and nan.peak_gyr_dps == 0.0
+
+
+def test_devices_replayed_in_two_processes_give_the_same_streams(reference):
+    res = replay(REC, jobs=2)
+    assert list(res.streams) == list(open_recording(REC).devices)
+    assert _digest(res.streams) == reference
+    one = replay(REC)
+    assert (res.units, res.blocks, res.duration_s) == (one.units, one.blocks, one.duration_s)
+    # the decoders came back whole: they go on decoding
+    for st in res.streams.values():
+        assert st.decoder.flush().problems is not None
+        assert st.health.as_dict(st.decoder)["samples"] == st.health.samples
