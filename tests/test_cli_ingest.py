@@ -173,7 +173,8 @@ def test_open_url_dispatch() -> None:
     assert isinstance(open_url("sim://?placement=left_shin"), SimTransport)
     assert isinstance(open_url("loop://"), SerialTransport)
     assert isinstance(open_url("/dev/ttyUSB0"), SerialTransport)
-    with pytest.raises(TransportError, match="Bluetooth LE"):
-        open_url("ble://SC-LEFT")
+    from stridecore.transport.ble import BleTransport
+
+    assert isinstance(open_url("ble://SC-LEFT"), BleTransport)
     with pytest.raises(TransportError, match="unknown URL scheme 'http'"):
         open_url("http://example.org")

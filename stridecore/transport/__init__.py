@@ -6,7 +6,7 @@
 ``/dev/ttyACM0``, ``COM3``             the same, as a bare path
 ``loop://``, ``socket://host:port``,   any pyserial URL handler, passed through to pyserial
 ``rfc2217://...``, ``spy://...``
-``ble://NAME-or-ADDRESS``              a BLE sensor (bleak; the Bluetooth issue)
+``ble://NAME-or-ADDRESS``              a BLE sensor (bleak)
 ``file://run.mcap``                    a recording: not a live link, see ``stridecore replay``
 =====================================  =========================================================
 
@@ -47,10 +47,9 @@ def open_url(url: str) -> Transport:
         return SerialTransport(url)
     if scheme == "ble":
         try:
-            from stridecore.transport.ble import BleTransport  # type: ignore[import-not-found]
-        except ImportError:
-            raise TransportError("ble:// links are not available in this version "
-                                 "(Bluetooth LE support is the next ingest step)") from None
+            from stridecore.transport.ble import BleTransport
+        except ImportError as e:
+            raise TransportError(f"ble:// links need the bleak package ({e})") from None
         return BleTransport(url)
     if scheme == "file":
         raise TransportError(f"{url}: a recording is not a live link; "
