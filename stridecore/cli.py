@@ -418,6 +418,40 @@ def _print_replay(recording: Path, res, steps: int) -> None:
 
 
 @app.command()
+def devices(
+    scan_timeout: Annotated[float, typer.Option(min=0.1, max=120.0, help="Bluetooth scan, s."
+                                                )] = 5.0,
+    port: Annotated[list[str] | None, typer.Option(
+        "--port", help="Serial port to probe (repeatable; default: every port the OS lists)."
+    )] = None,
+    no_ble: Annotated[bool, typer.Option("--no-ble", help="Do not scan Bluetooth.")] = False,
+    no_serial: Annotated[bool, typer.Option("--no-serial", help="Do not probe serial ports.")
+                         ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Only JSON on stdout.")] = False,
+) -> None:
+    """List sensors: BLE sensors advertising the stridecore service (name, address, RSSI, and
+    placement from GET_INFO) and serial ports with a sensor answering on them."""
+    import asyncio
+
+    from stridecore.discover import find_sensors
+
+    found, notes = asyncio.run(find_sensors(ble=not no_ble, serial=not no_serial,
+                                            serial_ports=port, scan_timeout_s=scan_timeout))
+    if as_json:
+        print(json.dumps({"sensors": [f.as_dict() for f in found], "notes": notes}))
+    else:
+        for f in found:
+            where = f"{f.address}" + (f"  {f.rssi_dbm} dBm" if f.rssi_dbm is not None else "")
+            what = (f"{f.placement}, uid {f.uid}, firmware {f.firmware}" if f.uid
+                    else f"no GET_INFO: {f.note}")
+            typer.echo(f"{f.url:<28} {where:<30} {what}")
+        for n in notes:
+            typer.echo(n, err=True)
+    if not found:
+        raise Failure("no sensors found" + (f" ({'; '.join(notes)})" if notes else ""))
+
+
+@app.command()
 def export(
     recording: Annotated[Path, typer.Argument(help="Session recording (.mcap).")],
     samples: Annotated[Path, typer.Option("--samples", help="Samples table to write: .csv or "

@@ -196,3 +196,23 @@ class BleTransport(Transport):
             await client.write_gatt_char(RX_CHAR_UUID, data, response=False)
         except (TimeoutError, BleakError, OSError) as e:
             raise LinkLost(f"{self.name}: write failed: {_one_line(e)}") from None
+
+
+async def scan(timeout_s: float = 5.0, *, scanner_backend: type | None = None
+               ) -> list[tuple[str | None, str, int | None]]:
+    """``(name, address, RSSI dBm)`` of the devices advertising our service during a scan of
+    ``timeout_s``, strongest first; :class:`TransportError` (one line) without Bluetooth."""
+    try:
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True,
+                                            service_uuids=[SERVICE_UUID],
+                                            backend=scanner_backend)
+    except BleakBluetoothNotAvailableError as e:
+        raise TransportError(f"Bluetooth is not available ({_one_line(e)})") from None
+    except (BleakError, OSError) as e:
+        raise TransportError(f"Bluetooth adapter not available ({_one_line(e)})") from None
+    out = []
+    for dev, adv in found.values():
+        uuids = [u.lower() for u in (adv.service_uuids or [])]
+        if SERVICE_UUID in uuids:  # backends that ignore the filter
+            out.append((adv.local_name or dev.name, dev.address, adv.rssi))
+    return sorted(out, key=lambda x: -(x[2] if x[2] is not None else -999))

@@ -258,3 +258,10 @@ def _close_opened(fut: asyncio.Future) -> None:
     """Close a port whose open finished after the caller was cancelled."""
     if not fut.cancelled() and fut.exception() is None:
         fut.result().close()
+
+
+def list_ports() -> list[str]:
+    """Device paths of the serial ports the OS lists (USB-CDC, UARTs), sorted."""
+    from serial.tools import list_ports as lp
+
+    return sorted(p.device for p in lp.comports())
