@@ -15,7 +15,7 @@ virtual time; :mod:`stridecore.transport.sim` paces it for live use.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -190,6 +190,20 @@ class SimDevice:
         return Config(self._odr_hz, self._acc_range_g, self._gyro_range_dps, self._n_max,
                       self._cfg_id, acc_scale_mps2(self._acc_range_g),
                       gyro_scale_radps(self._gyro_range_dps), 1, 2, 3)
+
+    @property
+    def mtu(self) -> int:
+        """ATT MTU of the BLE link (``params.mtu`` until :meth:`set_mtu`)."""
+        return self.p.mtu
+
+    def set_mtu(self, mtu: int) -> None:
+        """The ATT MTU negotiated on the link: on BLE framing, frames packed from now on carry
+        :func:`n_for_mtu` samples (frames already queued keep theirs), STATUS reports it."""
+        mtu = int(mtu)
+        if not 23 <= mtu <= 517:
+            raise ValueError(f"ATT MTU must be in [23, 517], not {mtu}")
+        if mtu != self.p.mtu:
+            self.p = replace(self.p, mtu=mtu)
 
     def link_up(self, t_s: float) -> bool:
         """False inside a scheduled disconnect."""
@@ -491,6 +505,22 @@ class SimDevice:
     def sample_time_s(self, sample_idx: np.ndarray | int) -> np.ndarray | float:
         """True time (s) at which sample ``sample_idx`` of the current START was taken."""
         return self._t_sample0 + np.asarray(sample_idx) / self.true_odr_hz
+
+    def next_output_s(self) -> float:
+        """Earliest true time at which :meth:`poll` can return something new unless the host
+        sends a command first (a lower bound: a frame due then may still be lost): the next
+        queued unit, the next live frame, STATUS or link change (inf: nothing is coming)."""
+        cands = [o.t_s for o in self._out]
+        if self._streaming and self._sampling:
+            pending = self._pending_raw.shape[0]
+            first = self._pending_first if pending else max(self._next_idx, self._next_sent)
+            last = first + self.n_per_frame - 1
+            cands.append(self._t_sample0 + last / self.true_odr_hz + self.p.tx_latency_s)
+        if self._streaming and self._stream_mask & StreamMask.STATUS:
+            cands.append(self._next_status + self.p.tx_latency_s)
+        cands += [e for a, d in self.p.faults.disconnects_s for e in (a, a + d)
+                  if e > self._t_now]
+        return min(cands, default=math.inf)
 
     def last_queued_s(self) -> float:
         """Send time (s, true time) of the last unit queued and not yet polled (-inf: none)."""
