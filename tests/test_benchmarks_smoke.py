@@ -42,3 +42,13 @@ def test_foot_speed_script_runs():
                         "--reps", "1", "--one-s", "2"],
                        capture_output=True, text=True, timeout=600, cwd=BENCH)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_ble_path_script_runs():
+    r = subprocess.run([sys.executable, str(BENCH / "ble_path.py"), "--count", "300",
+                        "--seconds", "2"], capture_output=True, text=True, timeout=600,
+                       cwd=BENCH)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "CAVEAT" in r.stdout and "2 sensors → 2 hosts" in r.stdout
+    assert "notify call → on_rx done" in r.stdout
