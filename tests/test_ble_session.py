@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from test_device_session import _assert_replay_equals_live
 
 from stridecore.clock import run_virtual
@@ -104,3 +105,40 @@ def test_devices_finds_ble_sensors_with_their_placement() -> None:
     assert got[b.name].placement == "right_foot"
     assert all(f.kind == "ble" and f.rssi_dbm is not None and f.url == f"ble://{f.name}"
                for f in found)
+
+
+def test_another_sensor_of_the_same_name_after_a_reconnect_is_refused() -> None:
+    """The link drops; while it is down another sensor advertises under the same name: the
+    session refuses it (uid check) with one line, and keeps what came before."""
+    from stridecore.device import DeviceError, DeviceSession
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        async with VirtualRadio() as radio:
+            scanner, client = radio.bleak_backends()
+            t0 = loop.time()
+            first = await BumbleSimSensor(
+                "sim://?placement=left_foot&motion=still&odr=104&uid=FIRST001"
+                "&disconnect=3:30", radio, t0_s=t0, name="SCFOOT").start()
+            tr = BleTransport("ble://SCFOOT?scan_timeout=2", scanner_backend=scanner,
+                              client_backend=client)
+            session = DeviceSession(tr, key="left_foot")
+
+            impostor = BumbleSimSensor("sim://?placement=left_foot&motion=still&odr=104"
+                                       "&uid=OTHER002", radio, t0_s=t0, name="SCFOOT")
+
+            async def swap():
+                await asyncio.sleep(4.0)  # the first one is gone; an impostor takes the name
+                await first.stop()
+                await impostor.start()
+
+            swapping = loop.create_task(swap())
+            with pytest.raises(DeviceError, match="a different sensor answered"):
+                await session.run(20.0)
+            await swapping
+            await impostor.stop()
+            return session
+
+    s = run_virtual(main())
+    smp, _ = s.stream.all_samples()
+    assert len(smp) > 0.8 * 104 * 3  # the first three seconds are kept

@@ -9,7 +9,11 @@ import itertools
 from typing import Any
 
 import pytest
-from bleak.exc import BleakError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakError,
+)
 
 from stridecore.clock import run_virtual
 from stridecore.testing.ble_bumble import BumbleSensor, VirtualRadio
@@ -118,6 +122,16 @@ def test_bad_links_are_one_line_errors():
 
             with pytest.raises(TransportError, match="Bluetooth adapter not available"):
                 await transport(radio, "ble://SCOK", scanner=NoAdapter).open()
+
+            # the adapter is off
+            class Off(scanner):
+                async def start(self) -> None:
+                    raise BleakBluetoothNotAvailableError(
+                        "Bluetooth is turned off", BleakBluetoothNotAvailableReason.POWERED_OFF)
+
+            with pytest.raises(TransportError, match=r"^ble://SCOK: Bluetooth is not available "
+                               r"\(Bluetooth is turned off; powered off\)$"):
+                await transport(radio, "ble://SCOK", scanner=Off).open()
 
             # an MTU too small for one data frame
             class TinyMtu(client):

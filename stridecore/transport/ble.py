@@ -42,6 +42,14 @@ def _one_line(e: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+def _not_available(e: BleakBluetoothNotAvailableError) -> str:
+    """bleak's message and reason (off, no radio, permission denied) in words."""
+    msg = " ".join(str(e.args[0]).split()) if e.args else ""
+    reason = getattr(e.args[1], "name", "") if len(e.args) > 1 else ""
+    reason = reason.lower().replace("_", " ")
+    return "; ".join(x for x in (msg, reason) if x) or type(e).__name__
+
+
 def parse_ble_url(url: str) -> tuple[str, dict[str, float]]:
     """``(name or address, options)`` of a ``ble://`` URL; :class:`TransportError` (one line)
     for a missing target or unknown or bad options."""
@@ -151,7 +159,7 @@ class BleTransport(Transport):
                 match, timeout=timeout, backend=self._scanner_backend)
         except BleakBluetoothNotAvailableError as e:
             raise TransportError(f"{self.name}: Bluetooth is not available "
-                                 f"({_one_line(e)})") from None
+                                 f"({_not_available(e)})") from None
         except (BleakError, OSError) as e:
             raise TransportError(f"{self.name}: Bluetooth adapter not available "
                                  f"({_one_line(e)})") from None
@@ -207,7 +215,7 @@ async def scan(timeout_s: float = 5.0, *, scanner_backend: type | None = None
                                             service_uuids=[SERVICE_UUID],
                                             backend=scanner_backend)
     except BleakBluetoothNotAvailableError as e:
-        raise TransportError(f"Bluetooth is not available ({_one_line(e)})") from None
+        raise TransportError(f"Bluetooth is not available ({_not_available(e)})") from None
     except (BleakError, OSError) as e:
         raise TransportError(f"Bluetooth adapter not available ({_one_line(e)})") from None
     out = []
