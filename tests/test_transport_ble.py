@@ -142,6 +142,25 @@ def test_bad_links_are_one_line_errors():
             with pytest.raises(TransportError, match=r"ATT MTU 23 is too small"):
                 await transport(radio, "ble://SCOK?scan_timeout=2", client=TinyMtu).open()
 
+            # a backend that knows the MTU only when asked (BlueZ: _acquire_mtu)
+            class AskFirst(client):
+                asked = False
+
+                @property
+                def mtu_size(self) -> int:
+                    return 247 if self.asked else 23
+
+                async def _acquire_mtu(self) -> None:
+                    self.asked = True
+
+            await ok.wait_disconnected()
+            if not ok.is_advertising:
+                await ok.start_advertising()
+            t = transport(radio, "ble://SCOK?scan_timeout=2", client=AskFirst)
+            await t.open()
+            assert t.mtu == 247
+            await t.close()
+
             # the connection itself refused (the sensor advertises again after the last try)
             await ok.wait_disconnected()
             if not ok.is_advertising:

@@ -117,6 +117,12 @@ class BleTransport(Transport):
             if client.services.get_service(SERVICE_UUID) is None:
                 raise TransportError(f"{self.name}: the device does not offer the stridecore "
                                      f"service {SERVICE_UUID} (another kind of device?)")
+            # BlueZ reports 23 until asked: bleak's documented way is its backend's
+            # _acquire_mtu() (an AcquireWrite/AcquireNotify round trip) after connecting
+            acquire = getattr(getattr(client, "_backend", None), "_acquire_mtu", None)
+            if acquire is not None:
+                with contextlib.suppress(Exception):
+                    await acquire()
             mtu = int(client.mtu_size)
             if mtu - ATT_HEADER < MIN_FRAME:
                 raise TransportError(f"{self.name}: ATT MTU {mtu} is too small for one data "
