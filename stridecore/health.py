@@ -10,6 +10,7 @@ import numpy as np
 
 from firmware_protocol import Batch, SampleFlag, StreamDecoder
 from firmware_protocol.messages import Config, DeviceStatus, Info, Reply
+from stridecore.dsp.kernels.health import block_stats
 from stridecore.schema import Placement
 
 G = 9.80665
@@ -42,8 +43,6 @@ class StreamHealth:
         self.data_frames += len(batch.frames)
         self.gaps += len(batch.gaps)
         if len(s):
-            from stridecore.dsp.kernels.health import block_stats
-
             pa, pg, nb, nl, nc = block_stats(
                 s.acc_mps2, s.gyr_radps, s.flags, np.uint8(SampleFlag.BACKLOG),
                 np.uint8(SampleFlag.LATE),

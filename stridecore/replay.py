@@ -61,34 +61,20 @@ class _Pending:
 
     def take(self, safe_s: float) -> tuple[np.ndarray, np.ndarray, bytes, list] | None:
         """Received units before ``safe_s`` (all if inf) and the sent units among them."""
-        if not self.t:
-            if self.tx and safe_s == np.inf:
-                tx, self.tx = self.tx, []
-                return np.zeros(0), np.zeros(0, np.int64), b"", [(0, u) for _, _, u in tx]
-            return None
-        t = np.concatenate(self.t) if len(self.t) > 1 else self.t[0]
-        order = (np.concatenate(self.order) if len(self.order) > 1 else self.order[0]) \
-            if self.tx else None
-        ends = np.concatenate(self.ends) if len(self.ends) > 1 else self.ends[0]
+        t, order, ends = _cat(self.t, np.float64), _cat(self.order), _cat(self.ends)
         data = b"".join(self.data)
         late = np.flatnonzero(t >= safe_s)
-        n = int(late[0]) if late.size else len(t)
-        if n < len(t):  # keep the rest (units come in time order per channel)
-            cut = int(ends[n - 1]) if n else 0
-            if order is None:
-                order = np.concatenate(self.order) if len(self.order) > 1 else self.order[0]
-            self.t, self.order = [t[n:]], [order[n:]]
-            self.ends, self.data = [ends[n:] - cut], [data[cut:]]
-            self.nbytes = len(data) - cut
-            t, order, ends, data = t[:n], order[:n], ends[:n], data[:cut]
-        else:
-            self.t, self.order, self.ends, self.data = [], [], [], []
-            self.nbytes = 0
+        n = int(late[0]) if late.size else len(t)  # units come in time order per channel
+        cut = int(ends[n - 1]) if n else 0
+        rest = n < len(t)  # kept for later
+        self.t, self.order = ([t[n:]], [order[n:]]) if rest else ([], [])
+        self.ends, self.data = ([ends[n:] - cut], [data[cut:]]) if rest else ([], [])
+        self.nbytes = len(data) - cut
+        t, order, ends, data = t[:n], order[:n], ends[:n], data[:cut]
         tx, keep = [], []
         for tt, o, u in self.tx:
-            if tt < safe_s:
-                k = int(np.count_nonzero((t < tt) | ((t == tt) & (order < o))))
-                tx.append((k, u))
+            if tt < safe_s:  # after the received units before it (ties: in file order)
+                tx.append((int(np.count_nonzero((t < tt) | ((t == tt) & (order < o)))), u))
             else:
                 keep.append((tt, o, u))
         self.tx = keep
@@ -96,6 +82,12 @@ class _Pending:
         if not n and not tx:
             return None
         return t, ends, data, tx
+
+
+def _cat(parts: list[np.ndarray], dtype=np.int64) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 Block = tuple[str, np.ndarray, np.ndarray, bytes, list[tuple[int, Unit]]]

@@ -11,6 +11,7 @@ it received — so live and replay cannot differ.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,18 +137,12 @@ class DeviceStream:
         batch = dec.feed(unit.data) if self.framing == "cobs" else dec.feed_packet(unit.data)
         return self._take(batch, np.array([unit.t_host_s]), np.array([base + len(unit.data)]))
 
-    def on_rx_many(self, units: list[Unit], tx: list[tuple[int, Unit]] = ()) -> Received:
-        """Several received units at once, with the units the host sent meanwhile (``tx``:
-        ``(k, unit)``, sent after ``k`` of ``units`` had arrived): the same result as
-        :meth:`on_rx` and :meth:`on_tx` one by one in that order."""
-        t = np.fromiter((u.t_host_s for u in units), np.float64, len(units))
-        ends = np.cumsum(np.fromiter((len(u.data) for u in units), np.int64, len(units)))
-        return self.on_rx_block(t, ends, b"".join(u.data for u in units), tx)
-
     def on_rx_block(self, t_host_s: np.ndarray, ends: np.ndarray, data: bytes,
                     tx: list[tuple[int, Unit]] = ()) -> Received:
         """Received units given as one buffer (replay): unit ``i`` is ``data[ends[i-1]:
-        ends[i]]``, received at ``t_host_s[i]``; ``tx`` as in :meth:`on_rx_many`.
+        ends[i]]``, received at ``t_host_s[i]``, with the units the host sent meanwhile (``tx``:
+        ``(k, unit)``, sent after ``k`` of the received units had arrived): the same result as
+        :meth:`on_rx` and :meth:`on_tx` one by one in that order.
 
         Decoded in one go; each frame's ``end_byte`` tells which unit delivered it, so samples
         are still put on the host clock with the clock map as it was before their unit, and
@@ -196,37 +191,30 @@ class DeviceStream:
         live_no = live["frame_no"]
         got = Received(batch, np.zeros(0))
         parts: list[np.ndarray] = []  # host times of the samples, per stretch
-        pieces: list[tuple[int, int, np.ndarray]] = []  # stretches for the pipeline, their maps
-        feed_from = 0 if self.feed is not None else -1  # where the pipeline's samples begin
+        # stretches the pipeline gets (from where it started), with their clock mappings
+        pieces: list[tuple[int, int, np.ndarray]] = []
         pos = 0
         tx = list(tx_probes)
-        if replies:
-            at = np.searchsorted(unit_end, [m.end_byte for m in replies])
-            at = np.minimum(at, max(len(unit_end) - 1, 0))
-            cut = 0
-            while cut < len(replies):
-                k = int(at[cut])
-                last = cut
-                while last < len(replies) and at[last] == k:
-                    last += 1
-                nfr = int(np.searchsorted(fr["end_byte"], unit_end[k], side="right")) \
-                    if len(unit_end) else len(fr)
-                stop = int(batch.sample_start[nfr]) if nfr < len(fr) else len(s)
-                pos = self._segment(s, pos, stop, parts, pieces)
-                while tx and tx[0][1] <= k:  # sent before unit k arrived
-                    token, _, t_send = tx.pop(0)
-                    self._probes[token] = t_send
-                t_recv = float(t_units[k]) if len(t_units) else float("nan")
-                for m in replies[cut:last]:
-                    got.replies.append(m.body)
-                    self._reply(m, t_recv, live_no, live["t_us"])
-                if self.feed is None and self.want_pipeline:
-                    self._start_pipeline()
-                    feed_from = pos if self.feed is not None else -1
-                cut = last
+        at = np.minimum(np.searchsorted(unit_end, [m.end_byte for m in replies]),
+                        max(len(unit_end) - 1, 0)).tolist()
+        for k, group in itertools.groupby(zip(at, replies, strict=True), key=lambda x: x[0]):
+            # the samples of the units up to k first, with the clock as it was
+            nfr = int(np.searchsorted(fr["end_byte"], unit_end[k], side="right")) \
+                if len(unit_end) else len(fr)
+            stop = int(batch.sample_start[nfr]) if nfr < len(fr) else len(s)
+            pos = self._segment(s, pos, stop, parts, pieces)
+            while tx and tx[0][1] <= k:  # sent before unit k arrived
+                token, _, t_send = tx.pop(0)
+                self._probes[token] = t_send
+            t_recv = float(t_units[k]) if len(t_units) else float("nan")
+            for _, m in group:
+                got.replies.append(m.body)
+                self._reply(m, t_recv, live_no, live["t_us"])
+            if self.feed is None and self.want_pipeline:
+                self._start_pipeline()
         self._segment(s, pos, len(s), parts, pieces)
         if pieces:
-            self._feed(s, feed_from, pieces, got)
+            self._feed(s, pieces, got)
         for token, _, t_send in tx:
             self._probes[token] = t_send
         if live.size and live_no[-1] > self._last_dev_no:
@@ -252,10 +240,12 @@ class DeviceStream:
             pieces.append((pos, stop, self.clock.mapping()))
         return stop
 
-    def _feed(self, s: Samples, start: int, pieces: list, got: Received) -> None:
-        """The pipeline gets ``s[start:]`` in one go (its results do not depend on the
-        blocks); each event's times go to the host clock with the map of the stretch whose
-        sample emitted it — what feeding stretch by stretch would have given."""
+    def _feed(self, s: Samples, pieces: list, got: Received) -> None:
+        """The pipeline gets the samples of ``pieces`` (from where it started to the end) in
+        one go (its results do not depend on the blocks); each event's times go to the host
+        clock with the map of the stretch whose sample emitted it — what feeding stretch by
+        stretch would have given."""
+        start = pieces[0][0]
         sub = s if start == 0 else s[start:]
         keep = self.feed.select(sub)
         fed = sub if keep is None else sub[keep]

@@ -286,6 +286,24 @@ def _envelope_slope(px: np.ndarray, pc: np.ndarray, lo: int, hi: int, hx: np.nda
 
 
 @njit
+def _offsets(slope: float, lx: np.ndarray, lc: np.ndarray, n_l: int, ux: np.ndarray,
+             uc: np.ndarray, n_u: int) -> tuple[float, float]:
+    """The highest offset b of a line of ``slope`` below the upper hull and the lowest above
+    the lower hull (the band of lines of that slope)."""
+    hi = uc[0] - slope * ux[0]
+    for k in range(1, n_u):
+        b = uc[k] - slope * ux[k]
+        if b < hi:
+            hi = b
+    lo = lc[0] - slope * lx[0]
+    for k in range(1, n_l):
+        b = lc[k] - slope * lx[k]
+        if b > lo:
+            lo = b
+    return hi, lo
+
+
+@njit
 def _polygon(lx: np.ndarray, lc: np.ndarray, n_l: int, ux: np.ndarray, uc: np.ndarray,
              n_u: int, max_slope: float, w: np.ndarray) -> int:
     """Lines ``c = d·x + b`` above the hull (lx, lc)[:n_l] and below (ux, uc)[:n_u] with
@@ -322,16 +340,7 @@ def _polygon(lx: np.ndarray, lc: np.ndarray, n_l: int, ux: np.ndarray, uc: np.nd
             n += 1
     first, last = -1, -1
     for i in range(n):
-        hi = uc[0] - d[i] * ux[0]
-        for k in range(1, n_u):
-            b = uc[k] - d[i] * ux[k]
-            if b < hi:
-                hi = b
-        lo = lc[0] - d[i] * lx[0]
-        for k in range(1, n_l):
-            b = lc[k] - d[i] * lx[k]
-            if b > lo:
-                lo = b
+        hi, lo = _offsets(d[i], lx, lc, n_l, ux, uc, n_u)
         g[i] = hi - lo
         if g[i] >= 0:
             if first < 0:
@@ -354,17 +363,7 @@ def _polygon(lx: np.ndarray, lc: np.ndarray, n_l: int, ux: np.ndarray, uc: np.nd
         nv += 1
     b_hi, b_lo = w[_POLY_HI], w[_POLY_LO]
     for i in range(nv):
-        hi = uc[0] - v[i] * ux[0]
-        for k in range(1, n_u):
-            b = uc[k] - v[i] * ux[k]
-            if b < hi:
-                hi = b
-        lo = lc[0] - v[i] * lx[0]
-        for k in range(1, n_l):
-            b = lc[k] - v[i] * lx[k]
-            if b > lo:
-                lo = b
-        b_hi[i], b_lo[i] = hi, lo
+        b_hi[i], b_lo[i] = _offsets(v[i], lx, lc, n_l, ux, uc, n_u)
     return nv
 
 
