@@ -113,6 +113,13 @@ class Cue(StrEnum):
     PUSH_OFF = "push_off"  # "Generate a tiny push-off after each foot-strike"
     SOFTER_LANDING = "softer_landing"  # impact (tibial acceleration) feedback
     PRAISE = "praise"  # a corrected fault, said rarely
+    # system cues: said outside the form-cue spacing rules
+    SENSOR_LOST = "sensor_lost"  # a sensor's link dropped
+    SENSOR_BACK = "sensor_back"  # it came back
+    LOW_BATTERY = "low_battery"  # a sensor reported a low battery
+    SENSOR_SLIPPED = "sensor_slipped"  # the mounting changed: check the strap
+    SNOOZED = "snoozed"  # the sensor's button was pressed: form cues paused
+    RESUMED = "resumed"  # form cues back after the snooze
 
 
 @dataclass(frozen=True)
