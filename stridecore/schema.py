@@ -257,7 +257,9 @@ STEPS = Table(
      C("mount_changed", "bool", "", "the sensor's mounting changed (slipped) before this step"),
      C("toe_off_speed_mps", "float64", "m/s",
        "foot forward speed at toe-off relative to flat-foot (a foot sensor's push-off proxy)"),
-     C("t_emit_s", "float64", "s", "stream time at which the pipeline emitted this record")),
+     C("t_emit_s", "float64", "s", "stream time at which the pipeline emitted this record"),
+     C("t_recv_s", "float64", "s", "host time the data that completed this record arrived "
+       "(live and replay; empty offline)")),
 )
 
 TRUTH = Table(

@@ -32,6 +32,7 @@ from stridecore.health import StreamHealth
 from stridecore.pipeline import Output, Pipeline
 from stridecore.report.steps_summary import StepsSummary
 from stridecore.schema import Placement
+from stridecore.shin_pipeline import pipeline_for
 from stridecore.timesync import ClockMap, TimeSyncParams, to_host_s_rows
 from stridecore.transport.base import Unit
 
@@ -214,7 +215,7 @@ class DeviceStream:
                 self._start_pipeline()
         self._segment(s, pos, len(s), parts, pieces)
         if pieces:
-            self._feed(s, pieces, got)
+            self._feed(s, pieces, got, self._recv_times(batch, t_units, unit_end))
         for token, _, t_send in tx:
             self._probes[token] = t_send
         if live.size and live_no[-1] > self._last_dev_no:
@@ -240,11 +241,24 @@ class DeviceStream:
             pieces.append((pos, stop, self.clock.mapping()))
         return stop
 
-    def _feed(self, s: Samples, pieces: list, got: Received) -> None:
+    @staticmethod
+    def _recv_times(batch: Batch, t_units: np.ndarray, unit_end: np.ndarray) -> np.ndarray:
+        """Host time (s) each sample of ``batch`` became available: the arrival of the unit
+        holding the end of its frame (NaN at the end of the stream)."""
+        n = len(batch.samples)
+        fr = batch.frames
+        if not len(t_units) or not len(fr):
+            return np.full(n, np.nan)
+        unit = np.minimum(np.searchsorted(unit_end, fr["end_byte"]), len(t_units) - 1)
+        counts = np.diff(np.append(batch.sample_start, n))
+        return np.repeat(np.asarray(t_units, np.float64)[unit], counts)
+
+    def _feed(self, s: Samples, pieces: list, got: Received, t_recv: np.ndarray) -> None:
         """The pipeline gets the samples of ``pieces`` (from where it started to the end) in
         one go (its results do not depend on the blocks); each event's times go to the host
         clock with the map of the stretch whose sample emitted it — what feeding stretch by
-        stretch would have given."""
+        stretch would have given. ``t_recv``: arrival time of each sample of ``s``; an event's
+        ``t_recv_s`` is that of the sample that completed it."""
         start = pieces[0][0]
         sub = s if start == 0 else s[start:]
         keep = self.feed.select(sub)
@@ -252,13 +266,15 @@ class DeviceStream:
         out = self.feed.pipeline.process(fed)
         if out.n_steps or out.n_ics:
             piece = np.repeat(np.arange(len(pieces)), [b - a for a, b, _ in pieces])
+            recv = t_recv[start:]
             if keep is not None:
                 piece = piece[keep]
+                recv = recv[keep]
             t_fed = fed.t_device_us * 1e-6 + self.feed.pipeline.time_offset_s
             if out.n_steps:
-                self._to_host(out.steps, t_fed, piece, pieces)
+                self._to_host(out.steps, t_fed, piece, pieces, recv)
             if out.n_ics:
-                self._to_host(out.ics, t_fed, piece, pieces)
+                self._to_host(out.ics, t_fed, piece, pieces, recv)
                 self.ics.append(out.ics)
         self.steps.add(out)
         got.outputs.append(out)
@@ -289,27 +305,29 @@ class DeviceStream:
             self._last_dev_us, self._last_dev_no = float(b.t_us), int(m.frame_no)
 
     def _to_host(self, table: dict, t_fed_s: np.ndarray, piece: np.ndarray,
-                 pieces: list) -> None:
+                 pieces: list, t_recv: np.ndarray) -> None:
         """Event times of a pipeline table (device clock, s) → host clock (s since the
         session start), with the map as it was when each event was emitted (causal: live and
         replay agree). ``t_fed_s``: the pipeline's time of each sample fed, ``piece``: the
-        stretch it came in."""
+        stretch it came in, ``t_recv``: when it arrived (host s), which becomes the event's
+        ``t_recv_s``."""
         j = np.minimum(np.searchsorted(t_fed_s, table["t_emit_s"]), len(t_fed_s) - 1)
         which = piece[j]
-        cols = [c for c in table if c.startswith("t_") and c.endswith("_s")]
+        cols = [c for c in table if c.startswith("t_") and c.endswith("_s") and c != "t_recv_s"]
         x = np.stack([np.asarray(table[c], np.float64) for c in cols], axis=1) * 1e6
         maps = np.stack([pieces[k][2] for k in which.tolist()])
         host = to_host_s_rows(maps, x) - self.t0_host_s
         for i, c in enumerate(cols):
             table[c] = host[:, i].copy()
+        table["t_recv_s"] = t_recv[j] - self.t0_host_s
 
     def _start_pipeline(self) -> None:
         if self.info is None or self.config is None:
             return
         placement = Placement.from_device_code(self.info.placement)
-        if placement is None or not placement.value.endswith("foot"):
-            return  # shin, thigh and pelvis pipelines join here when they exist
-        self.feed = LiveFeed(Pipeline(float(self.config.odr_hz), placement))
+        pipe = None if placement is None else pipeline_for(float(self.config.odr_hz), placement)
+        if pipe is not None:  # thigh and pelvis sensors: joined with others (knee), later
+            self.feed = LiveFeed(pipe)
 
     # ------------------------------------------------------------------ results
     @property
