@@ -90,15 +90,19 @@ class LinkLog:
 
 class DeviceSession:
     """One sensor over one transport. ``key`` names it in recordings and reports;
-    ``on_received`` sees what each received unit produced (live displays, coaching)."""
+    ``on_received`` sees what each received unit produced (live displays, coaching);
+    ``on_link(session, kind, t_host_s)`` each link event the recorder gets (connect,
+    disconnect, resumed, streaming, end)."""
 
     def __init__(self, transport: Transport, *, key: str | None = None,
                  params: SessionParams | None = None, recorder: RecordingWriter | None = None,
                  pipeline: bool = True, keep_samples: bool = True,
                  t0_host_s: float = 0.0,
-                 on_received: Callable[[DeviceSession, Received], None] | None = None) -> None:
+                 on_received: Callable[[DeviceSession, Received], None] | None = None,
+                 on_link: Callable[[DeviceSession, str, float], None] | None = None) -> None:
         self.transport = transport
         self.on_received = on_received
+        self.on_link = on_link
         self.p = params or SessionParams()
         self.key = key or f"dev_{id(self) & 0xFFFF:04x}"
         self.recorder = recorder
@@ -216,6 +220,8 @@ class DeviceSession:
     def _event(self, kind: str, t: float, **fields: object) -> None:
         if self.recorder is not None:
             self.recorder.link_event(self.key, t, kind, **fields)
+        if self.on_link is not None:
+            self.on_link(self, kind, t)
 
     async def _handshake(self, resume: bool) -> dict:
         """GET_INFO (and the uid check), the configuration, START; on a first connection the

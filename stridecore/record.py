@@ -64,7 +64,9 @@ async def record_session(urls: list[str], out: Path | None = None, *,
                          duration_s: float | None = None, stop: asyncio.Event | None = None,
                          meta: dict | None = None, params: SessionParams | None = None,
                          pipeline: bool = True, keep_samples: bool = True,
-                         on_received: Callable | None = None) -> SessionRun:
+                         on_received: Callable | None = None,
+                         on_link: Callable | None = None, on_start: Callable | None = None,
+                         on_end: Callable | None = None) -> SessionRun:
     """Stream every URL until ``duration_s`` or ``stop``; record into ``out`` when given.
 
     A sensor that cannot be reached or does not answer at the start ends the whole session
@@ -75,7 +77,8 @@ async def record_session(urls: list[str], out: Path | None = None, *,
     keys = [device_key(u, taken) for u in urls]
     return await record_transports(transports, keys, out, duration_s=duration_s, stop=stop,
                                    meta=meta, params=params, pipeline=pipeline,
-                                   keep_samples=keep_samples, on_received=on_received)
+                                   keep_samples=keep_samples, on_received=on_received,
+                                   on_link=on_link, on_start=on_start, on_end=on_end)
 
 
 async def record_transports(transports: list[Transport], keys: list[str],
@@ -84,8 +87,14 @@ async def record_transports(transports: list[Transport], keys: list[str],
                             params: SessionParams | None = None, pipeline: bool = True,
                             keep_samples: bool = True,
                             on_received: Callable | None = None,
-                            t0_epoch_ns: int | None = None) -> SessionRun:
-    """:func:`record_session` for transports already made (not opened)."""
+                            t0_epoch_ns: int | None = None,
+                            on_link: Callable | None = None,
+                            on_start: Callable | None = None,
+                            on_end: Callable | None = None) -> SessionRun:
+    """:func:`record_session` for transports already made (not opened). ``on_start(run,
+    writer)`` is called once the sessions exist (writer None without ``out``), ``on_end(run,
+    writer)`` after they all ended, before the file is closed (for what a caller adds to the
+    recording, e.g. the cue log)."""
     from stridecore.transport.sim import SimTransport
 
     loop = asyncio.get_running_loop()
@@ -105,7 +114,7 @@ async def record_transports(transports: list[Transport], keys: list[str],
     run = SessionRun(path=out)
     run.sessions = [DeviceSession(tr, key=k, params=params, recorder=writer,
                                   pipeline=pipeline, keep_samples=keep_samples, t0_host_s=t0,
-                                  on_received=on_received)
+                                  on_received=on_received, on_link=on_link)
                     for k, tr in zip(keys, transports, strict=True)]
     stop = stop or asyncio.Event()
 
@@ -123,14 +132,20 @@ async def record_transports(transports: list[Transport], keys: list[str],
 
     tick_task = loop.create_task(ticker()) if writer is not None else None
     try:
+        if on_start is not None:
+            on_start(run, writer)
         await asyncio.gather(*(one(s) for s in run.sessions))
     finally:
         if tick_task is not None:
             tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tick_task
-        if writer is not None:
-            writer.close()
+        try:
+            if on_end is not None:
+                on_end(run, writer)
+        finally:
+            if writer is not None:
+                writer.close()
     return run
 
 

@@ -22,6 +22,8 @@ from firmware_protocol.frame import FrameType
 from firmware_protocol.messages import (
     Command,
     Config,
+    DeviceStatus,
+    Event,
     Info,
     Reply,
     StartReply,
@@ -117,6 +119,9 @@ class DeviceStream:
         self.t_host: list[np.ndarray] = []
         self.ics: list[dict] = []
         self.gaps: list[Gap] = []  # every gap the decoder reported (some filled later)
+        #: STATUS and EVENT messages with the host time (s since the session start) the unit
+        #: that completed them arrived: battery, button presses (coaching's system cues)
+        self.telemetry: list[tuple[float, DeviceStatus | Event]] = []
         self._probes: dict[int, float] = {}  # TIME_SYNC token -> host send time
         #: completed probes: (token, t_send_s, t_recv_s, t_dev_rx_us, t_dev_tx_us)
         self.probes: list[tuple[int, float, float, int, int]] = []
@@ -188,6 +193,12 @@ class DeviceStream:
         self.gaps += batch.gaps
         s, fr = batch.samples, batch.frames
         replies = [m for m in batch.messages if isinstance(m.body, Reply)]
+        tele = [m for m in batch.messages if isinstance(m.body, DeviceStatus | Event)]
+        if tele and len(t_units):
+            at_t = np.minimum(np.searchsorted(unit_end, [m.end_byte for m in tele]),
+                              len(t_units) - 1)
+            self.telemetry += [(float(t_units[k]) - self.t0_host_s, m.body)
+                               for k, m in zip(at_t.tolist(), tele, strict=True)]
         live = fr[fr["type"] == FrameType.IMU6]
         live_no = live["frame_no"]
         got = Received(batch, np.zeros(0))

@@ -1,6 +1,8 @@
 """``sim://`` URLs: a simulated sensor described in one string, like pyserial's URL handlers.
 
 ``sim://?transport=ble&placement=left_foot&odr=833&drop=0.01&disconnect=4:1.5,20:3&seed=7``
+(``button=30,95``: button presses at those true times, s; ``battery_low=600``: the battery
+reads low from then on)
 
 :func:`parse_sim_url` gives the device (:class:`SimSensorParams`); :class:`SimTransport` is the
 link on an asyncio loop, with host-side options ``tick``, ``motion``, ``profile`` and
@@ -77,7 +79,8 @@ _FAULTS = {
 }
 _PLACEMENT_UIDS = {1: b"SIMLFOOT", 2: b"SIMRFOOT", 3: b"SIMLSHIN", 4: b"SIMRSHIN",
                    5: b"SIMLTHGH", 6: b"SIMRTHGH", 7: b"SIMPELVS"}
-KNOWN = sorted([*_PARAMS, *_FAULTS, "disconnect", "transport", "placement", "uid",
+KNOWN = sorted([*_PARAMS, *_FAULTS, "disconnect", "button", "battery_low", "transport",
+                "placement", "uid",
                 "tick", "motion", "profile", "session_seed", "run_s"])
 
 
@@ -97,6 +100,10 @@ def parse_sim_url(url: str, base: SimSensorParams | None = None) -> SimSensorPar
             faults[_FAULTS[key]] = _float(key, v, 0.0, 1.0)
         elif key == "disconnect":
             faults["disconnects_s"] = _disconnects(v)
+        elif key == "button":
+            kw["button_s"] = tuple(_float(key, x, 0.0) for x in filter(None, v.split(",")))
+        elif key == "battery_low":
+            kw["battery_low_s"] = _float(key, v, 0.0)
         elif key == "transport":
             if v not in ("serial", "ble"):
                 raise SimUrlError(f"sim:// transport={v!r}: expected serial or ble")

@@ -33,6 +33,8 @@ from firmware_protocol.messages import (
     DevicePlacement,
     DeviceStatus,
     Empty,
+    Event,
+    EventKind,
     Info,
     PayloadError,
     ReadBacklog,
@@ -95,6 +97,8 @@ class SimSensorParams:
     status_period_s: float = 1.0
     backlog_capacity_s: float = 120.0
     battery_mv: int = 3950
+    battery_low_s: float = math.inf  # true time from which STATUS reports a low battery
+    button_s: tuple[float, ...] = ()  # true times of button presses (EVENT frames)
     motion_block_s: float = 0.25  # the motion source is evaluated this far ahead (cost/call)
     seed: int = 0
     faults: Faults = field(default_factory=Faults)
@@ -365,7 +369,11 @@ class SimDevice:
         if self.p.capabilities & Capability.BACKLOG and self._next_sent < self._next_idx:
             flags |= StatusFlag.BACKLOG_AVAILABLE
         mtu = self.p.mtu if self.p.framing == "packet" else 0
-        return DeviceStatus(int(self.device_us(t_s)), self.p.battery_mv, 87, int(flags),
+        battery_mv, soc = self.p.battery_mv, 87
+        if t_s >= self.p.battery_low_s:
+            flags |= StatusFlag.LOW_BATTERY
+            battery_mv, soc = 3400, 8
+        return DeviceStatus(int(self.device_us(t_s)), battery_mv, soc, int(flags),
                             self._fifo_overruns, self._tx_drops, mtu, 3150)
 
     def _send(self, ftype: int, payload: bytes, t_s: float) -> None:
@@ -410,6 +418,8 @@ class SimDevice:
             return
         while True:
             events = [a for a, _ in self.p.faults.disconnects_s if self._t_now < a <= t_s]
+            presses = [b for b in self.p.button_s if self._t_now < b <= t_s]
+            events += presses
             if self._streaming and self._stream_mask & StreamMask.STATUS \
                     and self._next_status <= t_s:
                 events.append(self._next_status)
@@ -420,6 +430,11 @@ class SimDevice:
                 self._sample_until(t_ev)
             if not self.link_up(t_ev):
                 self._streaming = False  # notifications stop with the link; sampling goes on
+            elif t_ev in presses:
+                if self._streaming:  # a press while nobody listens is lost
+                    ev = Event(int(self.device_us(t_ev)), int(self._next_idx),
+                               int(EventKind.BUTTON), 1)
+                    self._send(FrameType.EVENT, ev.pack(), t_ev + self.p.tx_latency_s)
             elif self._streaming and t_ev == self._next_status:
                 st = self._status(t_ev)
                 self._clipped_since_status = False
