@@ -363,6 +363,155 @@ def record(
 
 
 @app.command()
+def live(
+    urls: Annotated[list[str] | None, typer.Argument(
+        help="Sensor URLs (sim://?..., serial:///dev/ttyACM0, ble://NAME); default: the "
+             "built-in simulated runner with foot and shin sensors on both legs.")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many "
+                                                   "seconds (default: Ctrl-C; 90 s for the "
+                                                   "built-in run).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Session recording (.mcap); "
+                                             "default runs/live-<time>.mcap.")] = None,
+    audio: Annotated[str, typer.Option(help="default (the sound device; a WAV file next to "
+                                       "the recording when there is none), null, console or "
+                                       "wav:PATH.")] = "default",
+    latency_ms: Annotated[float, typer.Option(min=0.0, max=2000.0, help="Output latency of "
+                                              "the earphones (Bluetooth adds 150-250 ms).")
+                          ] = 0.0,
+    speed: Annotated[float, typer.Option(min=0.0, help="sim:// only: times real time; 0 = as "
+                                         "fast as possible (audio then goes to a WAV file).")
+                     ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
+                       ] = False,
+) -> None:
+    """Coach live: sensors -> pipelines -> cue engine -> spoken cues, with a compact live view
+    (cadence, landing mix, knee measure, grade, last cue); records the session (wire units,
+    steps and the cue log) into one MCAP file."""
+    import asyncio
+    import signal
+    import time as _time
+
+    import numpy as np
+
+    from stridecore.audio import AudioDeviceError, CuePlayer, open_sink
+    from stridecore.live import (
+        DEFAULT_LIVE_S,
+        DEFAULT_URLS,
+        cue_log_csv,
+        latencies_ms,
+        live_session,
+    )
+    from stridecore.transport import TransportError, open_url, scheme_of
+
+    url_list = list(urls or DEFAULT_URLS)
+    if not urls and duration is None:
+        duration = DEFAULT_LIVE_S
+    if speed != 1.0 and any(scheme_of(u) != "sim" for u in url_list):
+        raise UserError("--speed applies to sim:// sensors only")
+    if speed == 0 and duration is None:
+        raise UserError("--speed 0 needs --duration")
+    if out is None:
+        out = Path("runs") / _time.strftime("live-%Y%m%d-%H%M%S.mcap")
+        out.parent.mkdir(exist_ok=True)
+    if out.exists():
+        raise UserError(f"{out} exists; choose another --out")
+    try:
+        for u in url_list:
+            open_url(u)
+    except TransportError as e:
+        raise UserError(str(e)) from e
+    wav = out.with_suffix(".cues.wav")
+    spec = audio if speed == 1.0 or audio.startswith(("wav:", "console", "null")) \
+        else f"wav:{wav}"
+    note = ""
+    try:
+        sink = open_sink(spec)
+    except AudioDeviceError as e:
+        if audio != "default":
+            raise UserError(str(e)) from e
+        sink, spec = open_sink(f"wav:{wav}"), f"wav:{wav}"
+        note = f"no audio device ({e}); cues go to {wav}"
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    player = CuePlayer(sink, output_latency_ms=latency_ms)
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from stridecore.report.live_coach_view import live_table
+
+    console = Console(stderr=as_json)
+    if note and not as_json:
+        console.print(note)
+    shown = {"kit": False}
+
+    def on_tick(lc, t: float) -> None:
+        if lc.kit is not None and not shown["kit"]:
+            shown["kit"] = True
+            if not as_json:
+                view.console.print(lc.kit.matrix())
+        if not as_json:
+            view.update(live_table(lc, t), refresh=True)
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if speed != 0:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGINT, stop.set)
+                loop.add_signal_handler(signal.SIGTERM, stop.set)
+        return await live_session(url_list, duration_s=duration, out=out, player=player,
+                                  stop=stop, on_tick=on_tick)
+
+    import contextlib
+
+    from stridecore.clock import _run, run_at_speed
+
+    view = Live(console=console, auto_refresh=False, transient=False) if not as_json else None
+    try:
+        with view if view is not None else contextlib.nullcontext():
+            run, lc = (_run(asyncio.new_event_loop(), main()) if speed == 1.0
+                       else run_at_speed(main(), speed))
+            if view is not None and lc.run is not None:
+                view.update(live_table(lc, lc.coach.input_t_s if lc.coach else 0.0,
+                                       final=True), refresh=True)
+    except TransportError as e:
+        raise UserError(str(e)) from e
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror or e}") from e
+    finally:
+        player.close(drain=True, timeout_s=5.0)
+    lat = latencies_ms(lc) if speed == 1.0 and not spec.startswith(("wav:", "console")) else []
+    log = lc.coach.log_table() if lc.coach is not None else {}
+    spoken = [d for d in (lc.coach.decisions if lc.coach else []) if d.spoken]
+    if log:
+        cue_csv = out.with_suffix(".cues.csv")
+        cue_csv.write_bytes(cue_log_csv(log))
+    summary = {
+        "path": str(out), "audio": spec, "errors": run.errors,
+        "cues_spoken": len(spoken), "decisions": len(lc.coach.decisions) if lc.coach else 0,
+        "cues": [{"t_s": round(d.t_host_s, 3), "cue": d.cue.value, "fault": d.fault}
+                 for d in spoken],
+        "latency_ms": {"n": len(lat), "p50": round(float(np.median(lat)), 1) if lat else None,
+                       "p95": round(float(np.percentile(lat, 95)), 1) if lat else None},
+        "steps": {s.key: len(s.stream.steps_table().get("t_ic_s", ())) for s in run.sessions},
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        for d in spoken:
+            typer.echo(f"  {d.t_host_s:7.1f} s  {d.text!r:34} ({d.fault})")
+        typer.echo(f"{len(spoken)} cue(s) spoken; recorded {out} (cue log "
+                   f"{out.with_suffix('.cues.csv')}); audio: {spec}")
+        if lat:
+            typer.echo(f"cue latency (data received -> audio): p50 "
+                       f"{summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']}"
+                       f" ms over {len(lat)}")
+    if run.errors:
+        raise Failure(run.errors[0] + f" (what was received is in {out})")
+
+
+@app.command()
 def replay(
     recording: Annotated[Path, typer.Argument(help="Session recording (.mcap).")],
     speed: Annotated[float, typer.Option(min=0.0, help="Times real time; 0 = as fast as "
@@ -374,11 +523,21 @@ def replay(
     jobs: Annotated[int, typer.Option(min=0, help="Processes replaying devices side by side "
                                       "when --speed is 0 (0: one per device, up to the "
                                       "cores).")] = 0,
+    cues: Annotated[Path | None, typer.Option("--cues", help="Run the cue engine too and "
+                                              "write its cue log (CSV).")] = None,
+    audio: Annotated[Path | None, typer.Option("--audio", help="Run the cue engine too and "
+                                               "render the spoken cues into this WAV at their "
+                                               "times.")] = None,
 ) -> None:
     """Feed a recording's bytes, in order, through the same decoder, clock maps and pipeline
-    as live, and print the per-device summary and its last steps."""
+    as live, and print the per-device summary and its last steps; with --cues / --audio also
+    through the cue engine (the same log as live)."""
     from stridecore.recording import RecordingError
     from stridecore.replay import replay as run_replay
+
+    if cues is not None or audio is not None:
+        _replay_cues(recording, cues, audio, as_json)
+        return
 
     if jobs == 0:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
@@ -397,6 +556,54 @@ def replay(
         _print_replay(recording, res, steps)
     if res.reader.truncated:  # everything there was replayed; the file itself is damaged
         raise UserError(res.reader.note)
+
+
+def _replay_cues(recording: Path, cues: Path | None, audio: Path | None, as_json: bool) -> None:
+    from stridecore.audio import render_timeline
+    from stridecore.live import coach_recording, cue_log_csv, recorded_cue_log
+    from stridecore.recording import RecordingError
+
+    try:
+        coach = coach_recording(recording)
+    except RecordingError as e:
+        raise UserError(str(e)) from e
+    log = coach.log_table()
+    data = cue_log_csv(log)
+    live_log = recorded_cue_log(coach.reader) if coach.reader is not None else None
+    same = None
+    if live_log is not None and len(live_log["t_host_s"]):
+        same = cue_log_csv(live_log) == data
+    try:
+        if cues is not None:
+            cues.write_bytes(data)
+        placed = []
+        if audio is not None:
+            spoken = [(float(t), c) for t, c, s in
+                      zip(log["t_host_s"], log["cue"], log["spoken"], strict=True) if s]
+            end = max(coach.end_s, spoken[-1][0] + 3.0 if spoken else 0.0)
+            placed = render_timeline(spoken, audio, start_s=0.0, end_s=end)
+    except OSError as e:
+        raise UserError(f"cannot write: {e.strerror or e}") from e
+    n_spoken = int(sum(bool(x) for x in log["spoken"]))
+    if as_json:
+        print(json.dumps({"path": str(recording), "decisions": len(log["t_host_s"]),
+                          "spoken": n_spoken, "equals_live_log": same,
+                          "cues": str(cues) if cues else None,
+                          "audio": str(audio) if audio else None, "placed": len(placed)}))
+    else:
+        for t, c, f, s in zip(log["t_host_s"], log["text"], log["fault"], log["spoken"],
+                              strict=True):
+            if s:
+                typer.echo(f"  {t:7.1f} s  {c!r:34} ({f})")
+        typer.echo(f"{n_spoken} cue(s) spoken, {len(log['t_host_s'])} decision(s)"
+                   + ("" if same is None else
+                      f"; equal to the live session's log: {'yes' if same else 'NO'}"))
+        if cues is not None:
+            typer.echo(f"cue log: {cues}")
+        if audio is not None:
+            typer.echo(f"audio: {audio} ({len(placed)} cue(s))")
+    if coach.reader is not None and coach.reader.truncated:
+        raise UserError(coach.reader.note)
 
 
 def _print_replay(recording: Path, res, steps: int) -> None:
