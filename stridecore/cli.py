@@ -430,7 +430,7 @@ def live(
         if audio != "default":
             raise UserError(str(e)) from e
         sink, spec = open_sink(f"wav:{wav}"), f"wav:{wav}"
-        note = f"no audio device ({e}); cues go to {wav}"
+        note = f"no audio output device here: the cues go to {wav}"
     except ValueError as e:
         raise UserError(str(e)) from e
     player = CuePlayer(sink, output_latency_ms=latency_ms)

@@ -19,6 +19,8 @@ onset delay of a cue is at most about one period (plus thread scheduling).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import threading
 import wave
@@ -77,6 +79,27 @@ class Sink:
         """Stop and release the sink (the WAV sink first writes out everything queued)."""
 
 
+@contextlib.contextmanager
+def _quiet_stderr(on: bool = True):
+    """Silence file descriptor 2 (C libraries' own messages, e.g. ALSA's card probing)."""
+    if not on:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class MiniaudioSink(Sink):
     """A miniaudio playback device, mono int16, pulling from its own thread.
 
@@ -100,11 +123,12 @@ class MiniaudioSink(Sink):
         self.callbacks = 0
         self.error: BaseException | None = None
         try:
-            self._device = miniaudio.PlaybackDevice(
-                output_format=miniaudio.SampleFormat.SIGNED16, nchannels=1,
-                sample_rate=self.rate_hz, buffersize_msec=self.period_ms,
-                backends=[miniaudio.Backend.NULL] if backend == "null" else None,
-                app_name="stridecore")
+            with _quiet_stderr(backend == "default"):  # ALSA prints its probing to fd 2
+                self._device = miniaudio.PlaybackDevice(
+                    output_format=miniaudio.SampleFormat.SIGNED16, nchannels=1,
+                    sample_rate=self.rate_hz, buffersize_msec=self.period_ms,
+                    backends=[miniaudio.Backend.NULL] if backend == "null" else None,
+                    app_name="stridecore")
         except miniaudio.MiniaudioError as e:
             raise AudioDeviceError(f"cannot open the {backend} audio device ({e}); use the "
                                    "'null', 'wav:PATH' or 'console' sink instead") from e
