@@ -1,7 +1,8 @@
 """Knee flexion stage: thigh + shank IMUs → sagittal knee angle per sample.
 
 See :mod:`stridecore.dsp.kernels.knee` for the method (principal-gyro sagittal axes, skewness
-sign, one-axis complementary filters, standing / gait-prior offset) and its references.
+sign, one-axis complementary filters, standing offset or terminal-swing zero-angle update)
+and its references.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ class KneeParams:
     still_acc_mps2: float = 0.5  # ... and | |a| - g | below this ...
     still_s: float = 0.3  # ... for this long
     standing_knee_deg: float = 0.0  # knee assumed while standing (offset assumption)
-    gait_min_knee_deg: float = 6.0  # stride minimum of knee flexion assumed before standing
-    min_rise_degps: float = 2.0  # rise rate of the stride-minimum envelope
-    gait_ready_s: float = 0.5  # shank moving time of envelope tracking before the prior
     offset_smooth_s: float = 0.5  # offset EMA while standing continues
+    # without a standing period: gyro-integrated knee, zero-angle update at the end of swing
+    event_knee_deg: float = 7.0  # knee assumed at the terminal-swing extension minimum
+    event_drop_deg: float = 30.0  # extension from the running maximum that arms the event ...
+    event_rise_deg: float = 3.0  # ... re-flexion above the minimum that confirms it ...
+    event_timeout_s: float = 0.4  # ... or this long armed (the leg stays straight)
+    event_gain: float = 0.1  # share of the offset innovation taken at later events
 
 
 def _alpha(tau_s: float, fs_hz: float) -> float:
@@ -77,9 +81,11 @@ class KneeStage:
         P[kk.P_STILL_ACC] = p.still_acc_mps2
         P[kk.P_STILL_N] = max(1, round(p.still_s * fs))
         P[kk.P_STAND_KNEE] = math.radians(p.standing_knee_deg)
-        P[kk.P_GAIT_MIN_KNEE] = math.radians(p.gait_min_knee_deg)
-        P[kk.P_MIN_RISE] = math.radians(p.min_rise_degps) / fs
-        P[kk.P_GAIT_READY] = max(1, round(p.gait_ready_s * fs))
+        P[kk.P_EV_KNEE] = math.radians(p.event_knee_deg)
+        P[kk.P_EV_DROP] = math.radians(p.event_drop_deg)
+        P[kk.P_EV_RISE] = math.radians(p.event_rise_deg)
+        P[kk.P_EV_TIMEOUT] = max(1, round(p.event_timeout_s * fs))
+        P[kk.P_EV_GAIN] = p.event_gain
         P[kk.P_OFF_ALPHA] = _alpha(p.offset_smooth_s, fs)
         self.P = P
         self.reset()
@@ -120,5 +126,6 @@ class KneeStage:
                 "inclination_deg": math.degrees(I[c + kk.IS_SIGN] * F[b + kk.FS_ALPHA]),
                 "inclination_ok": bool(I[c + kk.IS_ALPHA_OK])}
         return {**seg, "offset_deg": math.degrees(F[kk.F_OFFSET]),
-                "offset_from": ["none", "gait prior", "standing"][int(I[kk.I_OFF_KIND])],
+                "offset_from": ["none", "gait event", "standing"][int(I[kk.I_OFF_KIND])],
+                "gyro_knee_offset_deg": math.degrees(F[kk.F_KG_OFF]),
                 "params": asdict(self.params)}

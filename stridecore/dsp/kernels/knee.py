@@ -8,27 +8,34 @@ complementary filter, Mahony, Hamel & Pflimlin 2008, IEEE TAC 53:1203):
    eigenvector of the exponentially weighted gyro second moment over moving samples (the same
    estimate as :mod:`stridecore.dsp.kernels.mount`), refreshed by power iteration, its sign kept
    continuous between refreshes.
-2. Each axis is signed "distal end forward" on its own: gait rotates both segments forward fast
-   and briefly (swing) and backward slowly (stance), so the rate about the correctly signed axis
-   is positively skewed. The kernel keeps exponentially weighted second and third moments of the
-   rate about the raw axis over moving samples and takes the sign of the skewness (hysteresis
-   ``sign_skew``). Thigh and shank are signed independently, so no assumption about how their
-   rates correlate is needed (it changes sign between walking and running).
+2. The shank axis is signed "distal end forward" by the skewness of its rate (gait rotates the
+   shank forward fast and briefly in swing, backward slowly in stance: positive skewness,
+   hysteresis ``sign_skew``). The thigh is signed by the candidate knee RATE (thigh ±1, shank
+   signed) with the more positive skewness: rates need no offset, so restarts (NaN gaps, ~1 s
+   windows) do not disturb the moments (the earlier rule used the candidate knee angle, whose
+   moments the restarts corrupted: it chose the wrong thigh sign on Tan 2022).
 3. Each segment's sagittal inclination ``α`` about ``j``: gyro integration ``α += (ω·j) dt``
    corrected toward the accelerometer's gravity inclination ``α_acc = −atan2(a·v, a·u)``
    (``u`` the first quiet gravity direction projected on the plane ⊥ ``j``, ``v = j × u``) with
    gain ``dt / tau`` on low-dynamics samples (| |a| − g | < ``dyn_acc``). For ``settle`` samples
    after an (re)initialisation the time constant ramps up from ``tau_settle`` (a fast start, as
    in the x-io Fusion AHRS initialisation).
-4. Knee = sign_thigh·α_thigh − sign_shank·α_shank − offset. The offset holds both sensors'
-   unknown in-plane mounting angles. Offset assumption: during quiet standing (both segments
-   still for ``still_n`` samples, |a| ≈ g) the knee is ``standing_knee`` (default 0°: straight);
-   until a standing period has been seen, a gait prior: the stride minimum of knee flexion
-   (terminal swing / mid-stance) is ``gait_min_knee``; the minimum is tracked by an envelope
-   that follows drops at once and rises by ``min_rise`` rad per sample.
+4. With a standing reference: knee = sign_thigh·α_thigh − sign_shank·α_shank − offset, the
+   offset from quiet standing (both segments still for ``still_n`` samples, |a| ≈ g; the knee
+   then is ``standing_knee``, default 0°).
+5. Without one (Allseits et al. 2018, "A novel method for estimating knee angle using two
+   leg-mounted gyroscopes ...", Sensors 18:2759: gyro-only knee with a zero-angle update at a
+   characteristic point of every stride): the knee is the integral of the relative sagittal
+   rate sign_thigh·ω_thigh·j_thigh − sign_shank·ω_shank·j_shank (held while both segments are
+   still), anchored at the terminal-swing extension minimum: the detector arms once the knee
+   has extended ``P_EV_DROP`` below its maximum since the last event, tracks the minimum and
+   takes it when the knee flexes again by ``P_EV_RISE`` (or after ``P_EV_TIMEOUT``); there
+   the knee is ``P_EV_KNEE``. The first event after a restart sets the offset; later events
+   move it by ``P_EV_GAIN`` of the innovation. Invalid from a restart to its first event.
 
 A non-finite sample in either stream invalidates both inclinations; they restart from the
-accelerometer at the next finite sample (with the fast settle). Axes, signs and offset are kept.
+accelerometer at the next finite sample (with the fast settle), the gyro knee restarts unanchored.
+Axes, signs and the standing offset are kept.
 
 Params vector ``P`` (float64) and state ``F`` (float64) / ``I`` (int64): the indices below; each
 segment's block starts at ``seg * N_FS`` / ``seg * N_IS`` (0 = thigh, 1 = shank), shared entries
@@ -63,15 +70,17 @@ P_STILL_RADPS = 12  # smoothed |ω| below this on both segments ...
 P_STILL_ACC = 13  # ... and | |a| - g | below this: still
 P_STILL_N = 14  # samples of still that make quiet standing
 P_STAND_KNEE = 15  # rad: the knee angle assumed while standing
-P_GAIT_MIN_KNEE = 16  # rad: the stride minimum of knee flexion assumed in gait
-P_MIN_RISE = 17  # rad per sample: rise of the stride-minimum envelope
-P_GAIT_READY = 18  # moving samples (shank) of tracking before the gait prior is trusted
+P_EV_KNEE = 16  # rad: the knee assumed at the terminal-swing extension event (zero-angle update)
+P_EV_DROP = 17  # rad: extension from the running maximum that arms the event detector
+P_EV_RISE = 18  # rad: re-flexion above the tracked minimum that confirms the event
 P_OFF_ALPHA = 19  # EMA coefficient of the standing offset while standing continues
 P_QUIET_RADPS = 20  # |ω| below this (with P_DYN_ACC): the accelerometer corrects
 P_REJECT_RAD = 21  # ... unless it disagrees by more than this (after settling)
 P_RECOVER = 22  # rejected quiet samples in a row that restart the settling
 P_SIGN_FLIP = 23  # |skewness| against a confirmed sign that flips it (hysteresis)
-N_P = 24
+P_EV_GAIN = 24  # share of the offset innovation taken at each later event (1 = hard reset)
+P_EV_TIMEOUT = 25  # armed samples after which the tracked minimum is taken (leg stays straight)
+N_P = 26
 
 # float state, per segment
 FS_M = 0  # 9: gyro second moment, row-major
@@ -84,10 +93,14 @@ FS_WSM = 18  # smoothed |ω|
 N_FS = 19
 # float state, shared (after 2 * N_FS)
 F_OFFSET = 2 * N_FS + 0  # rad: knee offset in force
-F_LOW = 2 * N_FS + 1  # rad: stride-minimum envelope of the uncalibrated knee
+F_LOW = 2 * N_FS + 1  # (unused)
 F_STAND_G = 2 * N_FS + 2  # 6: mean specific force while standing, thigh then shank
-F_KM = 2 * N_FS + 8  # 6: EMA of k, k², k³ of the candidate knee for thigh sign +1, then -1
-N_F = 2 * N_FS + 14
+F_KM = 2 * N_FS + 8  # 6: EMA of r, r², r³ of the candidate knee rate, thigh sign +1, then -1
+F_KG = 2 * N_FS + 14  # rad: gyro-integrated knee (relative sagittal rate) since the restart
+F_KG_MAX = 2 * N_FS + 15  # rad: its maximum since the last event (or restart)
+F_KG_MIN = 2 * N_FS + 16  # rad: its minimum while the event detector is armed
+F_KG_OFF = 2 * N_FS + 17  # rad: offset of the gyro-integrated knee (from the events)
+N_F = 2 * N_FS + 18
 # int state, per segment
 IS_MOVING = 0  # moving samples seen (saturating)
 IS_SINCE = 1  # moving samples since the last refresh
@@ -101,19 +114,21 @@ N_IS = 8
 # int state, shared (after 2 * N_IS)
 I_OFF_KIND = 2 * N_IS + 0  # 0 none, 1 gait prior, 2 standing
 I_STILL_RUN = 2 * N_IS + 1  # consecutive still samples
-I_LOW_N = 2 * N_IS + 2  # shank moving samples while the envelope was tracked
-I_LOW_OK = 2 * N_IS + 3  # 1 once the envelope holds a value
+I_KG_OK = 2 * N_IS + 2  # 1 while the gyro-integrated knee runs (0 after a restart)
+I_KG_ANCH = 2 * N_IS + 3  # 1 once an event anchored it since the restart
 I_N = 2 * N_IS + 4  # samples seen
 I_HAVE_STAND = 2 * N_IS + 5  # 1 once a quiet standing period was seen
-I_KM_N = 2 * N_IS + 6  # samples in the candidate-knee moments
-N_I = 2 * N_IS + 7
+I_KM_N = 2 * N_IS + 6  # samples in the candidate-knee-rate moments
+I_EV_ARMED = 2 * N_IS + 7  # armed samples of the event detector (0 = not armed)
+N_I = 2 * N_IS + 8
 
 # output flag bits
 FLAG_VALID = 1  # axes ready, signs confirmed, inclinations and offset in force
-FLAG_STANDING_OFFSET = 2  # the offset comes from quiet standing (else the gait prior)
+FLAG_STANDING_OFFSET = 2  # the offset comes from quiet standing (else the gait event)
 FLAG_STILL = 4  # quiet standing at this sample
 FLAG_RESTART = 8  # inclinations (re)initialised at this sample
 FLAG_SIGN_FLIP = 16  # a segment's sign flipped at this sample (offset re-learnt)
+FLAG_EVENT = 32  # a terminal-swing extension event was confirmed at this sample
 
 
 def init_state() -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +267,7 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
             I[IS_ALPHA_OK] = 0
             I[N_IS + IS_ALPHA_OK] = 0
             I[I_STILL_RUN] = 0
+            I[I_KG_OK] = 0
             I[I_N] += 1
             knee_out[t] = math.nan
             flags_out[t] = 0
@@ -261,18 +277,12 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
         fl |= _segment(P, F, I, 1, acc_s[t, 0], acc_s[t, 1], acc_s[t, 2],
                        gyr_s[t, 0], gyr_s[t, 1], gyr_s[t, 2])
         I[I_N] += 1
-        if fl & FLAG_SIGN_FLIP:
-            # the uncalibrated knee changed meaning: learn the offset again
-            I[I_OFF_KIND] = 0
-            I[I_LOW_OK] = 0
-            I[I_LOW_N] = 0
-        ok = (I[IS_ALPHA_OK] == 1 and I[N_IS + IS_ALPHA_OK] == 1)
-        if not ok:
-            knee_out[t] = math.nan
-            flags_out[t] = fl
-            continue
-        # the thigh's sign: the candidate knee (thigh ±1, shank signed) with the more positive
-        # skewness (the knee flexes briefly and far in swing, never far past straight)
+        # sagittal rates about the raw axes
+        wt = gyr_t[t, 0] * F[FS_AX] + gyr_t[t, 1] * F[FS_AX + 1] + gyr_t[t, 2] * F[FS_AX + 2]
+        ws = (gyr_s[t, 0] * F[N_FS + FS_AX] + gyr_s[t, 1] * F[N_FS + FS_AX + 1]
+              + gyr_s[t, 2] * F[N_FS + FS_AX + 2])
+        # the thigh's sign: the candidate knee RATE (thigh ±1, shank signed) with the more
+        # positive skewness (rates need no offset, so restarts do not disturb the moments)
         if fl & FLAG_SIGN_FLIP:
             for q in range(6):
                 F[F_KM + q] = 0.0
@@ -280,7 +290,7 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
         if I[N_IS + IS_SIGN_SURE] == 1 and F[N_FS + FS_WSM] > P[P_MOVING_RADPS]:
             kd = P[P_SKEW_DECAY]
             for h in range(2):
-                x = (1.0 - 2.0 * h) * F[FS_ALPHA] - I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA]
+                x = (1.0 - 2.0 * h) * wt - I[N_IS + IS_SIGN] * ws
                 o = F_KM + 3 * h
                 F[o] = kd * F[o] + (1.0 - kd) * x
                 F[o + 1] = kd * F[o + 1] + (1.0 - kd) * x * x
@@ -301,10 +311,50 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
                     if want != I[IS_SIGN]:
                         I[IS_SIGN] = want
                         fl |= FLAG_SIGN_FLIP
-                        I[I_OFF_KIND] = 0
-                        I[I_LOW_OK] = 0
-                        I[I_LOW_N] = 0
                     I[IS_SIGN_SURE] = 1
+        if fl & FLAG_SIGN_FLIP:
+            # the uncalibrated knee changed meaning: learn the offsets again
+            I[I_OFF_KIND] = 0
+            I[I_KG_OK] = 0
+        signs_ok = (I[IS_SIGN_SURE] == 1 and I[N_IS + IS_SIGN_SURE] == 1
+                    and I[IS_MOVING] >= P[P_READY] and I[N_IS + IS_MOVING] >= P[P_READY])
+        # gyro-integrated knee: relative sagittal rate, held while both segments are still
+        if not signs_ok:
+            I[I_KG_OK] = 0
+        elif I[I_KG_OK] == 0:
+            F[F_KG] = 0.0
+            F[F_KG_MAX] = 0.0
+            I[I_KG_OK] = 1
+            I[I_KG_ANCH] = 0
+            I[I_EV_ARMED] = 0
+        else:
+            if F[FS_WSM] >= P[P_STILL_RADPS] or F[N_FS + FS_WSM] >= P[P_STILL_RADPS]:
+                F[F_KG] += (I[IS_SIGN] * wt - I[N_IS + IS_SIGN] * ws) * P[P_DT]
+            kg = F[F_KG]
+            # terminal-swing extension event (zero-angle update, Allseits 2018): armed once
+            # the knee extended by P_EV_DROP from its maximum, the tracked minimum is taken
+            # when the knee flexes again by P_EV_RISE (or after P_EV_TIMEOUT armed samples)
+            if kg > F[F_KG_MAX]:
+                F[F_KG_MAX] = kg
+            if I[I_EV_ARMED] == 0:
+                if F[F_KG_MAX] - kg >= P[P_EV_DROP]:
+                    I[I_EV_ARMED] = 1
+                    F[F_KG_MIN] = kg
+            else:
+                I[I_EV_ARMED] += 1
+                if kg < F[F_KG_MIN]:
+                    F[F_KG_MIN] = kg
+                if kg - F[F_KG_MIN] >= P[P_EV_RISE] or I[I_EV_ARMED] >= P[P_EV_TIMEOUT]:
+                    off = F[F_KG_MIN] - P[P_EV_KNEE]
+                    if I[I_KG_ANCH] == 0:
+                        F[F_KG_OFF] = off
+                        I[I_KG_ANCH] = 1
+                    else:
+                        F[F_KG_OFF] += P[P_EV_GAIN] * (off - F[F_KG_OFF])
+                    I[I_EV_ARMED] = 0
+                    F[F_KG_MAX] = kg
+                    fl |= FLAG_EVENT
+        ok = (I[IS_ALPHA_OK] == 1 and I[N_IS + IS_ALPHA_OK] == 1)
         raw = (I[IS_SIGN] * F[FS_ALPHA]) - (I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA])
         # quiet standing: both segments still, |a| ≈ g
         at = math.sqrt(acc_t[t, 0] ** 2 + acc_t[t, 1] ** 2 + acc_t[t, 2] ** 2)
@@ -314,8 +364,6 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
             I[I_STILL_RUN] += 1
         else:
             I[I_STILL_RUN] = 0
-        signs_ok = (I[IS_SIGN_SURE] == 1 and I[N_IS + IS_SIGN_SURE] == 1
-                    and I[IS_MOVING] >= P[P_READY] and I[N_IS + IS_MOVING] >= P[P_READY])
         if I[I_STILL_RUN] >= P[P_STILL_N]:
             # remember both gravity directions: the offset is their inclination difference
             # about the axes in force (so standing before the axes are known still counts)
@@ -334,25 +382,14 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
                                                            F[F_STAND_G + 5])
                            - P[P_STAND_KNEE])
             I[I_OFF_KIND] = 2
-        # stride-minimum envelope of the uncalibrated knee (gait prior)
-        if signs_ok:
-            if I[I_LOW_OK] == 0:
-                F[F_LOW] = raw
-                I[I_LOW_OK] = 1
-            else:
-                F[F_LOW] += P[P_MIN_RISE]
-                if _wrap(raw - F[F_LOW]) < 0.0:
-                    F[F_LOW] = raw
-            if F[N_FS + FS_WSM] > P[P_MOVING_RADPS] and I[I_LOW_N] < 1 << 40:
-                I[I_LOW_N] += 1
-            if I[I_OFF_KIND] != 2 and I[I_LOW_N] >= P[P_GAIT_READY]:
-                F[F_OFFSET] = F[F_LOW] - P[P_GAIT_MIN_KNEE]
-                I[I_OFF_KIND] = 1
-        if I[I_OFF_KIND] == 2:
-            fl |= FLAG_STANDING_OFFSET
-        if signs_ok and I[I_OFF_KIND] > 0:
-            fl |= FLAG_VALID
+        elif signs_ok and I[I_KG_OK] == 1 and I[I_KG_ANCH] == 1:
+            I[I_OFF_KIND] = 1
+        if I[I_OFF_KIND] == 2 and ok:
+            fl |= FLAG_STANDING_OFFSET | FLAG_VALID
             knee_out[t] = math.degrees(_wrap(raw - F[F_OFFSET]))
+        elif I[I_OFF_KIND] != 2 and signs_ok and I[I_KG_OK] == 1 and I[I_KG_ANCH] == 1:
+            fl |= FLAG_VALID
+            knee_out[t] = math.degrees(F[F_KG] - F[F_KG_OFF])
         else:
             knee_out[t] = math.nan
         flags_out[t] = fl
