@@ -1,0 +1,95 @@
+"""Every setting of the cue engine, in one frozen dataclass (units in the field names).
+
+Thresholds are window medians (``window_steps`` contacts, both legs; hip drop per leg) compared
+with an *enter* value; the fault is left only past the relaxed *exit* value (hysteresis).
+"Descent" is a smoothed foot grade ≤ ``descent_below_deg``, "climb" > ``climb_above_deg``,
+anything between is "flat". An unknown grade (no foot sensor) takes the descent settings
+(:meth:`~stridecore.coaching.rules.Rule.thresholds`). ``docs/coaching.md`` has the
+rules table and where each number comes from; the thresholds marked provisional there were set
+on the simulator only (fault-free vs faulted truth, ``benchmarks/coaching_sim.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CoachConfig:
+    """Cue-engine settings. Times in s, angles in °, accelerations in g, speeds in m/s."""
+
+    # --- contact assembly (rows of several sensors -> one step) ------------------------------
+    pair_tolerance_s: float = 0.04  # foot and shin rows of one contact: |ΔIC| ≤ this
+    settle_s: float = 0.5  # a contact is complete once a row with IC this much later arrives
+    settle_timeout_s: float = 1.5  # ... or, without new rows, once tick() is this far past IC
+    # --- context ------------------------------------------------------------------------------
+    grade_window_steps: int = 5  # median of this many foot grades (rocky ground tilts ±5°)
+    descent_below_deg: float = -2.86  # −5 %: descent rules and targets below this
+    climb_above_deg: float = 2.86  # +5 %: form cues muted above this
+    stop_s: float = 4.0  # no contact for this long = a stop: every fault episode ends
+    # --- persistence, spacing, fading --------------------------------------------------------
+    window_steps: int = 3  # median of the last contacts with the metric (both legs)
+    side_window_steps: int = 3  # per-leg median (hip drop: one-sided)
+    persist_steps: int = 16  # a fault must hold this many contacts ...
+    persist_s: float = 6.0  # ... and this long before its cue (science.md: ~8 s or N steps)
+    floor_s: float = 20.0  # global minimum between two form cues (praise included)
+    cooldown_s: float = 45.0  # the same cue again, after its first saying
+    cooldown_growth: float = 1.5  # × per further saying of that cue (fading)
+    cooldown_max_s: float = 600.0
+    clip_s: float = 2.5  # one cue at a time: no cue starts within this of the previous one
+    # --- praise -------------------------------------------------------------------------------
+    praise_hold_steps: int = 12  # a cued fault must stay corrected this many contacts
+    praise_window_s: float = 60.0  # ... confirmed within this long after its cue
+    praise_cooldown_s: float = 240.0  # at most one praise per this long
+    # --- system cues --------------------------------------------------------------------------
+    snooze_s: float = 300.0  # button press: form cues paused this long
+    low_battery_repeat_s: float = 900.0  # "battery low" again for the same sensor after this
+    slipped_repeat_s: float = 60.0  # "sensor slipped" again for the same sensor after this
+    # --- soften knees (knee_peak_deg: thigh + shin on one leg) ----------------------------------
+    knee_peak_min_deg: float = 30.0  # descent: peak stance flexion below this = locked knee
+    knee_peak_exit_deg: float = 33.0
+    knee_peak_flat_min_deg: float = 25.0  # flat: milder
+    knee_peak_flat_exit_deg: float = 28.0
+    # shin-only proxy (shank_loading_rotation_deg), PROVISIONAL: no validated cut-off exists
+    shank_rotation_min_deg: float = 18.0
+    shank_rotation_exit_deg: float = 21.0
+    shank_rotation_flat_min_deg: float = 12.0
+    shank_rotation_flat_exit_deg: float = 15.0
+    # --- land midfoot (strike_angle_deg, foot) ------------------------------------------------
+    strike_max_deg: float = 17.0  # descent: heel-first landing above this (class cut-off 8°)
+    strike_exit_deg: float = 13.0
+    strike_flat_max_deg: float = 20.0
+    strike_flat_exit_deg: float = 16.0
+    # --- shorten stride (shank_angle_ic_deg, shin) --------------------------------------------
+    shank_ic_max_deg: float = 13.0  # descent: foot far ahead at contact
+    shank_ic_exit_deg: float = 11.0
+    shank_ic_flat_max_deg: float = 11.0
+    shank_ic_flat_exit_deg: float = 9.5
+    # --- quick feet (cadence_spm vs the grade's target, foot or shin) ------------------------
+    cadence_min_ratio: float = 0.88  # cadence below this × the grade's target
+    cadence_exit_ratio: float = 0.92
+    cadence_descent_pct_per_deg: float = 0.35  # target: −0.35 %/° of descent (Vernillo 2017)
+    cadence_unknown_grade_descent_deg: float = 8.0  # no foot sensor: allow this much descent
+    cadence_baseline_steps: int = 60  # running contacts on the flat before the baseline holds
+    cadence_baseline_memory_steps: int = 600  # median of the last this many flat contacts
+    # --- light feet (peak_tibial_acc_g, shin only) --------------------------------------------
+    tibial_max_g: float = 13.0  # flat: impact above this
+    tibial_per_deg_descent_g: float = 1.0  # + this per ° of descent ...
+    tibial_cap_g: float = 20.0  # ... up to this
+    tibial_hysteresis_g: float = 2.0  # exit = enter − this
+    # --- hips level (pelvic_drop_deg, pelvis sensor, per leg) ---------------------------------
+    pelvic_drop_max_deg: float = 9.5
+    pelvic_drop_exit_deg: float = 8.0
+    # --- push off ------------------------------------------------------------------------------
+    push_off_min_mps: float = 0.08  # push_off_mps (body's forward gain) below this
+    push_off_exit_mps: float = 0.12
+    toe_off_speed_min_mps: float = 0.5  # PROVISIONAL: foot's toe-off speed proxy below this
+    toe_off_speed_exit_mps: float = 0.7
+
+    def __post_init__(self) -> None:
+        for name in ("window_steps", "side_window_steps", "persist_steps", "grade_window_steps",
+                     "praise_hold_steps", "cadence_baseline_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1")
+        if self.climb_above_deg < self.descent_below_deg:
+            raise ValueError("climb_above_deg must be ≥ descent_below_deg")

@@ -1,0 +1,518 @@
+"""The cue engine: step rows in, cue decisions out; pure, deterministic, the clock passed in.
+
+Flow per STEPS row (in the order given; any grouping of rows into calls gives the same log):
+
+1. The row's arrival time is ``t_emit_s`` (else ``t_to_s``, else ``t_ic_s``), never earlier
+   than the engine's time. Rows of placements outside the kit are ignored; ``mount_changed``
+   asks for the "sensor slipped" system cue.
+2. Rows of one leg with initial contacts within ``pair_tolerance_s`` (foot and shin of the
+   same contact; a pelvis row joins the contact of its leg) form one *contact*. A contact is
+   complete once every kit sensor of its leg (and the pelvis) has reported, or once a row with
+   an IC ``settle_s`` later arrives, or on :meth:`CueEngine.tick` ``settle_timeout_s`` after its
+   IC. Contacts are evaluated in IC order, so persistence counts steps, not sensor rows.
+3. Context: a walking/still contact, a smoothed foot grade above ``climb_above_deg`` or a stop
+   (no contact for ``stop_s``) ends every fault episode: no form cue there.
+4. Each enabled rule updates the window median of its metric (NaN = not measured: no update)
+   and its fault state with hysteresis; a fault held ``persist_steps`` contacts and
+   ``persist_s`` seconds is ready. The ready fault of highest priority is said if the global
+   floor, its cue's (growing) cooldown, the snooze and the clip gap allow; otherwise the
+   suppression is logged once per fault episode and reason.
+5. A cued fault that leaves its state and stays out ``praise_hold_steps`` contacts within
+   ``praise_window_s`` of its cue earns a praise (at most one per ``praise_cooldown_s``).
+
+System cues are queued and said one clip (``clip_s``) apart, outside the form-cue floor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stridecore.coaching.config import CoachConfig
+from stridecore.coaching.events import SYSTEM_EVENT_CUE, CueDecision, SystemEvent
+from stridecore.coaching.kit import Kit, segment
+from stridecore.coaching.phrases import PHRASES
+from stridecore.coaching.rules import ABOVE, Rule
+from stridecore.schema import CUE_LOG, Cue, GaitMode, Placement
+
+_NAN = math.nan
+
+
+def _f(x: object) -> float:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _NAN
+    return v
+
+
+@dataclass
+class _Contact:
+    side: str
+    t_ic_s: float
+    rows: dict[Placement, dict[str, object]] = field(default_factory=dict)
+
+
+@dataclass
+class _RuleState:
+    window: deque
+    side_windows: dict[str, deque] = field(default_factory=dict)
+    in_fault: bool = False
+    entered_n: int = 0
+    entered_t_s: float = _NAN
+    episode: int = 0
+    spoken_in_episode: bool = False
+    logged: set = field(default_factory=set)
+
+    def reset(self) -> None:
+        self.window.clear()
+        self.side_windows.clear()
+        self.in_fault = False
+        self.spoken_in_episode = False
+        self.logged = set()
+
+
+@dataclass
+class _Praise:
+    rule: Rule
+    cue_t_s: float
+    left_n: int
+    left_t_ic_s: float
+
+
+class CueEngine:
+    """Step stream + injected clock → :class:`CueDecision` s (module doc for the policy)."""
+
+    def __init__(self, kit: Kit, config: CoachConfig | None = None) -> None:
+        self.kit = kit
+        self.config = config or CoachConfig()
+        self.rules: tuple[Rule, ...] = kit.rules()
+        self._knee_sides = kit.knee_sides()
+        self._log: list[CueDecision] = []
+        self.reset()
+
+    # --- public API ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything (a new session); the log is cleared too."""
+        self._t = -math.inf
+        self._pending: list[_Contact] = []
+        self._recent: deque[_Contact] = deque(maxlen=8)
+        self._state = {r.name: _RuleState(deque(maxlen=self.config.window_steps))
+                       for r in self.rules}
+        self._n = 0  # running contacts evaluated in context since the last reset
+        self._last_contact_t_ic = -math.inf
+        self._last_arrival_t = -math.inf
+        self._grades: deque[float] = deque(maxlen=self.config.grade_window_steps)
+        self._flat_cadence: deque[float] = deque(maxlen=self.config.cadence_baseline_memory_steps)
+        self._busy_until = -math.inf
+        self._last_form_t = -math.inf
+        self._last_praise_t = -math.inf
+        self._said: dict[Cue, int] = {}
+        self._last_said_t: dict[Cue, float] = {}
+        self._praise: list[_Praise] = []
+        self._queue: list[tuple[float, Cue, str]] = []  # (request time, cue, fault/key)
+        self._snooze_until = -math.inf
+        self._snoozed = False
+        self._lost: set[str] = set()
+        self._battery_t: dict[str, float] = {}
+        self._slipped_t: dict[str, float] = {}
+        self.late_rows = 0
+        self.ignored_rows = 0
+        self._log = []
+
+    def on_steps(self, steps: Mapping[str, np.ndarray], now_s: float) -> list[CueDecision]:
+        """Feed STEPS rows (a dict of equal-length columns, any placements, host clock);
+        ``now_s`` = host time they arrived. Returns the decisions taken."""
+        start = len(self._log)
+        n = len(steps["t_ic_s"]) if "t_ic_s" in steps else 0
+        cols = {k: np.asarray(v) for k, v in steps.items()}
+        for i in range(n):
+            self._row({k: v[i] for k, v in cols.items()})
+        self._advance(now_s)
+        return self._log[start:]
+
+    def on_system(self, event: SystemEvent | str, key: str = "", now_s: float = 0.0
+                  ) -> list[CueDecision]:
+        """A sensor or button event at ``now_s``; ``key``: the sensor (e.g. ``left_foot``)."""
+        start = len(self._log)
+        self._advance(now_s)
+        self._system(SystemEvent(event), str(key), self._t)
+        self._advance(now_s)
+        return self._log[start:]
+
+    def tick(self, now_s: float) -> list[CueDecision]:
+        """Time passing without steps: completes contacts, detects stops, ends the snooze and
+        says queued system cues whose turn has come."""
+        start = len(self._log)
+        self._advance(now_s)
+        return self._log[start:]
+
+    @property
+    def decisions(self) -> list[CueDecision]:
+        return list(self._log)
+
+    def log_table(self) -> dict[str, np.ndarray]:
+        """Every decision so far as ``CUE_LOG`` columns (numpy arrays)."""
+        d = self._log
+        out: dict[str, np.ndarray] = {
+            "t_host_s": np.array([x.t_host_s for x in d], np.float64),
+            "cue": np.array([x.cue.value for x in d], dtype=object),
+            "fault": np.array([x.fault for x in d], dtype=object),
+            "spoken": np.array([x.spoken for x in d], dtype=bool),
+            "suppressed_reason": np.array([x.suppressed_reason for x in d], dtype=object),
+            "text": np.array([x.text for x in d], dtype=object),
+            "latency_ms": np.array([x.latency_ms for x in d], np.float64),
+        }
+        assert tuple(out) == CUE_LOG.names
+        return out
+
+    def report(self) -> dict[str, object]:
+        """Internals for debugging: fault states, counters, snooze."""
+        return {
+            "rules": {n: {"in_fault": s.in_fault, "entered_n": s.entered_n,
+                          "episode": s.episode} for n, s in self._state.items()},
+            "contacts": self._n, "grade_deg": self._grade(), "snoozed": self._snoozed,
+            "cadence_baseline_spm": self._cadence_baseline(), "late_rows": self.late_rows,
+            "ignored_rows": self.ignored_rows, "queue": list(self._queue),
+        }
+
+    # --- time --------------------------------------------------------------------------------
+    def _advance(self, now_s: float) -> None:
+        """Move the engine's time to ``now_s``: flush what is due by then."""
+        now_s = float(now_s)
+        cfg = self.config
+        # contacts that will get no more rows
+        while self._pending and now_s >= self._pending[0].t_ic_s + cfg.settle_timeout_s:
+            c = self._pending.pop(0)
+            self._finalize(c, max(c.t_ic_s + cfg.settle_timeout_s, self._t))
+        self._flush_system(now_s)
+        if now_s > self._t:
+            self._t = now_s
+        if now_s - self._last_arrival_t > cfg.stop_s and not self._pending:
+            self._end_episodes()
+
+    def _flush_system(self, until_s: float) -> None:
+        """Say queued system cues whose turn comes by ``until_s``; end the snooze when due."""
+        while True:
+            due = max(self._queue[0][0], self._busy_until) if self._queue else math.inf
+            snooze_end = self._snooze_until if self._snoozed else math.inf
+            if min(due, snooze_end) > until_s:
+                return
+            if snooze_end <= due:
+                self._snoozed = False
+                self._queue.append((snooze_end, Cue.RESUMED, "button"))
+                self._queue.sort(key=lambda q: q[0])
+                continue
+            req, cue, fault = self._queue.pop(0)
+            t = max(due, self._t)
+            self._emit(t, cue, fault, True, "", (t - req) * 1e3, _NAN)
+            self._busy_until = t + self.config.clip_s
+
+    # --- system events -----------------------------------------------------------------------
+    def _system(self, ev: SystemEvent, key: str, t: float) -> None:
+        cfg = self.config
+        if ev is SystemEvent.BUTTON:
+            if self._snoozed:
+                self._snoozed = False
+                self._queue.append((t, Cue.RESUMED, "button"))
+            else:
+                self._snoozed = True
+                self._snooze_until = t + cfg.snooze_s
+                self._queue.append((t, Cue.SNOOZED, "button"))
+            self._queue.sort(key=lambda q: q[0])
+            return
+        cue = SYSTEM_EVENT_CUE[ev]
+        fault = f"sensor:{key}"
+        reason = ""
+        if ev is SystemEvent.SENSOR_LOST:
+            reason = "duplicate" if key in self._lost else ""
+            self._lost.add(key)
+        elif ev is SystemEvent.SENSOR_BACK:
+            reason = "" if key in self._lost else "duplicate"
+            self._lost.discard(key)
+        elif ev is SystemEvent.LOW_BATTERY:
+            if t - self._battery_t.get(key, -math.inf) < cfg.low_battery_repeat_s:
+                reason = "repeat"
+            else:
+                self._battery_t[key] = t
+        elif ev is SystemEvent.SENSOR_SLIPPED:
+            if t - self._slipped_t.get(key, -math.inf) < cfg.slipped_repeat_s:
+                return  # the same slip, reported again (one row per step): not logged
+            self._slipped_t[key] = t
+        if reason:
+            self._emit(t, cue, fault, False, reason, 0.0, _NAN)
+            return
+        self._queue.append((t, cue, fault))
+        self._queue.sort(key=lambda q: q[0])
+
+    # --- rows and contacts -------------------------------------------------------------------
+    def _row(self, row: dict[str, object]) -> None:
+        cfg = self.config
+        try:
+            p = Placement(str(row.get("placement", "")))
+        except ValueError:
+            self.ignored_rows += 1
+            return
+        if p not in self.kit.placements:
+            self.ignored_rows += 1
+            return
+        t_ic = _f(row.get("t_ic_s"))
+        if not math.isfinite(t_ic):
+            self.ignored_rows += 1
+            return
+        arrival = t_ic
+        for k in ("t_emit_s", "t_to_s"):
+            v = _f(row.get(k, _NAN))
+            if math.isfinite(v):
+                arrival = max(v, t_ic)
+                break
+        arrival = max(arrival, self._t)
+        self._advance_rows(arrival)
+        self._last_arrival_t = max(self._last_arrival_t, arrival)
+        if bool(row.get("mount_changed", False)):
+            self._system(SystemEvent.SENSOR_SLIPPED, p.value, self._t)
+            self._flush_system(self._t)
+        side = str(row.get("side", "")) or (p.side.value if p.side else "")
+        # a row of a contact already evaluated: too late, ignored
+        for c in self._recent:
+            if (c.side == side or not side) and abs(c.t_ic_s - t_ic) <= cfg.pair_tolerance_s \
+                    and p not in c.rows:
+                self.late_rows += 1
+                return
+        target = None
+        for c in self._pending:
+            if (c.side == side or not side) and abs(c.t_ic_s - t_ic) <= cfg.pair_tolerance_s \
+                    and p not in c.rows:
+                target = c
+                break
+        if target is None:
+            target = _Contact(side, t_ic)
+            self._pending.append(target)
+            self._pending.sort(key=lambda c: c.t_ic_s)
+        target.rows[p] = row
+        # complete contacts at the front, in IC order
+        while self._pending:
+            c = self._pending[0]
+            if self._complete(c) or t_ic > c.t_ic_s + cfg.settle_s:
+                self._pending.pop(0)
+                self._finalize(c, self._t)
+            else:
+                break
+
+    def _advance_rows(self, t: float) -> None:
+        self._flush_system(t)
+        if t > self._t:
+            self._t = t
+
+    def _complete(self, c: _Contact) -> bool:
+        for p in self.kit.placements:
+            if (p.side is None or p.side.value == c.side) and p not in c.rows:
+                return False
+        return True
+
+    def _value(self, c: _Contact, rule: Rule) -> float:
+        if rule.metric == "cadence_ratio":
+            cad = self._metric(c, "cadence_spm", rule.sources)
+            base = self._cadence_baseline()
+            if not (math.isfinite(cad) and math.isfinite(base)):
+                return _NAN
+            g = self._grade()
+            down = (max(-g, 0.0) if math.isfinite(g)
+                    else self.config.cadence_unknown_grade_descent_deg)
+            return cad / (base * (1 - self.config.cadence_descent_pct_per_deg / 100 * down))
+        if rule.name == "knee" and c.side not in self._knee_sides:
+            return _NAN
+        return self._metric(c, rule.metric, rule.sources)
+
+    @staticmethod
+    def _metric(c: _Contact, metric: str, sources: tuple[str, ...]) -> float:
+        for seg in sources:
+            for p in sorted(c.rows, key=lambda q: q.value):
+                if segment(p) == seg:
+                    v = _f(c.rows[p].get(metric, _NAN))
+                    if math.isfinite(v):
+                        return v
+        return _NAN
+
+    def _grade(self) -> float:
+        g = [x for x in self._grades if math.isfinite(x)]
+        return float(np.median(g)) if g else _NAN
+
+    def _cadence_baseline(self) -> float:
+        if len(self._flat_cadence) < self.config.cadence_baseline_steps:
+            return _NAN
+        return float(np.median(np.fromiter(self._flat_cadence, float)))
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def _finalize(self, c: _Contact, t: float) -> None:
+        """Evaluate a complete contact at decision time ``t``."""
+        cfg = self.config
+        self._recent.append(c)
+        if c.t_ic_s - self._last_contact_t_ic > cfg.stop_s:
+            self._end_episodes()
+        self._last_contact_t_ic = max(self._last_contact_t_ic, c.t_ic_s)
+        gait = ""
+        for seg in ("foot", "shin", "thigh", "pelvis"):
+            for p in sorted(c.rows, key=lambda q: q.value):
+                if segment(p) == seg and str(c.rows[p].get("gait_mode", "")):
+                    gait = str(c.rows[p]["gait_mode"])
+                    break
+            if gait:
+                break
+        g_row = self._metric(c, "grade_deg", ("foot",))
+        if math.isfinite(g_row):
+            self._grades.append(g_row)
+        grade = self._grade()
+        if gait in (GaitMode.WALK.value, GaitMode.STILL.value) or (
+                math.isfinite(grade) and grade > cfg.climb_above_deg):
+            self._end_episodes()
+            return
+        if not math.isfinite(grade) or cfg.descent_below_deg < grade <= cfg.climb_above_deg:
+            cad = self._metric(c, "cadence_spm", ("foot", "shin"))
+            if math.isfinite(cad):
+                self._flat_cadence.append(cad)
+        self._n += 1
+        for rule in self.rules:
+            self._update(rule, c, grade)
+        self._praise_check(t, c)
+        self._choose(t, c)
+
+    def _update(self, rule: Rule, c: _Contact, grade: float) -> None:
+        st = self._state[rule.name]
+        thr = rule.thresholds(self.config, grade)
+        if thr is None:
+            self._close(rule, st, c)
+            return
+        v = self._value(c, rule)
+        if not math.isfinite(v):
+            return
+        if rule.per_side:
+            w = st.side_windows.setdefault(c.side, deque(maxlen=self.config.side_window_steps))
+        else:
+            w = st.window
+        w.append((v, self._n, c.t_ic_s))
+        if rule.per_side:
+            meds = [float(np.median([x[0] for x in q])) for q in st.side_windows.values()]
+            med = max(meds) if rule.direction == ABOVE else min(meds)
+        else:
+            med = float(np.median([x[0] for x in w]))
+        enter, leave = thr
+        s = rule.direction
+        if not st.in_fault:
+            if s * (med - enter) > 0:
+                # the episode starts at the first faulted contact of the confirming window
+                first = min((x for q in ([w] if not rule.per_side else
+                                         st.side_windows.values()) for x in q
+                             if s * (x[0] - enter) > 0), key=lambda x: x[1])
+                st.in_fault = True
+                st.entered_n = first[1]
+                st.entered_t_s = first[2]
+                st.episode += 1
+                st.spoken_in_episode = False
+                st.logged = set()
+        elif s * (med - leave) < 0:
+            self._close(rule, st, c)
+
+    def _close(self, rule: Rule, st: _RuleState, c: _Contact) -> None:
+        if st.in_fault and st.spoken_in_episode:
+            self._praise.append(_Praise(rule, self._last_said_t.get(rule.cue, -math.inf),
+                                        self._n, c.t_ic_s))
+        st.in_fault = False
+        st.spoken_in_episode = False
+
+    def _end_episodes(self) -> None:
+        """A context where form is not judged (walk, climb, stop): every episode ends."""
+        for st in self._state.values():
+            st.reset()
+        self._praise.clear()
+
+    def _ready(self, rule: Rule, c: _Contact) -> bool:
+        st = self._state[rule.name]
+        cfg = self.config
+        return (st.in_fault and self._n - st.entered_n + 1 >= cfg.persist_steps
+                and c.t_ic_s - st.entered_t_s >= cfg.persist_s)
+
+    def _cooldown(self, cue: Cue) -> float:
+        n = self._said.get(cue, 0)
+        if n == 0:
+            return 0.0
+        cfg = self.config
+        return min(cfg.cooldown_s * cfg.cooldown_growth ** (n - 1), cfg.cooldown_max_s)
+
+    def _suppress(self, rule: Rule, reason: str, t: float, c: _Contact) -> None:
+        st = self._state[rule.name]
+        if reason in st.logged:
+            return
+        st.logged.add(reason)
+        self._emit(t, rule.cue, rule.fault.value, False, reason, (t - c.t_ic_s) * 1e3,
+                   c.t_ic_s)
+
+    def _choose(self, t: float, c: _Contact) -> None:
+        ready = [r for r in self.rules if self._ready(r, c)]
+        if not ready:
+            return
+        cfg = self.config
+        spoken = None
+        for rule in ready:  # priority order
+            if spoken is not None:
+                self._suppress(rule, "priority", t, c)
+                continue
+            if self._snoozed:
+                self._suppress(rule, "snoozed", t, c)
+                continue
+            if t - self._last_said_t.get(rule.cue, -math.inf) < self._cooldown(rule.cue):
+                self._suppress(rule, "cooldown", t, c)
+                continue
+            if t - self._last_form_t < cfg.floor_s:
+                self._suppress(rule, "floor", t, c)
+                continue
+            if t < self._busy_until:
+                return  # another clip is playing: try again on the next contact
+            spoken = rule
+        if spoken is None:
+            return
+        st = self._state[spoken.name]
+        st.spoken_in_episode = True
+        st.logged = set()
+        # the other rules of the same cue are answered by it (e.g. knee and its shin proxy)
+        for r in self.rules:
+            if r.cue is spoken.cue and r is not spoken and self._state[r.name].in_fault:
+                self._state[r.name].spoken_in_episode = True
+        self._say(t, spoken.cue, spoken.fault.value, c.t_ic_s)
+
+    def _praise_check(self, t: float, c: _Contact) -> None:
+        cfg = self.config
+        for pr in list(self._praise):
+            if self._state[pr.rule.name].in_fault or t - pr.cue_t_s > cfg.praise_window_s:
+                self._praise.remove(pr)  # relapsed, or too late to praise
+                continue
+            if self._n - pr.left_n < cfg.praise_hold_steps:
+                continue
+            if self._snoozed or t < self._busy_until or t - self._last_form_t < cfg.floor_s:
+                continue  # wait for a free moment within the praise window
+            self._praise.remove(pr)
+            if t - self._last_praise_t < cfg.praise_cooldown_s:
+                self._emit(t, Cue.PRAISE, pr.rule.fault.value, False, "cooldown",
+                           (t - pr.left_t_ic_s) * 1e3, pr.left_t_ic_s)
+                continue
+            self._last_praise_t = t
+            self._say(t, Cue.PRAISE, pr.rule.fault.value, pr.left_t_ic_s)
+            self._praise.clear()  # one praise for everything corrected just now
+            return
+
+    # --- output ------------------------------------------------------------------------------
+    def _say(self, t: float, cue: Cue, fault: str, t_ic: float) -> None:
+        self._said[cue] = self._said.get(cue, 0) + 1
+        self._last_said_t[cue] = t
+        self._last_form_t = t
+        self._busy_until = t + self.config.clip_s
+        self._emit(t, cue, fault, True, "", (t - t_ic) * 1e3, t_ic)
+
+    def _emit(self, t: float, cue: Cue, fault: str, spoken: bool, reason: str,
+              latency_ms: float, t_ic: float) -> None:
+        self._log.append(CueDecision(float(t), cue, fault, spoken, reason, PHRASES[cue],
+                                     float(latency_ms), float(t_ic)))

@@ -1,0 +1,124 @@
+"""The form rules: which metric says which fault, on which sensors, with which thresholds.
+
+A :class:`Rule` reads one STEPS metric of a contact, from rows of the sensor segments in
+``sources`` only (the simulator's truth fills every column for every sensor; a foot row's
+``peak_tibial_acc_g`` is not a measurement of the foot). A NaN value is "not measured" and
+leaves the rule's state untouched. :meth:`Rule.thresholds` gives ``(enter, exit)`` for a grade
+(None: the rule is off there). The kit decides which rules run (:mod:`stridecore.coaching.kit`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from stridecore.coaching.config import CoachConfig
+from stridecore.schema import Cue, Fault
+
+ABOVE = 1  # fault when the window median is above the enter threshold
+BELOW = -1  # fault when below
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One fault detector.
+
+    ``name``: unique key; ``metric``: STEPS column (``cadence_ratio`` is cadence over the
+    grade's target, computed by the engine); ``sources``: sensor segments whose rows may
+    give the metric, in preference order; ``needs``: the kit requirement, one of ``foot``,
+    ``shin``, ``pelvis``, ``thigh+shin`` (same leg), ``foot|pelvis``, ``foot|shin``;
+    ``fallback_of``: off when that rule is enabled; ``per_side``: window per leg;
+    ``priority``: lower is said first when faults compete.
+    """
+
+    name: str
+    cue: Cue
+    fault: Fault
+    metric: str
+    sources: tuple[str, ...]
+    needs: str
+    direction: int
+    priority: int
+    per_side: bool = False
+    fallback_of: str = ""
+    provisional: bool = False
+    doc: str = ""
+
+    def thresholds(self, cfg: CoachConfig, grade_deg: float) -> tuple[float, float] | None:
+        """(enter, exit) at ``grade_deg``; None = muted (climb). Unknown grade (NaN: no foot
+        sensor): the descent settings, the impact cap and no climb muting (the product is for
+        descents; the flat settings fire on every steep descent a shin-only kit runs down)."""
+        unknown = math.isnan(grade_deg)
+        g = cfg.descent_below_deg - 1.0 if unknown else grade_deg
+        if g > cfg.climb_above_deg:
+            return None
+        down = g <= cfg.descent_below_deg
+        n = self.name
+        if n == "knee":
+            return ((cfg.knee_peak_min_deg, cfg.knee_peak_exit_deg) if down
+                    else (cfg.knee_peak_flat_min_deg, cfg.knee_peak_flat_exit_deg))
+        if n == "knee_shin":
+            return ((cfg.shank_rotation_min_deg, cfg.shank_rotation_exit_deg) if down
+                    else (cfg.shank_rotation_flat_min_deg, cfg.shank_rotation_flat_exit_deg))
+        if n == "heel":
+            return ((cfg.strike_max_deg, cfg.strike_exit_deg) if down
+                    else (cfg.strike_flat_max_deg, cfg.strike_flat_exit_deg))
+        if n == "stride":
+            return ((cfg.shank_ic_max_deg, cfg.shank_ic_exit_deg) if down
+                    else (cfg.shank_ic_flat_max_deg, cfg.shank_ic_flat_exit_deg))
+        if n == "cadence":
+            return cfg.cadence_min_ratio, cfg.cadence_exit_ratio
+        if n == "impact":
+            if unknown:
+                return cfg.tibial_cap_g, cfg.tibial_cap_g - cfg.tibial_hysteresis_g
+            enter = min(cfg.tibial_max_g + cfg.tibial_per_deg_descent_g * max(-g, 0.0),
+                        cfg.tibial_cap_g)
+            return enter, enter - cfg.tibial_hysteresis_g
+        if n == "hips":
+            return cfg.pelvic_drop_max_deg, cfg.pelvic_drop_exit_deg
+        if n == "push":
+            return cfg.push_off_min_mps, cfg.push_off_exit_mps
+        if n == "push_foot":
+            return cfg.toe_off_speed_min_mps, cfg.toe_off_speed_exit_mps
+        raise KeyError(n)
+
+    def describe_thresholds(self, cfg: CoachConfig) -> str:
+        """Human-readable thresholds for the docs and the kit matrix."""
+        op = ">" if self.direction == ABOVE else "<"
+        d, f = self.thresholds(cfg, cfg.descent_below_deg - 1.0), self.thresholds(cfg, 0.0)
+        if self.name == "impact":
+            return (f"> {cfg.tibial_max_g:g} g + {cfg.tibial_per_deg_descent_g:g} g/° of "
+                    f"descent, ≤ {cfg.tibial_cap_g:g} g (exit −{cfg.tibial_hysteresis_g:g} g)")
+        assert d is not None and f is not None
+        if d == f:
+            return f"{op} {d[0]:g} (exit {d[1]:g})"
+        return f"descent {op} {d[0]:g} (exit {d[1]:g}); flat {op} {f[0]:g} (exit {f[1]:g})"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("knee", Cue.SOFTEN_KNEES, Fault.LOCKED_KNEE, "knee_peak_deg", ("thigh", "shin"),
+         "thigh+shin", BELOW, 0,
+         doc="peak stance knee flexion (form guide: soft knee ≈30–45°)"),
+    Rule("knee_shin", Cue.SOFTEN_KNEES, Fault.LOCKED_KNEE, "shank_loading_rotation_deg",
+         ("shin",), "shin", BELOW, 0, fallback_of="knee", provisional=True,
+         doc="shin-only proxy: shank rotation from IC to the loading peak"),
+    Rule("heel", Cue.LAND_MIDFOOT, Fault.HEEL_STRIKE, "strike_angle_deg", ("foot",), "foot",
+         ABOVE, 1, doc="foot strike angle to the ground (+ heel first)"),
+    Rule("stride", Cue.SHORTEN_STRIDE, Fault.OVERSTRIDE, "shank_angle_ic_deg", ("shin",),
+         "shin", ABOVE, 2, doc="shank to vertical at IC (+ foot ahead)"),
+    Rule("impact", Cue.SOFTER_LANDING, Fault.HARD_LANDING, "peak_tibial_acc_g", ("shin",),
+         "shin", ABOVE, 3, doc="peak axial tibial acceleration (never a foot sensor's peak)"),
+    Rule("cadence", Cue.QUICKER_STEPS, Fault.OVERSTRIDE, "cadence_ratio", ("foot", "shin"),
+         "foot|shin", BELOW, 4, provisional=True,
+         doc="cadence over the grade's target (own flat baseline − 0.35 %/° of descent)"),
+    Rule("hips", Cue.HIPS_LEVEL, Fault.HIP_DROP, "pelvic_drop_deg", ("pelvis",), "pelvis",
+         ABOVE, 5, per_side=True, doc="contralateral pelvic drop in stance, per leg"),
+    Rule("push", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "push_off_mps", ("pelvis", "foot"),
+         "foot|pelvis", BELOW, 6, doc="forward velocity gained at the end of stance"),
+    Rule("push_foot", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "toe_off_speed_mps", ("foot",), "foot",
+         BELOW, 6, provisional=True,
+         doc="foot's forward speed at toe-off (used where push_off_mps is not measured)"),
+)
+"""Every rule, in priority order (knees first: the guide's aim is to off-load the knee)."""
+
+RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}

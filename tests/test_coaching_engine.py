@@ -1,0 +1,279 @@
+"""Cue-engine policy on hand-built step streams: exact timing checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from stridecore.coaching import CoachConfig, CueEngine, Kit, SystemEvent
+from stridecore.schema import CUE_LOG, STEPS, Cue
+
+FOOT = ("left_foot", "right_foot")
+FOOT_SHIN = ("left_foot", "right_foot", "left_shin", "right_shin")
+ALL = ("left_foot", "right_foot", "left_shin", "right_shin", "left_thigh", "right_thigh",
+       "pelvis")
+GOOD = {"strike_angle_deg": 4.0, "grade_deg": 0.0, "cadence_spm": 170.0, "gait_mode": "run",
+        "knee_peak_deg": 40.0, "shank_angle_ic_deg": 6.0, "shank_loading_rotation_deg": 30.0,
+        "peak_tibial_acc_g": 8.0, "pelvic_drop_deg": 5.0, "push_off_mps": 0.3,
+        "peak_acc_g": 12.0}
+STEP_S = 60.0 / 170.0
+
+
+def steps(n: int, placements=FOOT, t0: float = 1.0, step_s: float = STEP_S, **over) -> dict:
+    """``n`` contacts alternating legs; one row per kit sensor of that leg (+ pelvis).
+    ``over``: metric -> value or callable(contact index) -> value."""
+    rows = []
+    for i in range(n):
+        side = "left" if i % 2 == 0 else "right"
+        t = t0 + i * step_s
+        for p in placements:
+            if p != "pelvis" and not p.startswith(side):
+                continue
+            r = {c: math.nan for c in STEPS.names}
+            r.update(recording_id="", placement=p, side=side, ic_sample_idx=-1,
+                     to_sample_idx=-1, landing="", terrain="", clipped=False,
+                     mount_changed=False, t_ic_s=t, t_to_s=t + 0.25, t_emit_s=t + 0.25)
+            r.update(GOOD)
+            for k, v in over.items():
+                r[k] = v(i) if callable(v) else v
+            rows.append(r)
+    rows.sort(key=lambda r: (r["t_emit_s"], r["placement"]))
+    return {c: np.array([r[c] for r in rows], dtype=object if isinstance(rows[0][c], str)
+                        else None) for c in STEPS.names}
+
+
+def run(stream: dict, placements=FOOT, cfg: CoachConfig | None = None) -> CueEngine:
+    e = CueEngine(Kit.from_placements(placements), cfg or CoachConfig())
+    e.on_steps(stream, float(np.max(stream["t_emit_s"])))
+    return e
+
+
+def spoken(e: CueEngine, cue: Cue | None = None) -> list:
+    return [d for d in e.decisions if d.spoken and (cue is None or d.cue is cue)]
+
+
+def test_good_form_is_silent():
+    e = run(steps(2000, ALL), ALL)
+    assert e.decisions == []
+
+
+def test_persistence_needs_steps_and_seconds():
+    cfg = CoachConfig()
+    e = run(steps(200, strike_angle_deg=25.0), FOOT, cfg)
+    first = spoken(e, Cue.LAND_MIDFOOT)[0]
+    # the fault enters on contact 0 (median of one value): cue on contact persist - 1 at the
+    # earliest, and persist_s after the entry contact's IC
+    k = round((first.trigger_t_ic_s - 1.0) / STEP_S)
+    assert k == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    assert first.trigger_t_ic_s - 1.0 >= cfg.persist_s
+    assert first.fault == "heel_strike" and first.text == "Land midfoot"
+    # steps only: with a long persist_s the seconds decide
+    e2 = run(steps(200, strike_angle_deg=25.0), FOOT, CoachConfig(persist_s=20.0))
+    assert spoken(e2)[0].trigger_t_ic_s - 1.0 >= 20.0
+    # a fault shorter than the persistence is never cued
+    e3 = run(steps(200, strike_angle_deg=lambda i: 25.0 if i % 40 < 12 else 4.0), FOOT, cfg)
+    assert spoken(e3) == []
+
+
+def test_latency_is_decision_minus_ic():
+    e = run(steps(200, strike_angle_deg=25.0))
+    for d in e.decisions:
+        assert d.latency_ms == pytest.approx((d.t_host_s - d.trigger_t_ic_s) * 1e3)
+    d = spoken(e)[0]
+    assert d.t_host_s == pytest.approx(d.trigger_t_ic_s + 0.25)  # the row's t_emit_s
+
+
+def test_hysteresis():
+    # flat: enter > 20°, leave < 16°: 18° after entering keeps the fault, 14° ends it
+    held = run(steps(200, strike_angle_deg=lambda i: 25.0 if i < 3 else 18.0))
+    assert len(spoken(held, Cue.LAND_MIDFOOT)) >= 1
+    left = run(steps(200, strike_angle_deg=lambda i: 25.0 if i < 3 else 14.0))
+    assert spoken(left) == []
+    never = run(steps(200, strike_angle_deg=18.0))
+    assert spoken(never) == []
+
+
+def test_cooldown_grows_and_floor_spaces_cues():
+    cfg = CoachConfig()
+    n = int(600 / STEP_S)
+    e = run(steps(n, strike_angle_deg=25.0), FOOT, cfg)
+    t = [d.t_host_s for d in spoken(e, Cue.LAND_MIDFOOT)]
+    gaps = np.diff(t)
+    assert len(t) >= 4
+    for i, g in enumerate(gaps):
+        want = min(cfg.cooldown_s * cfg.cooldown_growth ** i, cfg.cooldown_max_s)
+        assert want <= g < want + 1.0
+    reasons = [d.suppressed_reason for d in e.decisions if not d.spoken]
+    assert reasons == ["cooldown"] * len(t)  # once per saying, not per step
+
+
+def test_priority_and_global_floor():
+    cfg = CoachConfig()
+    e = run(steps(400, strike_angle_deg=25.0, push_off_mps=0.02), FOOT, cfg)
+    said = spoken(e)
+    assert [d.cue for d in said[:2]] == [Cue.LAND_MIDFOOT, Cue.PUSH_OFF]
+    assert said[1].t_host_s - said[0].t_host_s >= cfg.floor_s
+    assert said[1].t_host_s - said[0].t_host_s < cfg.floor_s + 1.0
+    sup = [d.suppressed_reason for d in e.decisions if not d.spoken and d.cue is Cue.PUSH_OFF]
+    assert sup[:2] == ["priority", "floor"]
+    form = [d.t_host_s for d in said]
+    assert np.all(np.diff(form) >= cfg.floor_s - 1e-9)
+
+
+def test_praise_after_correction_rarely():
+    cfg = CoachConfig()
+    # 30 s of heel strikes, 40 s good, again 30 s faulted and 40 s good
+    bad = lambda i: 25.0 if (i * STEP_S) % 70 < 30 else 4.0  # noqa: E731
+    e = run(steps(int(140 / STEP_S), strike_angle_deg=bad), FOOT, cfg)
+    cues = [d.cue for d in spoken(e)]
+    assert cues == [Cue.LAND_MIDFOOT, Cue.PRAISE, Cue.LAND_MIDFOOT]
+    pr = spoken(e, Cue.PRAISE)[0]
+    assert pr.fault == "heel_strike"
+    assert pr.t_host_s - spoken(e)[0].t_host_s >= cfg.floor_s
+    sup = [d for d in e.decisions if d.cue is Cue.PRAISE and not d.spoken]
+    assert [d.suppressed_reason for d in sup] == ["cooldown"]
+    # no praise without a cue: a fault that went away before being said
+    e2 = run(steps(300, strike_angle_deg=lambda i: 25.0 if i < 10 else 4.0))
+    assert spoken(e2) == []
+
+
+def test_muted_on_climbs_walks_and_stops():
+    assert spoken(run(steps(400, strike_angle_deg=25.0, grade_deg=6.0))) == []
+    assert spoken(run(steps(400, strike_angle_deg=25.0, gait_mode="walk"))) == []
+    # running with a stop of 5 s every 15 contacts (5.3 s): no bout is long enough
+    s = steps(300, strike_angle_deg=25.0)
+    rows = {k: v.copy() for k, v in s.items()}
+    idx = np.round((rows["t_ic_s"] - 1.0) / STEP_S).astype(int)
+    shift = 5.0 * (idx // 15)
+    for k in ("t_ic_s", "t_to_s", "t_emit_s"):
+        rows[k] = rows[k] + shift
+    assert spoken(run(rows)) == []
+    # descent: stricter than the flat (17° enters there, not on the flat)
+    assert spoken(run(steps(400, strike_angle_deg=18.0, grade_deg=-6.0)))
+    assert spoken(run(steps(400, strike_angle_deg=18.0, grade_deg=0.0))) == []
+
+
+def test_kit_gating_and_foot_impact_never_cues():
+    bad = {"peak_tibial_acc_g": 30.0, "knee_peak_deg": 10.0, "pelvic_drop_deg": 15.0,
+           "shank_angle_ic_deg": 25.0, "shank_loading_rotation_deg": 5.0, "peak_acc_g": 80.0}
+    e = run(steps(600, ALL, **bad), FOOT)  # rows of sensors outside the kit are ignored
+    assert spoken(e) == [] and e.ignored_rows > 0
+    # foot rows carrying shin/knee/pelvis columns (as the simulator's truth does) are not
+    # measurements of those: a foot-only kit stays silent
+    e = run(steps(600, FOOT, **bad), FOOT)
+    assert spoken(e) == []
+    # a shin kit hears impact from the shin only, never from the foot's peak_acc_g
+    e = run(steps(600, FOOT_SHIN, peak_acc_g=80.0), FOOT_SHIN)
+    assert spoken(e) == []
+    e = run(steps(600, FOOT_SHIN, peak_tibial_acc_g=30.0), FOOT_SHIN)
+    assert {d.cue for d in spoken(e)} == {Cue.SOFTER_LANDING}
+
+
+def test_nan_is_not_a_fault():
+    nan = {k: math.nan for k in GOOD if k != "gait_mode"}
+    assert run(steps(600, ALL, **nan), ALL).decisions == []
+    # missing values inside a fault do not break it, nor start one
+    e = run(steps(400, strike_angle_deg=lambda i: math.nan if i % 3 == 0 else 25.0))
+    assert spoken(e, Cue.LAND_MIDFOOT)
+
+
+def test_pairing_counts_contacts_not_rows():
+    cfg = CoachConfig(persist_steps=20, persist_s=0.0)
+    e = run(steps(200, FOOT_SHIN, strike_angle_deg=25.0), FOOT_SHIN, cfg)
+    k = round((spoken(e)[0].trigger_t_ic_s - 1.0) / STEP_S)
+    assert k == cfg.persist_steps - 1
+    # a shin IC 30 ms off the foot's still pairs
+    s = steps(200, FOOT_SHIN, strike_angle_deg=25.0)
+    shin = np.char.endswith(s["placement"].astype(str), "shin")
+    s["t_ic_s"] = np.where(shin, s["t_ic_s"] + 0.03, s["t_ic_s"])
+    e = run(s, FOOT_SHIN, cfg)
+    assert round((spoken(e)[0].trigger_t_ic_s - 1.0) / STEP_S) == cfg.persist_steps - 1
+
+
+def test_hip_drop_one_sided():
+    e = run(steps(300, ALL, pelvic_drop_deg=lambda i: 13.0 if i % 2 else 5.0), ALL)
+    assert {d.cue for d in spoken(e)} == {Cue.HIPS_LEVEL}
+
+
+def test_system_cues_bypass_floor_but_never_overlap():
+    cfg = CoachConfig()
+    e = CueEngine(Kit.from_placements(FOOT), cfg)
+    s = steps(200, strike_angle_deg=25.0)
+    first = s["t_emit_s"] < 7.3  # the cue comes at 7.25 s
+    e.on_steps({k: v[first] for k, v in s.items()}, 7.25)
+    form_t = spoken(e)[0].t_host_s
+    assert form_t == pytest.approx(7.25)
+    out = e.on_system(SystemEvent.SENSOR_LOST, key="left_foot", now_s=form_t + 1.0)
+    out += e.on_system(SystemEvent.LOW_BATTERY, key="right_foot", now_s=form_t + 1.5)
+    assert [d.cue for d in out] == []  # the form cue's clip is still playing: queued
+    rest = {k: v[~first & (s["t_emit_s"] < form_t + 10.0)] for k, v in s.items()}
+    out = [d for d in e.on_steps(rest, form_t + 10.0) if d.spoken]
+    assert [d.cue for d in out] == [Cue.SENSOR_LOST, Cue.LOW_BATTERY]
+    assert out[0].t_host_s == pytest.approx(form_t + cfg.clip_s)
+    assert out[1].t_host_s == pytest.approx(form_t + 2 * cfg.clip_s)
+    assert out[0].fault == "sensor:left_foot"
+    # within the form floor, but said
+    assert out[1].t_host_s - form_t < cfg.floor_s
+    out = e.on_system(SystemEvent.LOW_BATTERY, key="right_foot", now_s=form_t + 12.0)
+    assert [(d.spoken, d.suppressed_reason) for d in out] == [(False, "repeat")]
+    out = e.on_system(SystemEvent.SENSOR_BACK, key="left_foot", now_s=form_t + 14.0)
+    assert [(d.cue, d.spoken) for d in out] == [(Cue.SENSOR_BACK, True)]
+
+
+def test_snooze_and_resume():
+    cfg = CoachConfig(snooze_s=60.0)
+    e = CueEngine(Kit.from_placements(FOOT), cfg)
+    out = e.on_system(SystemEvent.BUTTON, key="left_foot", now_s=0.5)
+    assert [d.cue for d in out] == [Cue.SNOOZED]
+    s = steps(int(120 / STEP_S), strike_angle_deg=25.0)
+    e.on_steps(s, float(s["t_emit_s"].max()))
+    cues = [(d.cue, d.spoken, d.suppressed_reason) for d in e.decisions]
+    assert cues[1] == (Cue.LAND_MIDFOOT, False, "snoozed")
+    assert cues[2] == (Cue.RESUMED, True, "")
+    resumed = e.decisions[2].t_host_s
+    assert resumed == pytest.approx(60.5)
+    assert cues[3][:2] == (Cue.LAND_MIDFOOT, True)
+    assert e.decisions[3].t_host_s >= resumed + cfg.clip_s
+    # tick alone ends a snooze; a second press resumes early
+    e = CueEngine(Kit.from_placements(FOOT), cfg)
+    e.on_system(SystemEvent.BUTTON, now_s=0.0)
+    assert [d.cue for d in e.tick(61.0)] == [Cue.RESUMED]
+    e.on_system(SystemEvent.BUTTON, now_s=100.0)
+    assert [d.cue for d in e.on_system(SystemEvent.BUTTON, now_s=110.0)] == [Cue.RESUMED]
+
+
+def test_mount_changed_says_slipped_once():
+    s = steps(100, mount_changed=lambda i: 20 <= i < 25)
+    e = run(s)
+    said = spoken(e)
+    assert [d.cue for d in said] == [Cue.SENSOR_SLIPPED] * 2  # one per foot
+    assert {d.fault for d in said} == {"sensor:left_foot", "sensor:right_foot"}
+    assert said[1].t_host_s - said[0].t_host_s >= CoachConfig().clip_s
+
+
+def test_log_table_schema():
+    e = run(steps(400, strike_angle_deg=25.0, push_off_mps=0.02))
+    tab = e.log_table()
+    assert tuple(tab) == CUE_LOG.names
+    n = len(e.decisions)
+    assert n > 2 and all(len(v) == n for v in tab.values())
+    assert tab["spoken"].dtype == bool and tab["t_host_s"].dtype == np.float64
+    assert set(tab["cue"]) <= {c.value for c in Cue}
+
+
+def test_tick_completes_last_contact_and_detects_stop():
+    cfg = CoachConfig()
+    e = CueEngine(Kit.from_placements(FOOT_SHIN), cfg)
+    s = steps(40, FOOT_SHIN, strike_angle_deg=25.0)
+    # drop the last shin row: the last contact waits for it
+    keep = np.ones(len(s["t_ic_s"]), bool)
+    keep[np.flatnonzero(np.char.endswith(s["placement"].astype(str), "shin"))[-1]] = False
+    s = {k: v[keep] for k, v in s.items()}
+    e.on_steps(s, float(s["t_emit_s"].max()))
+    n0 = e.report()["contacts"]
+    e.tick(float(s["t_ic_s"].max()) + cfg.settle_timeout_s)
+    assert e.report()["contacts"] == n0 + 1
+    e.tick(float(s["t_emit_s"].max()) + cfg.stop_s + 0.1)
+    assert not any(r["in_fault"] for r in e.report()["rules"].values())

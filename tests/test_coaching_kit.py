@@ -1,0 +1,54 @@
+"""Kit matrix: which cues a set of sensors enables, and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from stridecore.coaching import STANDARD_KITS, Kit, kit_table
+from stridecore.coaching.phrases import SYSTEM_CUES
+from stridecore.schema import Cue, Placement
+
+FORM = {Cue.SOFTEN_KNEES, Cue.LAND_MIDFOOT, Cue.HIPS_LEVEL, Cue.SHORTEN_STRIDE,
+        Cue.QUICKER_STEPS, Cue.PUSH_OFF, Cue.SOFTER_LANDING}
+
+
+def on(kit: Kit) -> set[Cue]:
+    return {c for c in FORM if kit.enabled(c)}
+
+
+def test_foot_only_never_impact_knee_or_hips():
+    kit = Kit.from_placements(["left_foot", "right_foot"])
+    assert on(kit) == {Cue.LAND_MIDFOOT, Cue.QUICKER_STEPS, Cue.PUSH_OFF}
+    for c in (Cue.SOFTER_LANDING, Cue.SOFTEN_KNEES, Cue.HIPS_LEVEL, Cue.SHORTEN_STRIDE):
+        assert not kit.enabled(c)
+        assert "needs" in kit.why(c)
+
+
+def test_shin_only_and_knee_pair():
+    shin = Kit.from_placements([Placement.LEFT_SHIN, Placement.RIGHT_SHIN])
+    assert on(shin) == {Cue.SOFTEN_KNEES, Cue.SHORTEN_STRIDE, Cue.SOFTER_LANDING,
+                        Cue.QUICKER_STEPS}
+    assert [r.name for r in shin.rules() if r.cue is Cue.SOFTEN_KNEES] == ["knee_shin"]
+    knee = Kit.from_placements(["left_shin", "left_thigh"])
+    assert [r.name for r in knee.rules() if r.cue is Cue.SOFTEN_KNEES] == ["knee"]
+    assert knee.knee_sides() == {"left"}
+    # thigh and shin on different legs: no knee angle
+    assert Kit.from_placements(["left_shin", "right_thigh"]).knee_sides() == frozenset()
+
+
+@pytest.mark.parametrize("name", list(STANDARD_KITS))
+def test_pelvis_only_adds_hips(name):
+    kit = Kit.from_placements(STANDARD_KITS[name])
+    assert kit.enabled(Cue.HIPS_LEVEL) == ("pelvis" in name)
+    assert all(kit.enabled(c) for c in SYSTEM_CUES)
+    assert not kit.enabled(Cue.LAND_FOREFOOT) and not kit.enabled(Cue.QUICK_ROLL)
+
+
+def test_matrix_lists_every_cue():
+    text = Kit.from_placements(["left_foot", "right_foot", "right_shin"]).matrix()
+    for c in Cue:
+        assert c.value in text
+    assert "peak_tibial_acc_g" in text and "needs a pelvis sensor" in text
+    table = kit_table()
+    assert table.count("\n") == len([c for c in Cue if c not in SYSTEM_CUES]) + 2
+    assert "| foot | shin |" in table
