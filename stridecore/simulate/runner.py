@@ -80,6 +80,13 @@ CORRECTS: dict[Cue, tuple[Fault, ...]] = {
     Cue.PUSH_OFF: (Fault.NO_PUSH_OFF,),
     Cue.SOFTER_LANDING: (Fault.HARD_LANDING,),
     Cue.PRAISE: (),
+    # system cues (sensor and button events) correct nothing
+    Cue.SENSOR_LOST: (),
+    Cue.SENSOR_BACK: (),
+    Cue.LOW_BATTERY: (),
+    Cue.SENSOR_SLIPPED: (),
+    Cue.SNOOZED: (),
+    Cue.RESUMED: (),
 }
 """Which faults a cue, if taken on, corrects."""
 
