@@ -40,7 +40,7 @@ def live_run(tmp_path_factory):
 
 
 def test_live_runs_every_sensor_through_its_pipeline(live_run) -> None:
-    out, run, lc = live_run
+    _out, run, lc = live_run
     assert run.errors == []
     steps = {s.key: s.stream.steps_table() for s in run.sessions}
     for key, t in steps.items():
@@ -125,7 +125,7 @@ def test_cli_live_then_replay_audio(tmp_path: Path) -> None:
     assert spoken, "the heel striker's descent gets at least one cue in 45 s"
     prev_end = 0
     for c in spoken:
-        k = int(round(c["t_s"] * rate))
+        k = round(c["t_s"] * rate)
         k = max(k, prev_end)
         on = first_above(x, SILENCE_DBFS, max(0, k - rate // 100))
         assert on is not None and abs(on - k) <= rate // 100 + 1, (c, on, k)
@@ -137,7 +137,7 @@ def test_cli_live_then_replay_audio(tmp_path: Path) -> None:
     y, rate_y = read_wav(wav_live)
     assert rate_y == rate
     for c in spoken:
-        k = int(round(c["t_s"] * rate))
+        k = round(c["t_s"] * rate)
         on = first_above(y, SILENCE_DBFS, max(0, k - rate // 10))
         assert on is not None and abs(on - k) < rate // 10, (c, on, k)
 
