@@ -122,8 +122,9 @@ class LiveCoach:
         self._buffer: list[tuple[str, tuple]] = []  # inputs before the kit is known
         self._tele_seen: dict[str, int] = {}
         self._sim_runners: list = []
-        self.pending_play: dict[int, float] = {}  # id(decision) -> receipt host s
-        self.played: list[tuple[float, int]] = []  # (receipt time abs s, onset index)
+        #: per cue handed to the player: (receipt of its data, host s; time.monotonic() just
+        #: before play()) — onsets are matched by their play() time, drops leave no onset
+        self.played: list[tuple[float, float]] = []
         self.stalls_ms: list[float] = []
 
     # ------------------------------------------------------------------ session hooks
@@ -191,7 +192,8 @@ class LiveCoach:
         if not d.spoken:
             return
         if self.player is not None:
-            self.played.append((self.t0 + self.coach.input_t_s, len(self.played)))
+            # (receipt of the data behind it, monotonic time just before play())
+            self.played.append((self.t0 + self.coach.input_t_s, time.monotonic()))
             self.player.play(d.cue, d.text, t_stream_s=d.t_host_s)
         if self.close_loop and d.cue not in SYSTEM_CUES:
             for tr, runner in self._sim_runners:
@@ -232,8 +234,10 @@ async def live_session(urls: list[str], *, duration_s: float | None, out: Path |
                        stop: asyncio.Event | None = None,
                        on_decision: Callable[[CueDecision], None] | None = None,
                        on_tick: Callable[[LiveCoach, float], None] | None = None,
+                       on_start: Callable[[LiveCoach], None] | None = None,
                        meta: dict | None = None) -> tuple[SessionRun, LiveCoach]:
-    """Run a live coaching session on the running loop (real or virtual time)."""
+    """Run a live coaching session on the running loop (real or virtual time).
+    ``on_start(coach)``: once the device sessions exist (e.g. to observe them)."""
     from stridecore.transport import open_url
 
     transports = [open_url(u) for u in urls]
@@ -245,6 +249,8 @@ async def live_session(urls: list[str], *, duration_s: float | None, out: Path |
 
     def start(run, writer) -> None:
         lc.on_start(run, writer)
+        if on_start is not None:
+            on_start(lc)
         tasks.append(loop.create_task(lc.ticker()))
         if on_tick is not None:
             async def view() -> None:
@@ -271,13 +277,14 @@ async def live_session(urls: list[str], *, duration_s: float | None, out: Path |
 def latencies_ms(lc: LiveCoach) -> list[float]:
     """Receipt of the triggering data → first non-silent sample handed to the audio device,
     per spoken cue with an onset, ms (loop time = ``time.monotonic``; real time only)."""
-    if lc.player is None:
+    if lc.player is None or not lc.played:
         return []
-    onsets = list(lc.player.onsets)
+    before = np.array([b for _, b in lc.played])
     out = []
-    for t_recv, i in lc.played:
-        if i < len(onsets):
-            out.append((onsets[i].t_handed_s - t_recv) * 1e3)
+    for o in lc.player.onsets:  # a cue the player dropped has no onset: it is skipped
+        i = int(np.searchsorted(before, o.t_call_s, side="right")) - 1
+        if i >= 0:
+            out.append((o.t_handed_s - lc.played[i][0]) * 1e3)
     return out
 
 
@@ -340,5 +347,3 @@ def run_live_blocking(urls: list[str], *, duration_s: float | None, speed: float
     return run_at_speed(main, speed)
 
 
-def wall_s() -> float:
-    return time.monotonic()
