@@ -3,7 +3,8 @@
 Prints a markdown table. Tan 2022: each subject's ten ~1 s step windows are streamed through
 one stage in order, separated by a NaN sample (the stage keeps axes and signs across windows;
 without a standing period each window's gyro-integrated knee is invalid until that window's own
-terminal-swing extension event anchors it, ~0.15 s in), RMSE over valid samples against
+terminal-swing extension event anchors it, ~0.15 s in, with the fixed first-event prior: one
+stride per window, so the per-stride range rule never applies), RMSE over valid samples against
 the continuous marker knee angle (:mod:`stridecore.bench.tan_knee`; subject_01 = dev,
 subject_02 = test). Simulated: 60 s test seeds (right thigh + right shin; the shin stream is
 resampled onto the thigh's true sample times, since the two simulated clocks differ by their

@@ -155,25 +155,40 @@ def _synthetic_leg(fs: float, seed: int):
     return t, thigh, thigh_rate, shank, shank_rate, knee, mounts
 
 
+# the synthetic knee is straight at the end of swing: every end-of-swing prior 0°
+ZERO_PRIORS = {"event_knee_deg": 0.0, "event_walk_knee_deg": 0.0, "event_run_knee_lo_deg": 0.0,
+               "event_run_knee_hi_deg": 0.0}
+
+
+@pytest.mark.parametrize("anchor", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_synthetic_two_segment(seed):
+def test_synthetic_two_segment(seed, anchor):
+    """With a standing period: the standing-offset inclination knee (``stand_anchor=False``)
+    or the event-updated gyro knee anchored at standing (default)."""
     fs = 200.0
     t, th, thr, sh, shr, knee, mounts = _synthetic_leg(fs, seed)
     if seed == 3:  # both sensors upside down about their long axis
         mounts = [np.diag([-1.0, 1.0, -1.0]), np.diag([1.0, -1.0, -1.0])]
     at, gt = _segment_signals(th, thr, mounts[0])
     as_, gs = _segment_signals(sh, shr, mounts[1])
-    k, f = KneeStage(fs).step(at, gt, as_, gs)
+    k, f = KneeStage(fs, KneeParams(stand_anchor=anchor, **ZERO_PRIORS)).step(at, gt, as_, gs)
     late = t > 10.0
     assert np.all(f[late] & kk.FLAG_VALID)
-    assert np.all(f[late] & kk.FLAG_STANDING_OFFSET)
+    if anchor:
+        assert not np.any(f[late] & kk.FLAG_STANDING_OFFSET)
+        assert np.count_nonzero(f & kk.FLAG_EVENT) > 40
+        # valid once the signs are known: anchored by standing, before the first event
+        first = np.flatnonzero(f & kk.FLAG_VALID)[0]
+        assert first < np.flatnonzero(f & kk.FLAG_EVENT)[0]
+    else:
+        assert np.all(f[late] & kk.FLAG_STANDING_OFFSET)
     e = k[late] - np.degrees(knee[late])
     assert math.sqrt(np.mean(e ** 2)) < 1.0
 
 
 # ---- event path: no standing period ------------------------------------------------------
 
-EV_PARAMS = KneeParams(event_knee_deg=0.0)  # the synthetic knee is straight at the end of swing
+EV_PARAMS = KneeParams(**ZERO_PRIORS)
 
 
 def _no_standing(seed: int, fs: float = 200.0):
@@ -185,12 +200,23 @@ def _no_standing(seed: int, fs: float = 200.0):
     return t[m] - 4.0, at, gt, as_, gs, np.degrees(knee[m]), mounts
 
 
+def _reference_prior_deg(range_deg: float, p: KneeParams) -> float:
+    """End-of-swing knee assumed for a stride of knee range ``range_deg`` (after the first)."""
+    if range_deg < p.event_walk_range_deg:
+        return p.event_walk_knee_deg
+    line = p.event_run_knee_a_deg + p.event_run_knee_b * range_deg
+    return min(p.event_run_knee_hi_deg, max(p.event_run_knee_lo_deg, line))
+
+
 def _reference_event_knee(rate: np.ndarray, fs: float, p: KneeParams) -> np.ndarray:
     """Slow reference of the event path from a known knee rate (rad/s): integrate; armed once
     the knee extended ``event_drop_deg`` below its maximum since the last event; the tracked
     minimum is the event when the knee rises ``event_rise_deg`` above it (or after
-    ``event_timeout_s``); knee at the event = ``event_knee_deg`` (first event: hard, then the
-    offset moves by ``event_gain`` of the innovation). NaN before the first event."""
+    ``event_timeout_s``); knee at the event = ``event_knee_deg`` at the first event (hard),
+    then per stride from its range (maximum since the last event − minimum: walking below
+    ``event_walk_range_deg``, else the running line, clipped), the offset moving by
+    ``event_gain`` of the innovation. NaN before the first event. (No drift: the synthetic
+    gyros are exact, so the stage's drift estimate stays ~0.)"""
     drop, rise = math.radians(p.event_drop_deg), math.radians(p.event_rise_deg)
     timeout = max(1, round(p.event_timeout_s * fs))
     out = np.full(len(rate), np.nan)
@@ -205,7 +231,9 @@ def _reference_event_knee(rate: np.ndarray, fs: float, p: KneeParams) -> np.ndar
             armed += 1
             kmin = min(kmin, kg)
             if kg - kmin >= rise or armed >= timeout:
-                new = kmin - math.radians(p.event_knee_deg)
+                prior = (p.event_knee_deg if not anchored
+                         else _reference_prior_deg(math.degrees(kmax - kmin), p))
+                new = kmin - math.radians(prior)
                 off = new if not anchored else off + p.event_gain * (new - off)
                 anchored, armed, kmax = True, 0, kg
         if anchored:
@@ -226,14 +254,38 @@ def test_synthetic_no_standing_event_path(seed):
     assert math.sqrt(np.mean(e ** 2)) < 1.0
 
 
-def test_event_path_matches_slow_reference():
+@pytest.mark.parametrize("params", [EV_PARAMS, KneeParams(),
+                                    KneeParams(event_walk_range_deg=40.0)],
+                         ids=["zero-priors", "default", "range-line"])
+def test_event_path_matches_slow_reference(params):
+    """The default priors (the synthetic stride's range ~60°: walking, 4°) and the running
+    line (walking threshold lowered below the range) against the slow reference."""
     fs = 200.0
     t, at, gt, as_, gs, knee, _mounts = _no_standing(1, fs)
-    k, _f = KneeStage(fs, EV_PARAMS).step(at, gt, as_, gs)
-    ref = _reference_event_knee(np.radians(np.gradient(knee, t)), fs, EV_PARAMS)
-    late = t > 6.0
+    k, _f = KneeStage(fs, params).step(at, gt, as_, gs)
+    ref = _reference_event_knee(np.radians(np.gradient(knee, t)), fs, params)
+    late = t > 10.0  # the first events differ a little (start of integration), then converge
     assert np.all(np.isfinite(ref[late]))
     assert np.max(np.abs(k[late] - ref[late])) < 0.3
+    if params is not EV_PARAMS:  # the priors matter: not the truth (straight) any more
+        assert abs(np.mean(k[late] - knee[late])) > 1.0
+
+
+def test_drift_estimate():
+    """A relative gyro bias (0.5°/s on the thigh) is learnt from the accelerometer-aided
+    knee between events: the event-path knee keeps the no-bias accuracy."""
+    fs = 200.0
+    t, at, gt, as_, gs, knee, mounts = _no_standing(1, fs)
+    bias = mounts[0] @ np.array([0.0, 1.0, 0.0]) * math.radians(0.5)  # about the thigh axis
+    st_ = KneeStage(fs, EV_PARAMS)
+    k, _f = st_.step(at, gt + bias, as_, gs)
+    late = t > 15.0
+    assert abs(abs(st_.report()["gyro_knee_drift_dps"]) - 0.5) < 0.15
+    assert math.sqrt(np.mean((k[late] - knee[late]) ** 2)) < 1.0
+    k0, _ = KneeStage(fs, KneeParams(event_bias_gain=0.0, **ZERO_PRIORS)).step(
+        at, gt + bias, as_, gs)
+    assert (math.sqrt(np.mean((k0[late] - knee[late]) ** 2))
+            > math.sqrt(np.mean((k[late] - knee[late]) ** 2)))
 
 
 @pytest.fixture(scope="module")
@@ -293,8 +345,9 @@ def test_py_func_equal_windows(windows):
 
 # ---- simulated accuracy (test seed, regression floor) -----------------------------------
 
-# measured on seed 1001 (60 s): RMSE 1.18°, at IC 1.17°, loading peak 1.12°
-RMSE_FLOOR, IC_FLOOR, PEAK_FLOOR = 2.0, 2.0, 2.0
+# measured on seed 1001 (60 s): RMSE 1.95°, at IC 1.81°, loading peak 1.95° (it has a
+# standing period: 1.18 / 1.17 / 1.12° when the standing-offset inclination knee was the output)
+RMSE_FLOOR, IC_FLOOR, PEAK_FLOOR = 2.5, 2.5, 2.5
 
 
 def test_simulated_accuracy(sim):

@@ -40,11 +40,21 @@ class KneeParams:
     standing_knee_deg: float = 0.0  # knee assumed while standing (offset assumption)
     offset_smooth_s: float = 0.5  # offset EMA while standing continues
     # without a standing period: gyro-integrated knee, zero-angle update at the end of swing
-    event_knee_deg: float = 7.0  # knee assumed at the terminal-swing extension minimum
+    event_knee_deg: float = 9.0  # knee assumed at the first terminal-swing minimum of a run
     event_drop_deg: float = 30.0  # extension from the running maximum that arms the event ...
     event_rise_deg: float = 3.0  # ... re-flexion above the minimum that confirms it ...
     event_timeout_s: float = 0.4  # ... or this long armed (the leg stays straight)
-    event_gain: float = 0.1  # share of the offset innovation taken at later events
+    event_gain: float = 0.3  # share of the offset innovation taken at later events
+    event_bias_gain: float = 0.2  # share of innovation / time since the last event → drift
+    event_bias_max_radps: float = 0.1  # bound on the drift (relative gyro bias) estimate
+    # the end-of-swing knee per stride from the stride's knee range (swing peak − minimum)
+    event_walk_range_deg: float = 70.0  # range below this: walking ...
+    event_walk_knee_deg: float = 4.0  # ... end-of-swing knee assumed
+    event_run_knee_a_deg: float = 54.3  # running: a + b · range ...
+    event_run_knee_b: float = -0.525
+    event_run_knee_lo_deg: float = 2.0  # ... clipped to [lo, hi]
+    event_run_knee_hi_deg: float = 17.0
+    stand_anchor: bool = True  # standing anchors the event-updated gyro knee (else its own path)
 
 
 def _alpha(tau_s: float, fs_hz: float) -> float:
@@ -86,6 +96,15 @@ class KneeStage:
         P[kk.P_EV_RISE] = math.radians(p.event_rise_deg)
         P[kk.P_EV_TIMEOUT] = max(1, round(p.event_timeout_s * fs))
         P[kk.P_EV_GAIN] = p.event_gain
+        P[kk.P_EV_BIAS_GAIN] = p.event_bias_gain
+        P[kk.P_EV_BIAS_MAX] = p.event_bias_max_radps
+        P[kk.P_EV_WALK_RANGE] = math.radians(p.event_walk_range_deg)
+        P[kk.P_EV_WALK_KNEE] = math.radians(p.event_walk_knee_deg)
+        P[kk.P_EV_RUN_A] = math.radians(p.event_run_knee_a_deg)
+        P[kk.P_EV_RUN_B] = p.event_run_knee_b
+        P[kk.P_EV_RUN_LO] = math.radians(p.event_run_knee_lo_deg)
+        P[kk.P_EV_RUN_HI] = math.radians(p.event_run_knee_hi_deg)
+        P[kk.P_STAND_ANCHOR] = 1.0 if p.stand_anchor else 0.0
         P[kk.P_OFF_ALPHA] = _alpha(p.offset_smooth_s, fs)
         self.P = P
         self.reset()
@@ -128,4 +147,5 @@ class KneeStage:
         return {**seg, "offset_deg": math.degrees(F[kk.F_OFFSET]),
                 "offset_from": ["none", "gait event", "standing"][int(I[kk.I_OFF_KIND])],
                 "gyro_knee_offset_deg": math.degrees(F[kk.F_KG_OFF]),
+                "gyro_knee_drift_dps": math.degrees(F[kk.F_KG_BIAS]),
                 "params": asdict(self.params)}

@@ -29,9 +29,21 @@ complementary filter, Mahony, Hamel & Pflimlin 2008, IEEE TAC 53:1203):
    rate sign_thigh·ω_thigh·j_thigh − sign_shank·ω_shank·j_shank (held while both segments are
    still), anchored at the terminal-swing extension minimum: the detector arms once the knee
    has extended ``P_EV_DROP`` below its maximum since the last event, tracks the minimum and
-   takes it when the knee flexes again by ``P_EV_RISE`` (or after ``P_EV_TIMEOUT``); there
-   the knee is ``P_EV_KNEE``. The first event after a restart sets the offset; later events
-   move it by ``P_EV_GAIN`` of the innovation. Invalid from a restart to its first event.
+   takes it when the knee flexes again by ``P_EV_RISE`` (or after ``P_EV_TIMEOUT``). The
+   knee assumed there: ``P_EV_KNEE`` at the first event after a restart (no stride seen: it
+   sets the offset), then per stride from the stride's knee range (maximum since the last
+   event − minimum; gait decided from the stream): below ``P_EV_WALK_RANGE`` walking,
+   ``P_EV_WALK_KNEE``; else running, ``P_EV_RUN_A + P_EV_RUN_B · range`` clipped (fitted on
+   simulated dev seeds 1–6: the running end-of-swing knee falls as the range grows, r = −0.82,
+   residual SD 3.3° against 5.8° for a constant); later events move the offset by
+   ``P_EV_GAIN`` of the innovation. Drift: at each event the change of (accelerometer-aided
+   inclination knee − gyro knee) since the previous event, per time, is the residual relative
+   gyro bias; ``P_EV_BIAS_GAIN`` of it goes into the bias subtracted from the rate (the integral
+   term of Mahony 2008, measured per stride on the knee). Invalid from a restart to its first
+   event, unless a standing reference exists: standing anchors the gyro knee (knee =
+   ``P_STAND_KNEE`` while standing, or the standing-offset inclination knee when the gyro knee
+   (re)starts), events update it afterwards (``P_STAND_ANCHOR``; 0 = the inclination knee of
+   step 4 is the output whenever a standing offset exists).
 
 A non-finite sample in either stream invalidates both inclinations; they restart from the
 accelerometer at the next finite sample (with the fast settle), the gyro knee restarts unanchored.
@@ -80,7 +92,18 @@ P_RECOVER = 22  # rejected quiet samples in a row that restart the settling
 P_SIGN_FLIP = 23  # |skewness| against a confirmed sign that flips it (hysteresis)
 P_EV_GAIN = 24  # share of the offset innovation taken at each later event (1 = hard reset)
 P_EV_TIMEOUT = 25  # armed samples after which the tracked minimum is taken (leg stays straight)
-N_P = 26
+P_EV_BIAS_GAIN = 26  # share of the measured drift rate (gyro knee vs accelerometer-aided knee
+# between two events) taken into the relative-rate bias estimate at each event
+P_EV_BIAS_MAX = 27  # rad/s: bound on the relative-rate bias estimate
+P_EV_WALK_RANGE = 28  # rad: stride knee range (swing peak − end-of-swing min) below this: walk
+P_EV_WALK_KNEE = 29  # rad: the end-of-swing knee assumed when walking
+P_EV_RUN_A = 30  # rad: running end-of-swing knee = P_EV_RUN_A + P_EV_RUN_B · range ...
+P_EV_RUN_B = 31  # (dimensionless slope) ...
+P_EV_RUN_LO = 32  # rad: ... clipped to [P_EV_RUN_LO, P_EV_RUN_HI]
+P_EV_RUN_HI = 33
+P_STAND_ANCHOR = 34  # > 0: with a standing reference the output is still the event-updated
+# gyro knee, anchored at standing (the standing-offset inclination knee only fills gaps)
+N_P = 35
 
 # float state, per segment
 FS_M = 0  # 9: gyro second moment, row-major
@@ -100,7 +123,9 @@ F_KG = 2 * N_FS + 14  # rad: gyro-integrated knee (relative sagittal rate) since
 F_KG_MAX = 2 * N_FS + 15  # rad: its maximum since the last event (or restart)
 F_KG_MIN = 2 * N_FS + 16  # rad: its minimum while the event detector is armed
 F_KG_OFF = 2 * N_FS + 17  # rad: offset of the gyro-integrated knee (from the events)
-N_F = 2 * N_FS + 18
+F_KG_BIAS = 2 * N_FS + 18  # rad/s: bias of the relative sagittal rate (from the events)
+F_KG_D0 = 2 * N_FS + 19  # rad: accelerometer-aided knee − gyro knee at the drift reference event
+N_F = 2 * N_FS + 20
 # int state, per segment
 IS_MOVING = 0  # moving samples seen (saturating)
 IS_SINCE = 1  # moving samples since the last refresh
@@ -120,7 +145,8 @@ I_N = 2 * N_IS + 4  # samples seen
 I_HAVE_STAND = 2 * N_IS + 5  # 1 once a quiet standing period was seen
 I_KM_N = 2 * N_IS + 6  # samples in the candidate-knee-rate moments
 I_EV_ARMED = 2 * N_IS + 7  # armed samples of the event detector (0 = not armed)
-N_I = 2 * N_IS + 8
+I_KG_SINCE = 2 * N_IS + 8  # samples since the drift reference event (0: none)
+N_I = 2 * N_IS + 9
 
 # output flag bits
 FLAG_VALID = 1  # axes ready, signs confirmed, inclinations and offset in force
@@ -168,6 +194,15 @@ def _acc_incl(F: np.ndarray, b: int, a0: float, a1: float, a2: float) -> float:
 @njit
 def _wrap(x: float) -> float:
     return (x + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@njit
+def _stand_offset(P: np.ndarray, F: np.ndarray, I: np.ndarray) -> float:
+    """Offset of the inclination-difference knee from the standing gravity directions."""
+    return (I[IS_SIGN] * _acc_incl(F, 0, F[F_STAND_G], F[F_STAND_G + 1], F[F_STAND_G + 2])
+            - I[N_IS + IS_SIGN] * _acc_incl(F, N_FS, F[F_STAND_G + 3], F[F_STAND_G + 4],
+                                            F[F_STAND_G + 5])
+            - P[P_STAND_KNEE])
 
 
 @njit
@@ -316,9 +351,14 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
             # the uncalibrated knee changed meaning: learn the offsets again
             I[I_OFF_KIND] = 0
             I[I_KG_OK] = 0
+            F[F_KG_BIAS] = 0.0
         signs_ok = (I[IS_SIGN_SURE] == 1 and I[N_IS + IS_SIGN_SURE] == 1
                     and I[IS_MOVING] >= P[P_READY] and I[N_IS + IS_MOVING] >= P[P_READY])
         # gyro-integrated knee: relative sagittal rate, held while both segments are still
+        ok = (I[IS_ALPHA_OK] == 1 and I[N_IS + IS_ALPHA_OK] == 1)
+        raw = (I[IS_SIGN] * F[FS_ALPHA]) - (I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA])
+        if not ok or (fl & FLAG_RESTART) or I[I_KG_OK] == 0 or not signs_ok:
+            I[I_KG_SINCE] = 0  # the drift reference needs both continuous
         if not signs_ok:
             I[I_KG_OK] = 0
         elif I[I_KG_OK] == 0:
@@ -327,9 +367,15 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
             I[I_KG_OK] = 1
             I[I_KG_ANCH] = 0
             I[I_EV_ARMED] = 0
+            if I[I_HAVE_STAND] == 1 and ok and P[P_STAND_ANCHOR] > 0.0:
+                # a standing reference: start the gyro knee from the standing-offset knee
+                F[F_KG_OFF] = -_wrap(raw - _stand_offset(P, F, I))
+                I[I_KG_ANCH] = 1
         else:
             if F[FS_WSM] >= P[P_STILL_RADPS] or F[N_FS + FS_WSM] >= P[P_STILL_RADPS]:
-                F[F_KG] += (I[IS_SIGN] * wt - I[N_IS + IS_SIGN] * ws) * P[P_DT]
+                F[F_KG] += (I[IS_SIGN] * wt - I[N_IS + IS_SIGN] * ws - F[F_KG_BIAS]) * P[P_DT]
+            if I[I_KG_SINCE] > 0:
+                I[I_KG_SINCE] += 1
             kg = F[F_KG]
             # terminal-swing extension event (zero-angle update, Allseits 2018): armed once
             # the knee extended by P_EV_DROP from its maximum, the tracked minimum is taken
@@ -345,17 +391,37 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
                 if kg < F[F_KG_MIN]:
                     F[F_KG_MIN] = kg
                 if kg - F[F_KG_MIN] >= P[P_EV_RISE] or I[I_EV_ARMED] >= P[P_EV_TIMEOUT]:
-                    off = F[F_KG_MIN] - P[P_EV_KNEE]
+                    # the knee assumed there: the fixed prior for the first event of a run
+                    # (no full stride seen), then decided per stride from its range
+                    prior = P[P_EV_KNEE]
+                    if I[I_KG_ANCH] == 1:
+                        rng = F[F_KG_MAX] - F[F_KG_MIN]
+                        if rng < P[P_EV_WALK_RANGE]:
+                            prior = P[P_EV_WALK_KNEE]
+                        else:
+                            prior = min(P[P_EV_RUN_HI], max(P[P_EV_RUN_LO],
+                                                            P[P_EV_RUN_A] + P[P_EV_RUN_B] * rng))
+                    off = F[F_KG_MIN] - prior
                     if I[I_KG_ANCH] == 0:
                         F[F_KG_OFF] = off
                         I[I_KG_ANCH] = 1
                     else:
                         F[F_KG_OFF] += P[P_EV_GAIN] * (off - F[F_KG_OFF])
+                    if ok:
+                        # drift: the gyro knee's change since the reference event minus the
+                        # accelerometer-aided (drift-free) knee's change is the integrated
+                        # relative gyro bias (the integral term of Mahony 2008, measured
+                        # per stride on the knee)
+                        d = raw - kg
+                        if I[I_KG_SINCE] > 0:
+                            b = (F[F_KG_BIAS] - P[P_EV_BIAS_GAIN] * (d - F[F_KG_D0])
+                                 / (I[I_KG_SINCE] * P[P_DT]))
+                            F[F_KG_BIAS] = min(P[P_EV_BIAS_MAX], max(-P[P_EV_BIAS_MAX], b))
+                        F[F_KG_D0] = d
+                        I[I_KG_SINCE] = 1
                     I[I_EV_ARMED] = 0
                     F[F_KG_MAX] = kg
                     fl |= FLAG_EVENT
-        ok = (I[IS_ALPHA_OK] == 1 and I[N_IS + IS_ALPHA_OK] == 1)
-        raw = (I[IS_SIGN] * F[FS_ALPHA]) - (I[N_IS + IS_SIGN] * F[N_FS + FS_ALPHA])
         # quiet standing: both segments still, |a| ≈ g
         at = math.sqrt(acc_t[t, 0] ** 2 + acc_t[t, 1] ** 2 + acc_t[t, 2] ** 2)
         ash = math.sqrt(acc_s[t, 0] ** 2 + acc_s[t, 1] ** 2 + acc_s[t, 2] ** 2)
@@ -375,19 +441,21 @@ def knee_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, acc_t: np.ndarray, gy
                 F[F_STAND_G + 3 + q] += e * (acc_s[t, q] - F[F_STAND_G + 3 + q])
             I[I_HAVE_STAND] = 1
         if I[I_HAVE_STAND] == 1 and signs_ok:
-            F[F_OFFSET] = (I[IS_SIGN] * _acc_incl(F, 0, F[F_STAND_G], F[F_STAND_G + 1],
-                                                  F[F_STAND_G + 2])
-                           - I[N_IS + IS_SIGN] * _acc_incl(F, N_FS, F[F_STAND_G + 3],
-                                                           F[F_STAND_G + 4],
-                                                           F[F_STAND_G + 5])
-                           - P[P_STAND_KNEE])
+            F[F_OFFSET] = _stand_offset(P, F, I)
             I[I_OFF_KIND] = 2
+            if (fl & FLAG_STILL) and I[I_KG_OK] == 1 and P[P_STAND_ANCHOR] > 0.0:
+                # standing now: the gyro knee is the standing knee
+                F[F_KG_OFF] = F[F_KG] - P[P_STAND_KNEE]
+                F[F_KG_MAX] = F[F_KG]
+                I[I_KG_ANCH] = 1
+                I[I_EV_ARMED] = 0
         elif signs_ok and I[I_KG_OK] == 1 and I[I_KG_ANCH] == 1:
             I[I_OFF_KIND] = 1
-        if I[I_OFF_KIND] == 2 and ok:
+        gyro_ok = signs_ok and I[I_KG_OK] == 1 and I[I_KG_ANCH] == 1
+        if I[I_OFF_KIND] == 2 and ok and not (gyro_ok and P[P_STAND_ANCHOR] > 0.0):
             fl |= FLAG_STANDING_OFFSET | FLAG_VALID
             knee_out[t] = math.degrees(_wrap(raw - F[F_OFFSET]))
-        elif I[I_OFF_KIND] != 2 and signs_ok and I[I_KG_OK] == 1 and I[I_KG_ANCH] == 1:
+        elif gyro_ok and (I[I_OFF_KIND] != 2 or P[P_STAND_ANCHOR] > 0.0):
             fl |= FLAG_VALID
             knee_out[t] = math.degrees(F[F_KG] - F[F_KG_OFF])
         else:
