@@ -92,7 +92,7 @@ class DeviceSession:
     """One sensor over one transport. ``key`` names it in recordings and reports;
     ``on_received`` sees what each received unit produced (live displays, coaching);
     ``on_link(session, kind, t_host_s)`` each link event the recorder gets (connect,
-    disconnect, resumed, streaming, end)."""
+    disconnect, resumed, streaming, end), at the host time it became known."""
 
     def __init__(self, transport: Transport, *, key: str | None = None,
                  params: SessionParams | None = None, recorder: RecordingWriter | None = None,
@@ -218,10 +218,13 @@ class DeviceSession:
         await self.transport.close()
 
     def _event(self, kind: str, t: float, **fields: object) -> None:
+        """A link event that happened at ``t`` (host s), known now (``t_report_s``: a resume
+        is known only once its handshake is done; what reacts to it live reacts then)."""
+        now = self._now()
         if self.recorder is not None:
-            self.recorder.link_event(self.key, t, kind, **fields)
+            self.recorder.link_event(self.key, t, kind, t_report_s=now, **fields)
         if self.on_link is not None:
-            self.on_link(self, kind, t)
+            self.on_link(self, kind, now)
 
     async def _handshake(self, resume: bool) -> dict:
         """GET_INFO (and the uid check), the configuration, START; on a first connection the

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import tempfile
 import time
@@ -32,10 +33,11 @@ import numpy as np
 
 from stridecore.coaching import CoachConfig, CueDecision, CueEngine, Kit
 from stridecore.coaching.phrases import SYSTEM_CUES
+from stridecore.knee_join import KneeJoins
 from stridecore.record import SessionRun, device_key, record_transports
 from stridecore.schema import CUE_LOG, STEPS, Placement
 from stridecore.session_coach import HOLD_S, SessionCoach
-from stridecore.tables import Columns, write_csv
+from stridecore.tables import Columns, concat, write_csv
 
 COACH_TICK_S = 0.01  # how often live hands what arrived to the coach, host s
 KIT_TOPIC, CUE_TOPIC, STEP_NAME = "/coach/kit", "/coach/cue", "step"
@@ -120,6 +122,8 @@ class LiveCoach:
         self.writer = None
         self.t0 = 0.0
         self._buffer: list[tuple[str, tuple]] = []  # inputs before the kit is known
+        self.joins: KneeJoins | None = None
+        self.steps_out: dict[str, list[Columns]] = {}
         self._tele_seen: dict[str, int] = {}
         self._sim_runners: list = []
         #: per cue handed to the player: (receipt of its data, host s; time.monotonic() just
@@ -135,22 +139,20 @@ class LiveCoach:
         from stridecore.transport.sim import SimTransport
 
         for s in run.sessions:
+            s.stream.on_fed = functools.partial(self._on_fed, s.key)
             tr = s.transport
             if isinstance(tr, SimTransport):
                 src = getattr(getattr(tr.device, "motion", None), "source", None)
                 if src is not None and hasattr(src, "cue"):
                     self._sim_runners.append((tr, src))
 
+    def _on_fed(self, key: str, samples, t_host_s, t_recv_s) -> None:
+        self._input(key, ("fed", samples, t_host_s, t_recv_s))
+
     def on_received(self, session, got) -> None:
         for out in got.outputs:
             if out.n_steps:
-                steps = out.steps
-                self._input(session.key, ("steps", steps))
-                if self.writer is not None:
-                    t_abs = self.t0 + float(np.nanmax(steps["t_recv_s"]))
-                    for i in range(len(steps["t_ic_s"])):
-                        self.writer.json(f"/{session.key}/{STEP_NAME}", t_abs,
-                                         _json_row(steps, i))
+                self._input(session.key, ("steps", out.steps))
         tele = session.stream.telemetry
         k = self._tele_seen.get(session.key, 0)
         for t, body in tele[k:]:
@@ -165,7 +167,31 @@ class LiveCoach:
             self._buffer.append((key, item))
             self._maybe_start()
             return
-        _give(self.coach, key, item)
+        self._route(key, item)
+
+    def _route(self, key: str, item: tuple) -> None:
+        kind = item[0]
+        if kind == "fed":
+            self.joins.fed(key, *item[1:])
+        elif kind == "steps":
+            for table in self.joins.steps(key, item[1]):
+                self._steps_out(key, table)
+        else:
+            _give(self.coach, key, item)
+            return
+        for k, row in self.joins.ready():
+            self._steps_out(k, row)
+
+    def _steps_out(self, key: str, table: Columns) -> None:
+        """Step records as the coach gets them (knee joined where the kit has it)."""
+        self.coach.steps(key, table)
+        self.steps_out.setdefault(key, []).append(table)
+        if self.writer is not None:
+            for i in range(len(table["t_ic_s"])):
+                t = float(table["t_recv_s"][i])
+                self.writer.json(f"/{key}/{STEP_NAME}",
+                                 self.t0 + (t if math.isfinite(t) else 0.0),
+                                 _json_row(table, i))
 
     def _maybe_start(self, force: bool = False) -> None:
         if self.coach is not None or self.run is None:
@@ -174,6 +200,7 @@ class LiveCoach:
         if not force and any(s.stream.info is None for s in sessions):
             return
         self.kit = Kit.from_placements(placements_of(s.stream for s in sessions))
+        self.joins = knee_joins(s.stream for s in sessions)
         engine = CueEngine(self.kit, self.config)
         self.coach = SessionCoach(engine, self.keys, on_decision=self._decided)
         if self.writer is not None:
@@ -181,7 +208,7 @@ class LiveCoach:
                 "keys": self.keys, "placements": sorted(p.value for p in self.kit.placements),
             })
         for key, item in self._buffer:
-            _give(self.coach, key, item)
+            self._route(key, item)
         self._buffer.clear()
 
     def _decided(self, d: CueDecision) -> None:
@@ -216,7 +243,21 @@ class LiveCoach:
     def on_end(self, run: SessionRun, writer) -> None:
         self._maybe_start(force=True)
         if self.coach is not None:
+            for k, row in self.joins.finish():
+                self._steps_out(k, row)
             self.coach.finish()
+
+    def steps_table(self, key: str) -> Columns:
+        """The step records of ``key`` as the coach got them (knee joined)."""
+        parts = self.steps_out.get(key, [])
+        return concat(parts, STEPS) if parts else {}
+
+
+def knee_joins(streams) -> KneeJoins:
+    """The thigh + shin joins of the devices whose placement and rate are known."""
+    streams = [st for st in streams if st.placement is not None and st.config is not None]
+    return KneeJoins({st.key: st.placement for st in streams},
+                     {st.key: float(st.config.odr_hz) for st in streams})
 
 
 def _give(coach: SessionCoach, key: str, item: tuple) -> None:
@@ -296,7 +337,8 @@ def coach_recording(path: str | Path, config: CoachConfig | None = None) -> Sess
     (and :meth:`SessionCoach.log_table`) equal the live ones."""
     from stridecore.replay import replay
 
-    res = replay(path, jobs=1)
+    fed: dict[str, list] = {}
+    res = replay(path, jobs=1, on_fed=lambda k, *a: fed.setdefault(k, []).append(a))
     reader = res.reader
     t0 = reader.t0_host_s
     keys = list(res.streams)
@@ -306,11 +348,23 @@ def coach_recording(path: str | Path, config: CoachConfig | None = None) -> Sess
             k for k in res.streams if k not in kit_msg[0]["keys"]]
     kit = Kit.from_placements(placements_of(res.streams[k] for k in keys))
     coach = SessionCoach(CueEngine(kit, config or CoachConfig()), keys)
+    # the knee joins see each leg's thigh first, then its shin: their result does not depend
+    # on the interleaving (knee_join), so this equals what live decided as data came
+    joins = knee_joins(res.streams[k] for k in keys)
+    thighs = [k for k in keys if joins.role.get(k, ("", ""))[1] == "thigh"]
+    for k in thighs + [k for k in keys if k not in thighs]:
+        for args in fed.get(k, ()):
+            joins.fed(k, *args)
     for k in keys:
         st = res.streams[k]
-        coach.steps(k, st.steps_table())
-        for t, f in reader.link_events(k):
-            coach.link(k, str(f.get("event", "")), t - t0)
+        for table in joins.steps(k, st.steps_table()):
+            coach.steps(k, table)
+    for k, row in joins.ready() + joins.finish():
+        coach.steps(k, row)
+    for k in keys:
+        st = res.streams[k]
+        for t, f in reader.link_events(k):  # reacted to when it became known
+            coach.link(k, str(f.get("event", "")), float(f.get("t_report_s", t)) - t0)
         for t, body in st.telemetry:
             coach.telemetry(k, t, body)
     coach.finish()

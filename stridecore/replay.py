@@ -17,6 +17,7 @@ time); 0 runs as fast as possible.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -150,20 +151,23 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
            keep_samples: bool = True,
            on_unit: Callable[[str, DeviceStream], None] | None = None,
            sleep: Callable[[float], None] = time.sleep,
-           clock: Callable[[], float] = time.monotonic, jobs: int = 1) -> ReplayResult:
+           clock: Callable[[], float] = time.monotonic, jobs: int = 1,
+           on_fed: Callable | None = None) -> ReplayResult:
     """Replay ``path``; :class:`~stridecore.recording.RecordingError` for a file that cannot be
     read (a truncated file replays up to where it was cut; ``reader.note`` says so).
     ``on_unit(key, stream)`` is called after each block handed to a device's stream.
 
     ``jobs`` > 1: the devices are replayed side by side in that many processes (each device's
     stream depends on its own units only, so the results are the same) and their streams
-    handed back; only as fast as possible (``speed`` 0) and without ``on_unit``."""
+    handed back; only as fast as possible (``speed`` 0) and without ``on_unit``/``on_fed``.
+    ``on_fed(key, samples, t_host_s, t_recv_s)``: each device's in-order live samples as its
+    pipeline got them (:attr:`~stridecore.stream.DeviceStream.on_fed`)."""
     reader = open_recording(path)
     t0 = reader.t0_host_s
     res = ReplayResult(reader)
     keys = list(reader.devices)
     wall0 = clock()
-    if jobs > 1 and len(keys) > 1 and speed <= 0 and on_unit is None:
+    if jobs > 1 and len(keys) > 1 and speed <= 0 and on_unit is None and on_fed is None:
         groups = [keys[i::jobs] for i in range(min(jobs, len(keys)))]
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -187,7 +191,8 @@ def replay(path: str | Path, *, speed: float = 0.0, pipeline: bool = True,
             return (t_block - t_first[0]) / speed - (clock() - wall0)
 
         res.streams, res.units, res.blocks, t_last = _replay_devices(
-            reader, keys, pipeline, keep_samples, pace if speed > 0 else None, sleep, on_unit)
+            reader, keys, pipeline, keep_samples, pace if speed > 0 else None, sleep, on_unit,
+            on_fed)
     res.wall_s = clock() - wall0
     res.duration_s = t_last - t0
     return res
@@ -197,6 +202,7 @@ def _replay_devices(reader: RecordingReader | str, keys: list[str], pipeline: bo
                     keep_samples: bool, pace: Callable[[float], float] | None = None,
                     sleep: Callable[[float], None] = time.sleep,
                     on_unit: Callable[[str, DeviceStream], None] | None = None,
+                    on_fed: Callable | None = None,
                     ) -> tuple[dict[str, DeviceStream], int, int, float]:
     """Devices ``keys`` of a recording through fresh streams: (streams, units, blocks, the
     last unit's host time). A path is opened here (a worker process)."""
@@ -206,6 +212,9 @@ def _replay_devices(reader: RecordingReader | str, keys: list[str], pipeline: bo
     streams = {k: DeviceStream(k, str(reader.devices[k].get("framing", "cobs")),
                                pipeline=pipeline, keep_samples=keep_samples, t0_host_s=t0)
                for k in keys}
+    if on_fed is not None:
+        for k, st in streams.items():
+            st.on_fed = functools.partial(on_fed, k)
     units = blocks = 0
     t_last = t0
     for key, t, ends, data, tx in iter_blocks(reader, keys=keys, pace=pace, sleep=sleep):

@@ -80,9 +80,29 @@ class ShinPipeline:
                 "ic_kind": _KINDS[e[:, 3].astype(np.int64)]}
 
 
+class SamplesOnly:
+    """The "pipeline" of a sensor whose data only count joined with another's (a thigh, for
+    the knee): it detects nothing; the stream still selects its in-order live samples and
+    hands them to its ``on_fed`` hook."""
+
+    def __init__(self, fs_hz: float, placement: Placement | str) -> None:
+        self.placement = Placement(placement)
+        self.fs_hz = float(fs_hz)
+        self.time_offset_s = 0.0
+        self._empty = Output(shin_steps_table(np.empty((0, sk.N_S)), self.placement),
+                             {c: np.zeros(0) for c in ("ic_sample_idx", "t_ic_s",
+                                                       "emit_sample_idx", "t_emit_s")})
+
+    def reset(self) -> None:
+        pass
+
+    def process(self, block: Samples) -> Output:
+        return self._empty
+
+
 def pipeline_for(fs_hz: float, placement: Placement | str):
-    """The real-time pipeline of a sensor placement, or None where there is none yet
-    (thigh and pelvis sensors are only joined with others, see the knee stage)."""
+    """The real-time pipeline of a sensor placement: foot or shin stages; thigh and pelvis
+    sensors get :class:`SamplesOnly` (joined with others: the knee)."""
     from stridecore.pipeline import Pipeline
 
     p = Placement(placement)
@@ -90,4 +110,4 @@ def pipeline_for(fs_hz: float, placement: Placement | str):
         return Pipeline(fs_hz, p)
     if p.value.endswith("shin"):
         return ShinPipeline(fs_hz, p)
-    return None
+    return SamplesOnly(fs_hz, p)

@@ -129,6 +129,10 @@ class DeviceStream:
         # frame_no it came from: a START reply older than it means the device rebooted
         self._last_dev_us = -np.inf
         self._last_dev_no = -1
+        #: ``on_fed(samples, t_host_s, t_recv_s)``: the in-order live samples the pipeline got,
+        #: with their host times and arrival (s since the session start) — for joins across
+        #: sensors (the knee from thigh + shin)
+        self.on_fed = None
 
     # ------------------------------------------------------------------ inputs
     def on_tx(self, unit: Unit) -> None:
@@ -226,7 +230,7 @@ class DeviceStream:
                 self._start_pipeline()
         self._segment(s, pos, len(s), parts, pieces)
         if pieces:
-            self._feed(s, pieces, got, self._recv_times(batch, t_units, unit_end))
+            self._feed(s, pieces, got, self._recv_times(batch, t_units, unit_end), parts)
         for token, _, t_send in tx:
             self._probes[token] = t_send
         if live.size and live_no[-1] > self._last_dev_no:
@@ -264,7 +268,8 @@ class DeviceStream:
         counts = np.diff(np.append(batch.sample_start, n))
         return np.repeat(np.asarray(t_units, np.float64)[unit], counts)
 
-    def _feed(self, s: Samples, pieces: list, got: Received, t_recv: np.ndarray) -> None:
+    def _feed(self, s: Samples, pieces: list, got: Received, t_recv: np.ndarray,
+              parts: list[np.ndarray]) -> None:
         """The pipeline gets the samples of ``pieces`` (from where it started to the end) in
         one go (its results do not depend on the blocks); each event's times go to the host
         clock with the map of the stretch whose sample emitted it — what feeding stretch by
@@ -275,6 +280,12 @@ class DeviceStream:
         keep = self.feed.select(sub)
         fed = sub if keep is None else sub[keep]
         out = self.feed.pipeline.process(fed)
+        if self.on_fed is not None and len(fed):
+            t_host = (parts[0] if len(parts) == 1 else np.concatenate(parts))[start:]
+            recv = t_recv[start:]
+            if keep is not None:
+                t_host, recv = t_host[keep], recv[keep]
+            self.on_fed(fed, t_host - self.t0_host_s, recv - self.t0_host_s)
         if out.n_steps or out.n_ics:
             piece = np.repeat(np.arange(len(pieces)), [b - a for a, b, _ in pieces])
             recv = t_recv[start:]

@@ -19,7 +19,7 @@ def view_rows(lc, t_s: float) -> tuple[str, list[tuple[str, ...]], str]:
     """(title, rows, last cue) of the live view at session time ``t_s`` (s)."""
     rows = []
     for s in lc.run.sessions if lc.run is not None else ():
-        t = s.stream.steps_table()
+        t = lc.steps_table(s.key) if lc.coach is not None else s.stream.steps_table()
         n = len(t.get("t_ic_s", ()))
         land = t.get("landing", np.zeros(0, object))[-RECENT:]
         mix = " ".join(f"{k[0].upper()}{int(np.sum(land == k))}"
