@@ -149,3 +149,29 @@ def test_cli_live_bad_url_is_one_line(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "placement" in err[0]
     assert not (tmp_path / "x.mcap").exists()
+
+
+def test_live_knee_from_thigh_and_shin_equals_replay(tmp_path: Path) -> None:
+    """A thigh + shin kit: the shin's steps carry the knee (joined across the two devices on
+    host time), the thigh's link drops for 3 s (no knee invented there), replay == live."""
+    urls = [f"sim://?placement={p}&odr=208&profile=heel_striker&run_s=60&session_seed=3"
+            f"&seed={i}{x}" for i, (p, x) in enumerate((
+                ("right_foot", ""), ("right_shin", ""), ("right_thigh", "&disconnect=20:3")))]
+    out = tmp_path / "knee.mcap"
+    run, lc = run_live_blocking(urls, duration_s=45.0, speed=0, out=out)
+    assert run.errors == []
+    t = lc.steps_table("right_shin")
+    peak, ic = t["knee_peak_deg"], t["knee_ic_deg"]
+    running = (t["t_ic_s"] > 4.0) & (t["t_ic_s"] < 18.0)
+    assert np.isfinite(peak[running]).all()
+    assert 25.0 < np.median(peak[running]) < 55.0  # stance flexion of a runner
+    assert np.all(peak[running] >= ic[running])
+    gap = (t["t_ic_s"] > 20.5) & (t["t_ic_s"] < 22.5)
+    assert gap.any() and np.isnan(peak[gap]).all()
+    assert "soften_knees" in lc.kit.matrix() and lc.kit.enabled(Cue.SOFTEN_KNEES)
+    assert cue_log_csv(coach_recording(out).log_table()) == cue_log_csv(lc.coach.log_table())
+    # the recorded step records carry the joined knee
+    rec = [f for k, _, f in open_recording(out).json_messages("step") if k == "right_shin"]
+    assert len(rec) == len(peak)
+    assert np.allclose([np.nan if f["knee_peak_deg"] is None else f["knee_peak_deg"]
+                        for f in rec], peak, equal_nan=True)
