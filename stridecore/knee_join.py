@@ -38,6 +38,8 @@ class KneeJoinParams:
 
     max_gap_s: float = 0.05  # thigh samples further apart than this: no knee between them
     loading_share: float = 0.5  # knee_peak over this share of stance from IC (Tan 2022 rule)
+    min_loading_s: float = 0.12  # ... and at least this long (the shin's toe-off can come
+    # early: at its 120 ms minimum contact on stiff-kneed descents)
     timeout_s: float = 2.0  # shin data this far past a step's need without thigh: knee NaN
 
 
@@ -150,9 +152,8 @@ class LegKnee:
 
     def _need(self, row: Columns) -> float:
         ic, to = float(row["t_ic_s"][0]), float(row["t_to_s"][0])
-        if not math.isfinite(to):
-            return ic
-        return ic + self.p.loading_share * (to - ic)
+        share = self.p.loading_share * (to - ic) if math.isfinite(to) else 0.0
+        return ic + max(share, self.p.min_loading_s)
 
     def _complete(self, row: Columns, final: bool = False) -> bool:
         """Decide ``row``'s knee if its data (or the timeout) have arrived: the knee values
