@@ -25,13 +25,15 @@ from _machine import code_version, machine
 
 from stridecore import bench
 from stridecore.bench.score import score
-from stridecore.pipeline import Pipeline
+from stridecore.pipeline import Output, Pipeline
 from stridecore.schema import LANDING_CUTOFFS_MO2023, STEPS, TRUTH
 from stridecore.tables import concat
 
 
 def _run(rec, pl, s):
-    out = Pipeline(s.fs_hz, pl, foot=None).run(s.samples, 4096)
+    p = Pipeline(s.fs_hz, pl, foot=None)
+    # a replay ends: the contact in progress becomes a step without toe-off (Pipeline.flush)
+    out = Output.concat([p.run(s.samples, 4096), p.flush()])
     st = dict(out.steps)
     st["recording_id"] = np.full(len(st["t_ic_s"]), rec.recording_id, object)
     m = rec.truth["placement"] == pl.value

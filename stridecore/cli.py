@@ -756,7 +756,11 @@ def detect(
                         f"{placement} pipeline (100–1600 Hz)")
     where = Placement(f"{side}_{placement}")
     if placement == "foot":
-        res = Pipeline(imu.fs_hz, where, time_offset_s=imu.t0_s).run(imu.samples, block=4096)
+        pipe = Pipeline(imu.fs_hz, where, time_offset_s=imu.t0_s)
+        from stridecore.pipeline import Output
+
+        # the file's end: the contact in progress too (a step without toe-off)
+        res = Output.concat([pipe.run(imu.samples, block=4096), pipe.flush()])
         steps = dict(res.steps)
     else:
         from stridecore.dsp.shin import ShinStage, shin_steps_table

@@ -130,6 +130,13 @@ class Pipeline:
         steps, ics = self.foot.step(idx, t_us, acc, gyr, flags, axis, mflags)
         return Output(raw=(steps, ics), build=self._builders)
 
+    def flush(self) -> Output:
+        """End of the stream: the contact in progress (its IC already in :attr:`Output.ics`)
+        as a step record without toe-off, as a stance into standing is. A replay that ends
+        mid-stance keeps its last step this way; live streams need not call it."""
+        steps = self.foot.flush(self.mount.axis())
+        return Output(raw=(steps, _NO_ICS), build=self._builders)
+
     def run(self, samples: Samples, block: int = 4096) -> Output:
         """Process a whole array in blocks of ``block`` samples (a convenience for replay)."""
         return Output.concat(self.process(b) for b in iter_blocks(samples, block))

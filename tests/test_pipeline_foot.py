@@ -708,3 +708,24 @@ def test_accuracy_floor_on_test_seeds(sims):
     assert f1 >= 0.9
     assert fsa.rmse <= 3.0
     assert grade.rmse <= 2.0
+
+
+def test_flush_emits_the_contact_in_progress(run35):
+    """A stream that ends mid-stance: ``flush`` turns the last contact (already in ``ics``)
+    into a step without toe-off, once, whatever the block cutting."""
+    s, fs, whole = run35
+    ics = whole.ics["ic_sample_idx"]
+    pos_of = {int(x): i for i, x in enumerate(s.sample_idx)}
+    # cut 30 ms after the last contact that has a step with a toe-off later on
+    k = pos_of[int(ics[-2])] + max(1, round(0.03 * fs))
+    head = s[:k]
+    for blocks in ([head], cut(head, [7, 0, 300])):
+        p = Pipeline(fs)
+        out = run_blocks(fs, blocks, p)
+        assert int(ics[-2]) in out.ics["ic_sample_idx"].tolist()
+        assert int(ics[-2]) not in out.steps["ic_sample_idx"].tolist()
+        f = p.flush()
+        assert f.n_ics == 0 and f.n_steps == 1
+        assert int(f.steps["ic_sample_idx"][0]) == int(ics[-2])
+        assert math.isnan(f.steps["t_to_s"][0])
+        assert p.flush().n_steps == 0

@@ -46,7 +46,8 @@ class FootParams:
     # signals
     jerk_lag_ms: float = 5.0  # jerk = |a[n] − a[n − lag]| / lag
     gyro_smooth_ms: float = 10.0  # EMA time constant of |ω| (flat-foot, swing)
-    acc_smooth_ms: float = 15.0  # EMA time constant of a (gravity at flat-foot)
+    acc_smooth_ms: float = 15.0  # EMA time constant of a (the stride strapdown's frame)
+    gravity_window_ms: float = 20.0  # gravity at flat-foot: raw a averaged this long up to it
     # the gait cycle
     arm_swing_radps: float = 2.0  # toes-up swing peak that arms the contact search
     min_swing_ms: float = 150.0  # no contact sooner after toe-off
@@ -159,6 +160,10 @@ class MountStage:
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         self.F, self.I = snap["F"].copy(), snap["I"].copy()
 
+    def axis(self) -> np.ndarray:
+        """The toes-up axis in force (unit, sensor frame)."""
+        return self.I[mk.I_SIGN] * self.F[mk.F_AX:mk.F_AX + 3]
+
     def report(self) -> dict[str, object]:
         return {"axis": self.F[mk.F_AX:mk.F_AX + 3].tolist(),
                 "reference_axis": self.F[mk.F_REF:mk.F_REF + 3].tolist(),
@@ -179,6 +184,7 @@ class FootStage(ArrayState):
         P[fk.P_JERK_K] = _samples(p.jerk_lag_ms, fs)
         P[fk.P_W_ALPHA] = _alpha(p.gyro_smooth_ms, fs)
         P[fk.P_A_ALPHA] = _alpha(p.acc_smooth_ms, fs)
+        P[fk.P_GRAV_N] = _samples(p.gravity_window_ms, fs, 0)
         P[fk.P_ARM_RADPS] = p.arm_swing_radps
         P[fk.P_MIN_SWING] = _samples(p.min_swing_ms, fs)
         P[fk.P_MIN_CONTACT] = _samples(p.min_contact_ms, fs)
@@ -231,6 +237,15 @@ class FootStage(ArrayState):
         k, m = fk.foot_step(self.P, s["F"], s["I"], s["ring_acc"], s["ring_f"], s["ring_idx"],
                             sample_idx, t_us, acc, gyr, flags, axis, mflags, steps, ics)
         return steps[:k], ics[:m]
+
+    def flush(self, axis: np.ndarray) -> np.ndarray:
+        """End of the stream: the contact in progress as a step without toe-off (0 or 1 rows;
+        ``axis`` the toes-up axis in force). The stage then waits for the next contact."""
+        steps = np.empty((1, fk.N_S))
+        s = self.state
+        k = fk.foot_flush(self.P, s["F"], s["I"], s["ring_acc"], s["ring_f"], s["ring_idx"],
+                          float(axis[0]), float(axis[1]), float(axis[2]), steps)
+        return steps[:k]
 
     def report(self) -> dict[str, object]:
         F, I = self.state["F"], self.state["I"]

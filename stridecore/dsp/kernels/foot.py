@@ -16,7 +16,8 @@ One pass per sample over a small state machine (stance -> swing -> stance):
 - **Strike angle** to the ground: the pitch at IC relative to flat-foot, the integral of the
   pitch rate from IC to FF (Falbriard 2020, Front Bioeng Biotechnol 8:65; integrating to the
   *following* flat-foot keeps the integral short, so gyro drift is negligible).
-- **Grade**: the sole's pitch at FF, the angle about the pitch axis from gravity at FF to the
+- **Grade**: the sole's pitch at FF, the angle about the pitch axis from gravity at FF (raw
+  acceleration averaged over ``gravity_window`` up to FF) to the
   level reference (gravity of the first ≥ ``still_s`` standing period, else the mean of the
   first ``level_steps`` flat-foot vectors, taken as level ground).
 - **Stride length / push-off**: a sagittal-plane strapdown between flat-foot instants
@@ -78,7 +79,8 @@ P_WALK_STRIDE = 34  # samples: a walking stride is longer than this
 P_WALK_RISE = 35  # walking back from a burst stops where the jerk rises by this factor
 P_RUN_JERK = 36  # m/s³: a burst this strong after a walking zero crossing is a running step
 P_RUN_FACTOR = 37  # ... or this many times the walker's foot-slap jerk
-N_P = 38
+P_GRAV_N = 38  # samples before the flat-foot instant averaged (with it) for its gravity
+N_P = 39
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -368,6 +370,13 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             I[I_A_VALID] = 0
             I[I_B_VALID] = 0
             I[I_S_VALID] = 0
+            if I[I_PHASE] == 2:
+                # the mount stage votes at a heel rise just after a flat foot: a "swing" in
+                # force then was read with the wrong sign (its toe-off was a toes-up peak, the
+                # foot was down). Back to a stance without contact whose flat part has just
+                # ended, so the toe-off that follows starts the first real swing
+                _lose_cycle(F, I)
+                I[I_FF_OK] = 1
         pt = g0 * u0 + g1 * u1 + g2 * u2
         ring_f[r, 3] = pt
         if mflags[t] & 2:
@@ -456,7 +465,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 if (F[F_PMIN] < -P[P_TO_RADPS] and pt > 0.5 * F[F_PMIN]
                         and (I[I_HAS_IC] == 0 or dur >= P[P_MIN_CONTACT])):
                     if I[I_HAS_IC] == 1:
-                        _finish_step(P, F, I, ring_f, ring_idx, u0, u1, u2, N,
+                        _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N,
                                      sample_idx[t], t_us[t], steps_out, n_steps)
                         n_steps += 1
                     # to swing. The IC rule follows the last step's gait mode; before any
@@ -480,7 +489,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             if I[I_HAS_IC] == 1 and dur > P[P_STANCE_MAX]:
                 # standing after the contact: emit it without toe-off, keep the stance
                 I[I_PMIN_N] = -1
-                _finish_step(P, F, I, ring_f, ring_idx, u0, u1, u2, N, sample_idx[t],
+                _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N, sample_idx[t],
                              t_us[t], steps_out, n_steps)
                 steps_out[n_steps, S_TO_IDX] = -1.0
                 steps_out[n_steps, S_TO_TUS] = np.nan
@@ -594,8 +603,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
 
 
 @njit
-def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
-                 ring_idx: np.ndarray, u0: float, u1: float, u2: float, N: int,
+def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
+                 ring_f: np.ndarray, ring_idx: np.ndarray, u0: float, u1: float, u2: float, N: int,
                  emit_idx: int, emit_tus: float, out: np.ndarray, k: int) -> None:
     R = int(P[P_RING])
     fs = P[P_FS]
@@ -629,9 +638,26 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
         v0 = u0
         v1 = u1
         v2 = u2
-        gf0 = F[F_GFF]
-        gf1 = F[F_GFF + 1]
-        gf2 = F[F_GFF + 2]
+        # gravity at flat-foot: the raw acceleration averaged over P_GRAV_N samples up to the
+        # flat-foot instant (the minimum of the smoothed |ω| comes late in the flat period, the
+        # heel is rising after it; the window is fixed in time, so the same at any rate)
+        h = int(P[P_GRAV_N])
+        gf0 = 0.0
+        gf1 = 0.0
+        gf2 = 0.0
+        cnt = 0
+        for m in range(ff_n - h, ff_n + 1):
+            if m < 0 or N - m >= R:
+                continue
+            q = m % R
+            gf0 += ring_acc[q, 0]
+            gf1 += ring_acc[q, 1]
+            gf2 += ring_acc[q, 2]
+            cnt += 1
+        if cnt > 0:
+            gf0 /= cnt
+            gf1 /= cnt
+            gf2 /= cnt
         # a flat foot reads gravity alone; otherwise the flat-foot instant is not trusted
         if abs(math.sqrt(gf0 * gf0 + gf1 * gf1 + gf2 * gf2) - G0) > P[P_FF_ACC_TOL]:
             sure = False
@@ -682,3 +708,33 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray
     out[k, S_MODE] = mode
     if mode != 0:
         I[I_MODE] = mode
+
+
+@njit
+def foot_flush(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
+               ring_f: np.ndarray, ring_idx: np.ndarray, u0: float, u1: float, u2: float,
+               steps_out: np.ndarray) -> int:
+    """End of the stream: the contact in progress (its IC already emitted) becomes a step
+    record without toe-off, as a stance into standing does. Returns the rows written (0/1)."""
+    N = I[I_N] - 1
+    if I[I_HAS_IC] == 0 or N < 0 or I[I_PHASE] != 1:
+        return 0
+    R = int(P[P_RING])
+    q = N % R
+    I[I_PMIN_N] = -1
+    _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N, ring_idx[q],
+                 ring_f[q, 0], steps_out, 0)
+    steps_out[0, S_TO_IDX] = -1.0
+    steps_out[0, S_TO_TUS] = np.nan
+    steps_out[0, S_PUSH_MPS] = np.nan
+    # the stance was cut: its flat-foot (the minimum of |ω| over the stance) is not final, so
+    # no angle or stride is reported (on Marpino most such last steps read as midfoot)
+    steps_out[0, S_FSA_DEG] = np.nan
+    steps_out[0, S_FSA_WORLD_DEG] = np.nan
+    steps_out[0, S_GRADE_DEG] = np.nan
+    steps_out[0, S_STRIDE_M] = np.nan
+    I[I_HAS_IC] = 0
+    I[I_IC_N] = -1
+    I[I_PREV_IC_N] = -1
+    F[F_PREV_IC_TUS] = np.nan
+    return 1
