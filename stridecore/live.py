@@ -26,7 +26,6 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,24 +47,6 @@ DEFAULT_URLS = tuple(
     f"&seed={i}" for i, p in enumerate(("left_foot", "right_foot", "left_shin", "right_shin")))
 """The built-in run: a heel-striking trail runner with foot and shin sensors on both legs, a
 steep descent where heel strike and a straight knee set in, over ``DEFAULT_LIVE_S``."""
-
-
-@dataclass
-class LiveResult:
-    """What a live session produced."""
-
-    run: SessionRun
-    coach: SessionCoach | None = None
-    kit: Kit | None = None
-    t0_host_s: float = 0.0
-    #: per spoken cue: receipt of the triggering data → first non-silent sample handed to
-    #: the audio device, ms (real time only; NaN in virtual time or without audio)
-    latencies_ms: list[float] = field(default_factory=list)
-    stalls_ms: list[float] = field(default_factory=list)  # coach-tick lateness, ms
-    audio: str = ""
-
-    def cue_log(self) -> Columns:
-        return self.coach.log_table() if self.coach is not None else _empty_log()
 
 
 def _empty_log() -> Columns:
