@@ -495,12 +495,19 @@ def live(
         "latency_ms": {"n": len(lat), "p50": round(float(np.median(lat)), 1) if lat else None,
                        "p95": round(float(np.percentile(lat, 95)), 1) if lat else None},
         "steps": {s.key: len(s.stream.steps_table().get("t_ic_s", ())) for s in run.sessions},
+        "symmetry": lc.symmetry.as_dict(),
     }
     if as_json:
         print(json.dumps(summary))
     else:
         for d in spoken:
             typer.echo(f"  {d.t_host_s:7.1f} s  {d.text!r:34} ({d.fault})")
+        sym = [r for r in lc.symmetry.table() if r.n_left and r.n_right]
+        if sym:
+            typer.echo("left / right (median of the last 20 steps each, symmetry index):")
+            for r in sym:
+                typer.echo(f"  {r.segment:5} {r.metric:28} {r.left:8.2f} {r.right:8.2f}"
+                           f" {r.si_pct:+6.1f} %")
         typer.echo(f"{len(spoken)} cue(s) spoken; recorded {out} (cue log "
                    f"{out.with_suffix('.cues.csv')}); audio: {spec}")
         if lat:

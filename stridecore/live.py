@@ -36,6 +36,7 @@ from stridecore.knee_join import KneeJoins
 from stridecore.record import SessionRun, device_key, record_transports
 from stridecore.schema import CUE_LOG, STEPS, Placement
 from stridecore.session_coach import HOLD_S, SessionCoach
+from stridecore.symmetry import Symmetry
 from stridecore.tables import Columns, concat, write_csv
 
 COACH_TICK_S = 0.01  # how often live hands what arrived to the coach, host s
@@ -105,6 +106,7 @@ class LiveCoach:
         self._buffer: list[tuple[str, tuple]] = []  # inputs before the kit is known
         self.joins: KneeJoins | None = None
         self.steps_out: dict[str, list[Columns]] = {}
+        self.symmetry = Symmetry()  # left vs right, last 20 steps per leg
         self._tele_seen: dict[str, int] = {}
         self._sim_runners: list = []
         #: per cue handed to the player: (receipt of its data, host s; time.monotonic() just
@@ -166,6 +168,7 @@ class LiveCoach:
     def _steps_out(self, key: str, table: Columns) -> None:
         """Step records as the coach gets them (knee joined where the kit has it)."""
         self.coach.steps(key, table)
+        self.symmetry.add(table)
         self.steps_out.setdefault(key, []).append(table)
         if self.writer is not None:
             for i in range(len(table["t_ic_s"])):
