@@ -1,6 +1,9 @@
 """Cue engine on simulated runs: silence on fault-free running, time to cue on injected faults.
 
-Run: ``uv run python benchmarks/coaching_sim.py [--hours 1] [--seeds 10] [--pipeline]``.
+Run: ``uv run python benchmarks/coaching_sim.py [--hours 1] [--seeds 10] [--seed0 0]
+[--pipeline] [--personal-baselines] [--log]``. Seeds ``--seed0`` … (dev seeds are 0–999,
+``stridecore.simulate.session.split_of``; test seeds from 1000). ``--log`` prints the decision
+log of every detector-output run that spoke a form cue.
 Fault-free: the trail runner's default session (scaled to ``--hours``) with every fault source
 removed (``stridecore.coaching.simtools``), every section on one terrain (dirt, rocky, soft),
 seeds 0…N−1; form cues per hour by kit. Faulted: one persistent episode (40 s) per fault on a
@@ -80,6 +83,7 @@ def fault_free(hours: float, seeds: list[int], pipeline: bool, cfg: CoachConfig)
         counts = {k: 0 for k in KITS}
         pcounts = {k: 0 for k in ("foot", "foot+shin")}
         which: dict[str, dict[str, int]] = {k: {} for k in KITS}
+        which_p: dict[str, dict[str, int]] = {k: {} for k in pcounts}
         for seed in seeds:
             truth = truth_stream(fault_free_runner(dur, seed, terrain=terrain), ALL, dur, FS_HZ)
             for k, pls in KITS.items():
@@ -93,7 +97,12 @@ def fault_free(hours: float, seeds: list[int], pipeline: bool, cfg: CoachConfig)
                                     KITS["foot+shin"])
                 for k in pcounts:
                     e = run_engine(sub(st, KITS[k]), KITS[k], cfg)
-                    pcounts[k] += sum(1 for d in e.decisions if d.spoken)
+                    said = [d for d in e.decisions if d.spoken and d.cue not in SYSTEM]
+                    pcounts[k] += len(said)
+                    for d in said:
+                        which_p[k][d.cue.value] = which_p[k].get(d.cue.value, 0) + 1
+                    if LOG and said:
+                        print_log(f"fault-free {terrain.value} seed {seed} pipeline {k}", e)
         h = hours * len(seeds)
         for k in KITS:
             detail = ", ".join(f"{c} {n}" for c, n in sorted(which[k].items())) or "—"
@@ -101,11 +110,23 @@ def fault_free(hours: float, seeds: list[int], pipeline: bool, cfg: CoachConfig)
                         f"{counts[k] / h:.2f} | {detail} |")
         if pipeline:
             for k, n in pcounts.items():
-                rows.append(f"| {terrain.value} | pipeline | {k} | {n} | {n / h:.2f} | |")
+                detail = ", ".join(f"{c} {n}" for c, n in sorted(which_p[k].items())) or "—"
+                rows.append(f"| {terrain.value} | pipeline | {k} | {n} | {n / h:.2f} | {detail} |")
     print(f"\n### Fault-free runs: {len(seeds)} seeds × 3 terrains × {hours:g} h "
           f"(trail profile, faults removed)\n")
     print("| terrain | steps | kit | form cues | per hour | which |\n|---|---|---|---:|---:|---|")
     print("\n".join(rows))
+
+
+LOG = False
+
+
+def print_log(title: str, e: CueEngine) -> None:
+    print(f"\n#### log: {title}\n\n```")
+    for d in e.decisions:
+        print(f"{d.t_host_s:8.2f}  IC {d.trigger_t_ic_s:8.2f}  {d.cue.value:15s} {d.fault:13s} "
+              f"{'SAID' if d.spoken else d.suppressed_reason}")
+    print("```")
 
 
 SYSTEM = {Cue.SENSOR_LOST, Cue.SENSOR_BACK, Cue.LOW_BATTERY, Cue.SENSOR_SLIPPED, Cue.SNOOZED,
@@ -128,6 +149,8 @@ def faulted(seeds: list[int], pipeline: bool, cfg: CoachConfig) -> None:
                 if src == "pipeline" and k not in ("foot", "foot+shin"):
                     continue
                 e = run_engine(sub(steps, pls), pls, cfg)
+                if LOG and src == "pipeline":
+                    print_log(f"faulted seed {seed} pipeline {k}", e)
                 for ep in eps:
                     has = np.array([ep.fault.value in f.split("+") for f in foot["fault"]])
                     on = int(np.flatnonzero(has)[0])
@@ -159,10 +182,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seed0", type=int, default=0, help="first seed (test seeds: ≥ 1000)")
     ap.add_argument("--pipeline", action="store_true", help="also run the real detectors")
+    ap.add_argument("--personal-baselines", action="store_true",
+                    help="experimental grade-banded impact / shank-angle baselines")
+    ap.add_argument("--log", action="store_true", help="decision logs of detector runs")
     a = ap.parse_args()
-    seeds = list(range(a.seeds))
-    cfg = CoachConfig()
+    global LOG
+    LOG = a.log
+    seeds = list(range(a.seed0, a.seed0 + a.seeds))
+    cfg = CoachConfig(personal_baselines=a.personal_baselines)
     t0 = time.time()
     print("# Cue engine on simulated runs\n")
     try:
@@ -170,6 +199,7 @@ def main() -> int:
         print(f"machine: {machine()}  ")
     except ImportError:
         pass
+    print(f"seeds {seeds[0]}–{seeds[-1]}, personal baselines {cfg.personal_baselines}  ")
     print(f"config: persist {cfg.persist_steps} steps and {cfg.persist_s:g} s, floor "
           f"{cfg.floor_s:g} s, cooldown {cfg.cooldown_s:g} s × {cfg.cooldown_growth:g}")
     fault_free(a.hours, seeds, a.pipeline, cfg)

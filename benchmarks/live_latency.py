@@ -2,8 +2,8 @@
 
 Run: ``uv run python benchmarks/live_latency.py --markdown`` (``--seconds 120``).
 
-The session is the one ``stridecore live`` runs by default (foot and shin sensors on both
-legs of a simulated heel-striking trail runner, serial framing, 416 Hz), on a plain asyncio
+The session is the one ``stridecore live`` runs by default (foot, shin and thigh sensors on
+both legs of a simulated heel-striking trail runner, serial framing, 208 Hz), on a plain asyncio
 loop whose clock is ``time.monotonic`` — the clock the audio thread stamps onsets with. Audio
 goes to a real miniaudio device on the NULL backend (10 ms periods).
 

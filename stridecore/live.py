@@ -44,10 +44,12 @@ KIT_TOPIC, CUE_TOPIC, STEP_NAME = "/coach/kit", "/coach/cue", "step"
 
 DEFAULT_LIVE_S = 90.0
 DEFAULT_URLS = tuple(
-    f"sim://?placement={p}&profile=heel_striker&run_s={DEFAULT_LIVE_S:g}&session_seed=3"
-    f"&seed={i}" for i, p in enumerate(("left_foot", "right_foot", "left_shin", "right_shin")))
-"""The built-in run: a heel-striking trail runner with foot and shin sensors on both legs, a
-steep descent where heel strike and a straight knee set in, over ``DEFAULT_LIVE_S``."""
+    f"sim://?placement={p}&odr=208&profile=heel_striker&run_s={DEFAULT_LIVE_S:g}"
+    f"&session_seed=3&seed={i}" for i, p in enumerate(
+        ("left_foot", "right_foot", "left_shin", "right_shin", "left_thigh", "right_thigh")))
+"""The built-in run: a heel-striking trail runner with foot, shin and thigh sensors on both
+legs (208 Hz: the simulated sensors render their body model on the host's loop), a steep
+descent where heel strike and a straight knee set in, over ``DEFAULT_LIVE_S``."""
 
 
 def _empty_log() -> Columns:

@@ -277,3 +277,56 @@ def test_tick_completes_last_contact_and_detects_stop():
     assert e.report()["contacts"] == n0 + 1
     e.tick(float(s["t_emit_s"].max()) + cfg.stop_s + 0.1)
     assert not any(r["in_fault"] for r in e.report()["rules"].values())
+
+
+def test_cause_first_a_lower_priority_fault_waits_for_a_building_one():
+    # impact high from contact 0, heel strike from contact 5 (a heel strike raises tibial
+    # impact): "light feet" must wait while the heel strike builds up, "land midfoot" first
+    cfg = CoachConfig()
+    s = steps(300, FOOT_SHIN, grade_deg=-6.0, peak_tibial_acc_g=30.0,
+              strike_angle_deg=lambda i: 25.0 if i >= 5 else 4.0)
+    e = run(s, FOOT_SHIN, cfg)
+    said = spoken(e)
+    assert [d.cue for d in said[:2]] == [Cue.LAND_MIDFOOT, Cue.SOFTER_LANDING]
+    k = round((said[0].trigger_t_ic_s - 1.0) / STEP_S)
+    assert k - 5 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    sup = [d for d in e.decisions if d.cue is Cue.SOFTER_LANDING and not d.spoken]
+    assert sup and sup[0].suppressed_reason == "priority"
+    assert sup[0].t_host_s < said[0].t_host_s
+    # without the heel strike, light feet is said at its own persistence
+    e2 = run(steps(300, FOOT_SHIN, grade_deg=-6.0, peak_tibial_acc_g=30.0), FOOT_SHIN, cfg)
+    assert spoken(e2)[0].cue is Cue.SOFTER_LANDING
+    assert spoken(e2)[0].t_host_s < said[0].t_host_s
+
+
+def test_personal_baseline_impact_and_stride():
+    cfg = CoachConfig(personal_baselines=True)
+    n0 = 150  # contacts to learn the baseline
+    base = dict(grade_deg=-6.0, stride_length_m=2.0)
+    # a constant 30 g is this runner's normal: the absolute rule would cue, the baseline not
+    assert spoken(run(steps(400, FOOT_SHIN, peak_tibial_acc_g=30.0, **base), FOOT_SHIN,
+                      CoachConfig())) != []
+    assert spoken(run(steps(400, FOOT_SHIN, peak_tibial_acc_g=30.0, **base), FOOT_SHIN,
+                      cfg)) == []
+    # × 1.6 after the baseline is learnt: light feet, at the persistence
+    e = run(steps(400, FOOT_SHIN, peak_tibial_acc_g=lambda i: 48.0 if i >= n0 else 30.0,
+                  **base), FOOT_SHIN, cfg)
+    said = spoken(e)
+    assert [d.cue for d in said] [:1] == [Cue.SOFTER_LANDING]
+    k = round((said[0].trigger_t_ic_s - 1.0) / STEP_S)
+    assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    # × 1.2 is within the runner's spread: silent
+    assert spoken(run(steps(400, FOOT_SHIN, peak_tibial_acc_g=lambda i: 36.0 if i >= n0
+                            else 30.0, **base), FOOT_SHIN, cfg)) == []
+    # the grade prior: flat → steep descent (−9°: × 1.54) is not a hard landing
+    g = lambda i: 0.0 if i < n0 else -9.0  # noqa: E731
+    tib = lambda i: 10.0 if i < n0 else 15.4  # noqa: E731
+    e = run(steps(400, FOOT_SHIN, grade_deg=g, peak_tibial_acc_g=tib, stride_length_m=2.0),
+            FOOT_SHIN, cfg)
+    assert spoken(e, Cue.SOFTER_LANDING) == []
+    # shank angle: own baseline + 4° = overstride
+    e = run(steps(400, FOOT_SHIN, shank_angle_ic_deg=lambda i: 10.0 if i >= n0 else 6.0,
+                  **base), FOOT_SHIN, cfg)
+    assert {d.cue for d in spoken(e)} == {Cue.SHORTEN_STRIDE}
+    assert spoken(run(steps(400, FOOT_SHIN, shank_angle_ic_deg=7.5, **base), FOOT_SHIN,
+                      cfg)) == []

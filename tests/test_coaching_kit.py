@@ -26,9 +26,10 @@ def test_foot_only_never_impact_knee_or_hips():
 
 def test_shin_only_and_knee_pair():
     shin = Kit.from_placements([Placement.LEFT_SHIN, Placement.RIGHT_SHIN])
-    assert on(shin) == {Cue.SOFTEN_KNEES, Cue.SHORTEN_STRIDE, Cue.SOFTER_LANDING,
-                        Cue.QUICKER_STEPS}
-    assert [r.name for r in shin.rules() if r.cue is Cue.SOFTEN_KNEES] == ["knee_shin"]
+    # the shin-only knee proxy is disabled (false cues on detector output), and says why
+    assert on(shin) == {Cue.SHORTEN_STRIDE, Cue.SOFTER_LANDING, Cue.QUICKER_STEPS}
+    assert [r.name for r in shin.rules() if r.cue is Cue.SOFTEN_KNEES] == []
+    assert "disabled" in shin.why(Cue.SOFTEN_KNEES)
     knee = Kit.from_placements(["left_shin", "left_thigh"])
     assert [r.name for r in knee.rules() if r.cue is Cue.SOFTEN_KNEES] == ["knee"]
     assert knee.knee_sides() == {"left"}
@@ -52,3 +53,17 @@ def test_matrix_lists_every_cue():
     table = kit_table()
     assert table.count("\n") == len([c for c in Cue if c not in SYSTEM_CUES]) + 2
     assert "| foot | shin |" in table
+
+
+def test_disabled_and_experimental_rules():
+    foot = Kit.from_placements(["left_foot", "right_foot"])
+    # the foot's toe-off speed proxy does not separate: off, push_off_mps only
+    assert [r.name for r in foot.rules() if r.cue is Cue.PUSH_OFF] == ["push"]
+    fs = Kit.from_placements(STANDARD_KITS["foot+shin"])
+    names = [r.name for r in fs.rules()]
+    assert "impact_abs" in names and "stride_abs" in names and "impact" not in names
+    exp = [r.name for r in fs.rules(experimental=True)]
+    assert "impact" in exp and "stride" in exp and "impact_abs" not in exp
+    # without a foot the grade is unknown: the absolute rules even when asked
+    shin = Kit.from_placements(["left_shin", "right_shin"])
+    assert "impact_abs" in [r.name for r in shin.rules(experimental=True)]

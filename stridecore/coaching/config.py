@@ -60,7 +60,22 @@ class CoachConfig:
     strike_exit_deg: float = 13.0
     strike_flat_max_deg: float = 20.0
     strike_flat_exit_deg: float = 16.0
+    # --- personal, grade-banded baselines (light feet, shorten stride; foot + shin kits) -------
+    # EXPERIMENTAL, off: on the simulator they catch hard landing and overstride but say
+    # 3-5 false "light feet" per hour on fault-free runs (fatigue, rocky ground; dev seeds)
+    personal_baselines: bool = False
+    # bands by the smoothed foot grade: flat > descent_below_deg ≥ moderate > steep_below_deg
+    steep_below_deg: float = -6.84  # −12 %
+    baseline_min_steps: int = 40  # contacts in a band before its own baseline holds
+    baseline_memory_steps: int = 600  # median of the last this many contacts of the band
+    # literature prior for the grade effect (used to carry a learnt band to an unlearnt one and
+    # within a band): impact × exp(k · ° of descent), k = ln(1.54)/9 (+54 % at −9°,
+    # Gottschall & Kram 2005); shank angle at IC + this many ° per ° of descent (simulator)
+    impact_prior_per_deg: float = 0.048
+    shank_ic_prior_deg_per_deg: float = 0.3
     # --- shorten stride (shank_angle_ic_deg, shin) --------------------------------------------
+    shank_ic_rise_enter_deg: float = 3.0  # own baseline + this = overstride (foot + shin)
+    shank_ic_rise_exit_deg: float = 2.0
     shank_ic_max_deg: float = 13.0  # descent: foot far ahead at contact
     shank_ic_exit_deg: float = 11.0
     shank_ic_flat_max_deg: float = 11.0
@@ -73,6 +88,9 @@ class CoachConfig:
     cadence_baseline_steps: int = 60  # running contacts on the flat before the baseline holds
     cadence_baseline_memory_steps: int = 600  # median of the last this many flat contacts
     # --- light feet (peak_tibial_acc_g, shin only) --------------------------------------------
+    impact_ratio_enter: float = 1.35  # × own baseline = hard landing (foot + shin)
+    impact_ratio_exit: float = 1.25
+    # shin without feet (grade unknown): absolute settings
     tibial_max_g: float = 13.0  # flat: impact above this
     tibial_per_deg_descent_g: float = 1.0  # + this per ° of descent ...
     tibial_cap_g: float = 20.0  # ... up to this
@@ -88,7 +106,8 @@ class CoachConfig:
 
     def __post_init__(self) -> None:
         for name in ("window_steps", "side_window_steps", "persist_steps", "grade_window_steps",
-                     "praise_hold_steps", "cadence_baseline_steps"):
+                     "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",
+                     "baseline_memory_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1")
         if self.climb_above_deg < self.descent_below_deg:

@@ -36,10 +36,13 @@ from stridecore.coaching.config import CoachConfig
 from stridecore.coaching.events import SYSTEM_EVENT_CUE, CueDecision, SystemEvent
 from stridecore.coaching.kit import Kit, segment
 from stridecore.coaching.phrases import PHRASES
-from stridecore.coaching.rules import ABOVE, Rule
+from stridecore.coaching.rules import ABOVE, RULES_BY_NAME, Rule
 from stridecore.schema import CUE_LOG, Cue, GaitMode, Placement
 
 _NAN = math.nan
+BANDS = ("flat", "moderate", "steep")
+"""Grade bands of the personal baselines (``CoachConfig.descent_below_deg``,
+``steep_below_deg``)."""
 
 
 def _f(x: object) -> float:
@@ -90,7 +93,7 @@ class CueEngine:
     def __init__(self, kit: Kit, config: CoachConfig | None = None) -> None:
         self.kit = kit
         self.config = config or CoachConfig()
-        self.rules: tuple[Rule, ...] = kit.rules()
+        self.rules: tuple[Rule, ...] = kit.rules(experimental=self.config.personal_baselines)
         self._knee_sides = kit.knee_sides()
         self._log: list[CueDecision] = []
         self.reset()
@@ -107,7 +110,13 @@ class CueEngine:
         self._last_contact_t_ic = -math.inf
         self._last_arrival_t = -math.inf
         self._grades: deque[float] = deque(maxlen=self.config.grade_window_steps)
+        self._speeds: deque[float] = deque(maxlen=self.config.grade_window_steps)
         self._flat_cadence: deque[float] = deque(maxlen=self.config.cadence_baseline_memory_steps)
+        # personal baselines: rule -> grade band -> grade-normalised values of past contacts
+        self._base: dict[str, dict[str, deque[float]]] = {
+            r.name: {b: deque(maxlen=self.config.baseline_memory_steps) for b in BANDS}
+            for r in self.rules if r.baseline}
+        self._learn: list[tuple[str, str, float]] = []  # this contact's (rule, band, value)
         self._busy_until = -math.inf
         self._last_form_t = -math.inf
         self._last_praise_t = -math.inf
@@ -326,7 +335,53 @@ class CueEngine:
             return cad / (base * (1 - self.config.cadence_descent_pct_per_deg / 100 * down))
         if rule.name == "knee" and c.side not in self._knee_sides:
             return _NAN
-        return self._metric(c, rule.metric, rule.sources)
+        v = self._metric(c, rule.metric, rule.sources)
+        if rule.baseline and math.isfinite(v):
+            return self._relative(rule, v)
+        return v
+
+    def _band(self, grade: float) -> str:
+        cfg = self.config
+        if grade > cfg.descent_below_deg:
+            return "flat"
+        return "moderate" if grade > cfg.steep_below_deg else "steep"
+
+    def _relative(self, rule: Rule, v: float) -> float:
+        """``v`` against the runner's own baseline at the current grade: a ratio
+        (``baseline="ratio"``) or a difference. The value is grade-normalised with the prior
+        (impact × exp(k·descent), shank angle + k·descent) and compared with the median of the
+        band's past normalised values; a band with fewer than ``baseline_min_steps`` contacts
+        borrows the nearest learnt band (the prior carries it over). NaN until a band is learnt
+        or without a grade. The normalised value is learnt after the contact
+        (:meth:`_finalize`) if no rule is in a fault then."""
+        cfg = self.config
+        g = self._grade()
+        if not math.isfinite(g):
+            return _NAN
+        down = max(-g, 0.0)
+        ratio = rule.baseline == "ratio"
+        if ratio:
+            sp = [x for x in self._speeds if math.isfinite(x)]
+            speed = float(np.median(sp)) if sp else _NAN
+            if not speed > 0.5:
+                return _NAN
+            norm = v / (math.exp(cfg.impact_prior_per_deg * down) * speed)
+        else:
+            norm = v - cfg.shank_ic_prior_deg_per_deg * down
+        band = self._band(g)
+        self._learn.append((rule.name, band, norm))
+        bases = self._base[rule.name]
+        i = BANDS.index(band)
+        ref = _NAN
+        for j in sorted(range(len(BANDS)), key=lambda j: (abs(j - i), j)):
+            if len(bases[BANDS[j]]) >= cfg.baseline_min_steps:
+                ref = float(np.median(np.fromiter(bases[BANDS[j]], float)))
+                break
+        if not math.isfinite(ref):
+            return _NAN
+        if ratio:
+            return norm / ref if ref > 0 else _NAN
+        return norm - ref
 
     @staticmethod
     def _metric(c: _Contact, metric: str, sources: tuple[str, ...]) -> float:
@@ -366,6 +421,10 @@ class CueEngine:
         g_row = self._metric(c, "grade_deg", ("foot",))
         if math.isfinite(g_row):
             self._grades.append(g_row)
+        sl = self._metric(c, "stride_length_m", ("foot",))
+        cad = self._metric(c, "cadence_spm", ("foot",))
+        if math.isfinite(sl) and math.isfinite(cad):
+            self._speeds.append(sl * cad / 120.0)
         grade = self._grade()
         if gait in (GaitMode.WALK.value, GaitMode.STILL.value) or (
                 math.isfinite(grade) and grade > cfg.climb_above_deg):
@@ -376,8 +435,13 @@ class CueEngine:
             if math.isfinite(cad):
                 self._flat_cadence.append(cad)
         self._n += 1
+        self._learn = []
         for rule in self.rules:
             self._update(rule, c, grade)
+        for name, band, v in self._learn:
+            prio = RULES_BY_NAME[name].priority
+            if not any(self._state[r.name].in_fault for r in self.rules if r.priority <= prio):
+                self._base[name][band].append(v)
         self._praise_check(t, c)
         self._choose(t, c)
 
@@ -436,6 +500,13 @@ class CueEngine:
         return (st.in_fault and self._n - st.entered_n + 1 >= cfg.persist_steps
                 and c.t_ic_s - st.entered_t_s >= cfg.persist_s)
 
+    def _building_above(self, rule: Rule, c: _Contact) -> bool:
+        """A fault of higher priority (another cue) is in its persistence: ``rule`` waits for
+        it (heel strike and a locked knee raise tibial impact; the cause is said first)."""
+        return any(h.priority < rule.priority and h.cue is not rule.cue
+                   and self._state[h.name].in_fault and not self._ready(h, c)
+                   for h in self.rules)
+
     def _cooldown(self, cue: Cue) -> float:
         n = self._said.get(cue, 0)
         if n == 0:
@@ -458,7 +529,7 @@ class CueEngine:
         cfg = self.config
         spoken = None
         for rule in ready:  # priority order
-            if spoken is not None:
+            if spoken is not None or self._building_above(rule, c):
                 self._suppress(rule, "priority", t, c)
                 continue
             if self._snoozed:

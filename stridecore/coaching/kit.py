@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from stridecore.coaching.config import CoachConfig
 from stridecore.coaching.phrases import PHRASES, SYSTEM_CUES
-from stridecore.coaching.rules import RULES, Rule
+from stridecore.coaching.rules import RULES, RULES_BY_NAME, Rule
 from stridecore.schema import Cue, Placement
 
 TERRAIN_CUES = frozenset({Cue.LAND_FOREFOOT, Cue.QUICK_ROLL})
@@ -25,6 +25,7 @@ _NEEDS_TEXT = {
     "thigh+shin": "thigh + shin on the same leg",
     "foot|pelvis": "a foot or pelvis sensor",
     "foot|shin": "a foot or shin sensor",
+    "foot&shin": "a foot and a shin sensor",
 }
 
 STANDARD_KITS: dict[str, tuple[str, ...]] = {
@@ -70,19 +71,28 @@ class Kit:
     def _meets(self, needs: str) -> bool:
         if needs == "thigh+shin":
             return bool(self.knee_sides())
+        if "&" in needs:
+            return all(self.has(s) for s in needs.split("&"))
         return any(self.has(s) for s in needs.split("|"))
 
-    def rule_enabled(self, rule: Rule) -> bool:
-        if not self._meets(rule.needs):
+    def rule_enabled(self, rule: Rule, experimental: bool = False) -> bool:
+        """True if the kit runs ``rule``; ``experimental`` rules only when asked (the
+        engine asks with ``CoachConfig.personal_baselines``)."""
+        if rule.disabled or not self._meets(rule.needs):
+            return False
+        if rule.experimental and not experimental:
             return False
         if rule.fallback_of:
-            base = next(r for r in RULES if r.name == rule.fallback_of)
+            base = RULES_BY_NAME[rule.fallback_of]
+            if base.disabled or (base.experimental and not experimental):
+                return True
             return not self._meets(base.needs)
         return True
 
-    def rules(self) -> tuple[Rule, ...]:
-        """The rules this kit runs, in priority order."""
-        return tuple(r for r in RULES if self.rule_enabled(r))
+    def rules(self, experimental: bool = False) -> tuple[Rule, ...]:
+        """The rules this kit runs, in priority order (``experimental``: with the rules that
+        need ``CoachConfig.personal_baselines``)."""
+        return tuple(r for r in RULES if self.rule_enabled(r, experimental))
 
     def enabled(self, cue: Cue | str) -> bool:
         """True if ``cue`` can fire with this kit (system cues always; praise with any rule)."""
@@ -106,7 +116,13 @@ class Kit:
         if on:
             return "; ".join(f"{r.metric}{' (provisional)' if r.provisional else ''}"
                              for r in on)
-        return "needs " + " or ".join(_NEEDS_TEXT[r.needs] for r in rules if not r.fallback_of)
+        off = [f"{r.metric} disabled: {r.disabled}" for r in rules
+               if r.disabled and self._meets(r.needs)
+               and not (r.fallback_of and self.rule_enabled(RULES_BY_NAME[r.fallback_of]))]
+        if off:
+            return "; ".join(off)
+        return "needs " + " or ".join(_NEEDS_TEXT[r.needs] for r in rules
+                                      if not r.fallback_of and not r.disabled)
 
     def matrix(self, cfg: CoachConfig | None = None) -> str:
         """A text table of every cue: enabled or not, and why (metric used / sensor missing)."""

@@ -26,9 +26,15 @@ class Rule:
     ``name``: unique key; ``metric``: STEPS column (``cadence_ratio`` is cadence over the
     grade's target, computed by the engine); ``sources``: sensor segments whose rows may
     give the metric, in preference order; ``needs``: the kit requirement, one of ``foot``,
-    ``shin``, ``pelvis``, ``thigh+shin`` (same leg), ``foot|pelvis``, ``foot|shin``;
+    ``shin``, ``pelvis``, ``thigh+shin`` (same leg), ``foot&shin`` (both), ``foot|pelvis``,
+    ``foot|shin``;
     ``fallback_of``: off when that rule is enabled; ``per_side``: window per leg;
-    ``priority``: lower is said first when faults compete.
+    ``priority``: lower is said first when faults compete; ``baseline``: ``"ratio"`` or
+    ``"offset"`` = the metric is compared with the runner's own grade-banded baseline
+    (the thresholds are then a ratio to it, or degrees above it), ``""`` = absolute;
+    ``disabled``: why the rule never runs (kept for the kit matrix), ``""`` = it runs;
+    ``experimental``: runs only with ``CoachConfig.personal_baselines`` (its absolute
+    ``fallback_of`` partner runs otherwise).
     """
 
     name: str
@@ -42,6 +48,9 @@ class Rule:
     per_side: bool = False
     fallback_of: str = ""
     provisional: bool = False
+    baseline: str = ""
+    disabled: str = ""
+    experimental: bool = False
     doc: str = ""
 
     def thresholds(self, cfg: CoachConfig, grade_deg: float) -> tuple[float, float] | None:
@@ -63,12 +72,16 @@ class Rule:
         if n == "heel":
             return ((cfg.strike_max_deg, cfg.strike_exit_deg) if down
                     else (cfg.strike_flat_max_deg, cfg.strike_flat_exit_deg))
-        if n == "stride":
+        if n == "stride_abs":
             return ((cfg.shank_ic_max_deg, cfg.shank_ic_exit_deg) if down
                     else (cfg.shank_ic_flat_max_deg, cfg.shank_ic_flat_exit_deg))
         if n == "cadence":
             return cfg.cadence_min_ratio, cfg.cadence_exit_ratio
         if n == "impact":
+            return cfg.impact_ratio_enter, cfg.impact_ratio_exit
+        if n == "stride":
+            return cfg.shank_ic_rise_enter_deg, cfg.shank_ic_rise_exit_deg
+        if n == "impact_abs":
             if unknown:
                 return cfg.tibial_cap_g, cfg.tibial_cap_g - cfg.tibial_hysteresis_g
             enter = min(cfg.tibial_max_g + cfg.tibial_per_deg_descent_g * max(-g, 0.0),
@@ -87,6 +100,12 @@ class Rule:
         op = ">" if self.direction == ABOVE else "<"
         d, f = self.thresholds(cfg, cfg.descent_below_deg - 1.0), self.thresholds(cfg, 0.0)
         if self.name == "impact":
+            return (f"> {cfg.impact_ratio_enter:g} × own baseline (exit "
+                    f"{cfg.impact_ratio_exit:g} ×)")
+        if self.name == "stride":
+            return (f"> own baseline + {cfg.shank_ic_rise_enter_deg:g}° (exit "
+                    f"+ {cfg.shank_ic_rise_exit_deg:g}°)")
+        if self.name == "impact_abs":
             return (f"> {cfg.tibial_max_g:g} g + {cfg.tibial_per_deg_descent_g:g} g/° of "
                     f"descent, ≤ {cfg.tibial_cap_g:g} g (exit −{cfg.tibial_hysteresis_g:g} g)")
         assert d is not None and f is not None
@@ -101,13 +120,25 @@ RULES: tuple[Rule, ...] = (
          doc="peak stance knee flexion (form guide: soft knee ≈30–45°)"),
     Rule("knee_shin", Cue.SOFTEN_KNEES, Fault.LOCKED_KNEE, "shank_loading_rotation_deg",
          ("shin",), "shin", BELOW, 0, fallback_of="knee", provisional=True,
+         disabled="the shin stage's loading rotation falls to 10–15° in slow running on soft "
+                  "ground (truth 28–38°): false cues; needs thigh + shin",
          doc="shin-only proxy: shank rotation from IC to the loading peak"),
     Rule("heel", Cue.LAND_MIDFOOT, Fault.HEEL_STRIKE, "strike_angle_deg", ("foot",), "foot",
          ABOVE, 1, doc="foot strike angle to the ground (+ heel first)"),
     Rule("stride", Cue.SHORTEN_STRIDE, Fault.OVERSTRIDE, "shank_angle_ic_deg", ("shin",),
-         "shin", ABOVE, 2, doc="shank to vertical at IC (+ foot ahead)"),
+         "foot&shin", ABOVE, 2, baseline="offset", experimental=True,
+         doc="shank to vertical at IC (+ foot ahead) above the runner's own baseline for the "
+             "grade band (the grade from the feet)"),
+    Rule("stride_abs", Cue.SHORTEN_STRIDE, Fault.OVERSTRIDE, "shank_angle_ic_deg", ("shin",),
+         "shin", ABOVE, 2, fallback_of="stride",
+         doc="shank to vertical at IC, absolute thresholds (no foot: grade unknown)"),
     Rule("impact", Cue.SOFTER_LANDING, Fault.HARD_LANDING, "peak_tibial_acc_g", ("shin",),
-         "shin", ABOVE, 3, doc="peak axial tibial acceleration (never a foot sensor's peak)"),
+         "foot&shin", ABOVE, 3, baseline="ratio", experimental=True,
+         doc="peak axial tibial acceleration over the runner's own baseline for the grade band "
+             "(never a foot sensor's peak)"),
+    Rule("impact_abs", Cue.SOFTER_LANDING, Fault.HARD_LANDING, "peak_tibial_acc_g", ("shin",),
+         "shin", ABOVE, 3, fallback_of="impact",
+         doc="peak axial tibial acceleration, absolute cap (no foot: grade unknown)"),
     Rule("cadence", Cue.QUICKER_STEPS, Fault.OVERSTRIDE, "cadence_ratio", ("foot", "shin"),
          "foot|shin", BELOW, 4, provisional=True,
          doc="cadence over the grade's target (own flat baseline − 0.35 %/° of descent)"),
@@ -117,6 +148,9 @@ RULES: tuple[Rule, ...] = (
          "foot|pelvis", BELOW, 6, doc="forward velocity gained at the end of stance"),
     Rule("push_foot", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "toe_off_speed_mps", ("foot",), "foot",
          BELOW, 6, provisional=True,
+         disabled="does not separate: the foot pipeline's toe-off speed rises with no push-off "
+                  "(median 3.8 vs 3.0 m/s, dev seeds) and falls to ≤ 0 m/s fault-free on rocky "
+                  "ground",
          doc="foot's forward speed at toe-off (used where push_off_mps is not measured)"),
 )
 """Every rule, in priority order (knees first: the guide's aim is to off-load the knee)."""
