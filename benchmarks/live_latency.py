@@ -95,15 +95,16 @@ def main() -> int:
         print(f"  {k:8}{v}")
     print(f"  code    {code_version()}")
     res = run(a.seconds, chatty=True)
-    print(f"session: {a.seconds:g} s real time (wall {res['wall']:.1f} s), 4 sensors, "
+    print(f"session: {a.seconds:g} s real time (wall {res['wall']:.1f} s), "
+          f"{len(DEFAULT_URLS)} sensors, "
           f"{res['spoken']} cues spoken, {res['onsets']} onsets, {res['dropped']} dropped by "
           f"the player, errors {res['errors']}")
     table("(a) receipt of the triggering data -> first non-silent sample handed to the NULL "
           "device, ms", ["cues", "n", "p50", "p95", "p99", "max"],
           [["spoken form cues (chatty policy)", *pct(res["lat"])]], a.markdown)
     g = res["gaps"]
-    table("(b) sample processing: gap between consecutive units handled per device, ms "
-          "", ["audio", "n", "p50", "p95", "p99", "max"],
+    table("(b) sample processing: gap between consecutive units handled per device, ms",
+          ["audio", "n", "p50", "p95", "p99", "max"],
           [["playing", *pct(g["playing"])], ["silent", *pct(g["silent"])]], a.markdown)
     table("coach ticker lateness (10 ms period), ms", ["", "n", "p50", "p95", "p99", "max"],
           [["all", *pct(res["stalls"])]], a.markdown)
