@@ -45,6 +45,10 @@ BANDS = ("flat", "moderate", "steep")
 ``steep_below_deg``)."""
 
 
+def _reports_steps(p: Placement) -> bool:
+    return p.value.endswith(("foot", "shin"))
+
+
 def _f(x: object) -> float:
     try:
         v = float(x)  # type: ignore[arg-type]
@@ -318,8 +322,12 @@ class CueEngine:
             self._t = t
 
     def _complete(self, c: _Contact) -> bool:
+        """Every sensor of the kit that reports contacts on this leg has reported this one
+        (foot and shin pipelines emit step records; a thigh's knee comes in the shin's record,
+        a pelvis has none of its own)."""
         for p in self.kit.placements:
-            if (p.side is None or p.side.value == c.side) and p not in c.rows:
+            if (p.side is not None and p.side.value == c.side and _reports_steps(p)
+                    and p not in c.rows):
                 return False
         return True
 
