@@ -46,6 +46,7 @@ def run_stream(rec, pl, s, params: ShinParams | None = None, block: int = 4096,
                        sm.flags[sl])
         parts.append(a)
         ics.append(b)
+    parts.append(st.flush())  # the last contact's step (its toe-off unknown)
     steps = shin_steps_table(np.concatenate(parts), pl)
     steps["recording_id"] = np.full(len(steps["t_ic_s"]), rec.recording_id, object)
     m = rec.truth["placement"] == pl.value

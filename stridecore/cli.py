@@ -777,6 +777,7 @@ def detect(
         parts = [stage.step(sm.sample_idx[i:i + 4096], sm.t_device_us[i:i + 4096],
                             sm.acc_mps2[i:i + 4096], sm.gyr_radps[i:i + 4096],
                             sm.flags[i:i + 4096])[0] for i in range(0, len(sm), 4096)]
+        parts.append(stage.flush())  # the file's end: the open step, toe-off unknown
         steps = shin_steps_table(np.concatenate(parts), where, time_offset_s=imu.t0_s)
     steps["recording_id"] = np.full(len(steps["t_ic_s"]), data.name, object)
     try:

@@ -62,6 +62,10 @@ class ShinPipeline:
                                     block.gyr_radps, block.flags)
         return Output(raw=(steps, ics), build=self._builders)
 
+    def flush(self) -> Output:
+        """End of the stream: the open step (toe-off unknown), as :meth:`ShinStage.flush`."""
+        return Output(raw=(self.shin.flush(), np.empty((0, sk.N_E))), build=self._builders)
+
     def _t(self, t_us: np.ndarray) -> np.ndarray:
         return t_us * 1e-6 + self.time_offset_s
 

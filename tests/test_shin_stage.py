@@ -2,7 +2,9 @@
 
 - chunk invariance: any cut of the stream into blocks (sizes 0, 1, random) gives the same step
   and IC records as one block, bit for bit; reset / snapshot / restore;
-- the compiled kernel equals its own pure-Python version (``py_func``) on a short slice;
+- the compiled kernel equals its own pure-Python version (``py_func``) on a short slice; the
+  toe-off rule equals an independent slow loop on random rate profiles;
+- ``flush`` emits the open step once, the same after any blocks;
 - accelerometer alone (gyro NaN): gyro metrics are NaN, contacts are still found;
 - gaps: NaN dropouts and GAP_BEFORE (no IC decided across a gap);
 - the STEPS table helper;
@@ -135,6 +137,73 @@ def test_py_func_equals_compiled(stream, gyro):
     assert len(outs[0][1]) > 3
     for a, b in zip(outs[0], outs[1], strict=True):
         assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_flush_emits_the_open_step_once(stream, ref):
+    """End of stream: the last contact's record (toe-off unknown), the same for any blocks."""
+    fs = stream[-1]
+    whole_stage = ShinStage(fs)
+    run(whole_stage, stream, [len(stream[0])])
+    last = whole_stage.flush()
+    assert last.shape == (1, sk.N_S)
+    assert last[0, sk.S_IC_TUS] == ref[1][-1, 1]  # the last IC decided
+    assert last[0, sk.S_TO_IDX] == -1 and np.isnan(last[0, sk.S_TO_TUS])
+    assert len(whole_stage.flush()) == 0
+    chunked = ShinStage(fs)
+    run(chunked, stream, [331, 1, 0, 2048])
+    assert np.array_equal(chunked.flush(), last, equal_nan=True)
+
+
+def _toe_off_reference(w, n, lo, fallback, P):
+    """Independent slow version of the toe-off rule on a plain array: the last trough (w < 0)
+    before the swing start ``n``, then the push-off peak before it (or the trough)."""
+    tol, rise, back = P[sk.P_TO_TOL], P[sk.P_TO_RISE], P[sk.P_TO_BACK]
+    seg = list(range(n, lo - 1, -1))
+    trough, stop = n, None
+    for k, m in enumerate(seg):
+        if w[m] < w[trough]:
+            trough = m
+        elif k > 0 and w[trough] < 0 and w[m] > w[trough] + tol:
+            stop = m
+            break
+    if stop is None or trough == n:
+        return fallback
+    peak, found = trough, False
+    for m in range(trough - 1, lo - 1, -1):
+        if trough - m > back:
+            break
+        if w[m] > w[peak]:
+            peak = m
+        elif w[m] < w[peak] - tol:
+            found = True
+            break
+    if found and w[peak] - w[trough] >= rise:
+        return max(lo, peak + int(P[sk.P_TO_SHIFT]))
+    return trough
+
+
+@HYP
+@given(st.integers(0, 2**32 - 1))
+def test_toe_off_equals_reference(seed):
+    rng = np.random.default_rng(seed)
+    P = ShinStage(833.0).P
+    R = int(P[sk.P_RING])
+    n = 700
+    # a smooth random rate: stance, push-off bump, early-swing trough, swing rise
+    t = np.arange(n) / 833.0
+    w = (-3.0 + rng.normal(0, 1) + rng.uniform(0, 6) * np.exp(-((t - 0.35) / 0.03) ** 2)
+         - rng.uniform(0, 10) * np.exp(-((t - 0.48) / 0.04) ** 2)
+         + 12.0 * np.clip((t - 0.55) / 0.2, 0, None) + rng.normal(0, 0.1, n))
+    ring = np.zeros((R, sk.N_R))
+    base = int(rng.integers(0, R))
+    for i in range(n):
+        ring[(base + i) % R, sk.R_W] = w[i]
+    for _ in range(10):
+        N = int(rng.integers(50, n))
+        lo = int(rng.integers(0, N))
+        got = sk._toe_off(P, ring, base + N, base + lo, -7)
+        exp = _toe_off_reference(w, N, lo, -7 - base, P)
+        assert got - base == exp
 
 
 def test_accelerometer_only_gives_nan_gyro_metrics(stream):

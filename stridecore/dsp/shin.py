@@ -65,6 +65,13 @@ class ShinParams:
     kink_floor_radps2: float = 20.0  # ... which must have been at least this steep
     kink_ceiling_radps2: float = 1000.0  # ... and no steeper (a mid-swing jolt)
     contact_angle_min_deg: float = -25.0  # a gyro contact needs the shank at least this far up
+    kink_sharp_fraction: float = 0.6  # the slope one kink lag before the kink: still this steep
+    swing_min_deg: float = 30.0  # a gyro contact needs this much forward shank swing before it
+    toe_off_tolerance_radps: float = 0.5  # toe-off walk-backs: end once w leaves the extreme
+    toe_off_rise_radps: float = 2.0  # push-off peak: at least this above the early-swing trough
+    toe_off_back_ms: float = 200.0  # ... and at most this before it
+    toe_off_shift_ms: float = -25.0  # added to the push-off peak (simulated dev seeds)
+    swing_keep_fraction: float = 0.5  # swing peaks below this × the level do not update it
     duty_walk: float = 0.5
     jerk_decay_s: float = 4.0  # the burst-peak EMA halves in this armed time
     tilt_memory_s: float = 4.0  # gravity tracking: pull toward the specific force
@@ -118,6 +125,13 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_KINK_FLOOR] = p.kink_floor_radps2
     P[sk.P_KINK_CEIL] = p.kink_ceiling_radps2
     P[sk.P_IC_ANGLE_MIN] = math.radians(p.contact_angle_min_deg)
+    P[sk.P_KINK_SHARP] = p.kink_sharp_fraction
+    P[sk.P_SWING_MIN] = math.radians(p.swing_min_deg)
+    P[sk.P_TO_TOL] = p.toe_off_tolerance_radps
+    P[sk.P_TO_RISE] = p.toe_off_rise_radps
+    P[sk.P_TO_BACK] = _samples(p.toe_off_back_ms, fs)
+    P[sk.P_TO_SHIFT] = round(p.toe_off_shift_ms * 1e-3 * fs)
+    P[sk.P_SWPK_KEEP] = p.swing_keep_fraction
     P[sk.P_DUTY_WALK] = p.duty_walk
     P[sk.P_J_DECAY] = 0.5 ** (1.0 / (p.jerk_decay_s * fs))
     P[sk.P_C_ALPHA] = _alpha(p.tilt_memory_s * 1e3, fs)
@@ -162,6 +176,14 @@ class ShinStage(ArrayState):
         k, m = sk.shin_step(self.P, s["F"], s["I"], s["ring_f"], s["ring_acc"], s["ring_idx"],
                             idx, t, a, g, f, steps, ics)
         return steps[:k], ics[:m]
+
+    def flush(self) -> np.ndarray:
+        """End of stream: the open step's record (toe-off unknown), (0 or 1, N_S). Call once
+        after the last ``step``; the stage then starts a new cycle."""
+        out = np.empty((1, sk.N_S))
+        s = self.state
+        k = sk.shin_flush(self.P, s["F"], s["I"], s["ring_f"], s["ring_idx"], out)
+        return out[:k]
 
     def report(self) -> dict[str, object]:
         F, I = self.state["F"], self.state["I"]

@@ -16,9 +16,20 @@ Events:
   is the kink where the slope of ``w`` (over ``P_KINK_M``) has flattened to ``P_KINK_FRAC`` of
   its steepest since arming (steepest between ``P_KINK_FLOOR`` and ``P_KINK_CEIL``), placed
   back by the slope lag; else the local minimum of ``w`` (confirmed once ``w`` rose
-  ``P_MIN_RISE`` above it). A candidate with the shank below ``P_IC_ANGLE_MIN`` (far back: a
-  jolt in mid-swing) is refused and the swing goes on. Toe-off is the minimum of ``w`` before
-  the next swing peak (the step record is emitted when that swing starts).
+  ``P_MIN_RISE`` above it). The kink must be sharp: one kink lag earlier the slope was still
+  ``P_KINK_SHARP`` of the steepest (a gradual flattening is the shank turning round in the air,
+  e.g. swing-leg retraction before a far-ahead downhill landing; the minimum then finds the
+  contact). A candidate with the shank below ``P_IC_ANGLE_MIN`` (far back: a jolt in
+  mid-swing) is refused and the swing goes on; one with less than ``P_SWING_MIN`` of forward
+  shank rotation (∫ w dt above its lowest value since the last IC) is refused as no swing (a
+  start from standing, a shuffle). Toe-off is decided when the next swing starts (the step
+  record is emitted then): walking back from there, the early-swing trough of ``w`` (the last
+  minimum with ``w < 0``: the knee flexes after toe-off and throws the shank back), then the
+  push-off peak before it (at least ``P_TO_RISE`` above the trough, within ``P_TO_BACK``),
+  plus ``P_TO_SHIFT``; without such a peak the trough itself (walking: the minimum before the
+  swing, Aminian 2002, Salarian 2004; it lags foot-off, Catalfamo 2010). Swing peaks far below
+  the level (``P_SWPK_KEEP``: an uphill push-off bump that crossed the arming level) do not
+  update it. ``shin_flush`` emits the open step at the end of a stream.
 - **Accelerometer alone**: after a refractory time (``P_REFRACT_FRAC`` of the last stride, at
   least ``P_REFRACT_MIN``) the next jerk burst above the adaptive threshold is the contact; the
   threshold follows the contacts' burst peaks and decays while armed. Toe-off, shank angle and
@@ -88,7 +99,14 @@ P_JERK_KEEP = 36  # a contact's burst peak updates the level only above this × 
 P_KINK_FLOOR = 37  # rad/s²: the terminal-swing deceleration must have reached this
 P_KINK_CEIL = 38  # rad/s²: ... but no more (a faster drop is a jolt in mid-swing, not a swing)
 P_IC_ANGLE_MIN = 39  # rad: shank angle below which a gyro contact is refused
-N_P = 40
+P_KINK_SHARP = 40  # the slope KINK_M before the kink must still be this × the steepest
+P_SWING_MIN = 41  # rad: a contact needs the shank to have swung forward this far
+P_TO_TOL = 42  # rad/s: the toe-off walk-backs stop once w moved this far from their extreme
+P_TO_RISE = 43  # rad/s: a push-off peak must stand this far above the early-swing trough
+P_TO_BACK = 44  # samples: ... and lie at most this far before it
+P_TO_SHIFT = 45  # samples added to a push-off peak
+P_SWPK_KEEP = 46  # a swing peak updates the swing-peak level only above this × level
+N_P = 47
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -159,7 +177,9 @@ F_ANGLE_IC = 36
 F_CONTACT = 37  # last contact, samples (for the mode)
 F_SMIN = 38  # steepest (most negative) slope of w since the contact search armed, rad/s²
 F_G = 39  # 3: tracked gravity ("up" specific force) in the sensor frame, m/s²
-N_F = 42
+F_SWANG = 42  # rad: shank rotation since the last IC (∫ w dt; from the cycle start if none)
+F_THMIN = 43  # rad: its lowest value since then
+N_F = 44
 
 # ring columns
 R_TUS = 0
@@ -177,6 +197,8 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     F[F_AX] = 1.0
     F[F_PREV_IC_TUS] = np.nan
     F[F_IC_TUS] = np.nan
+    F[F_SWANG] = 0.0
+    F[F_THMIN] = 0.0
     I = np.zeros(N_I, np.int64)
     for k in (I_IC_N, I_PREV_IC_N, I_TO_N, I_WMIN_N, I_LAST_EV_N):
         I[k] = -1
@@ -200,6 +222,8 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     F[F_PREV_IC_TUS] = np.nan
     F[F_SWPK] = 0.0
     F[F_TOMIN] = 0.0
+    F[F_SWANG] = 0.0
+    F[F_THMIN] = 0.0
 
 
 @njit
@@ -211,6 +235,48 @@ def _burst_onset(P: np.ndarray, ring_f: np.ndarray, N: int, R: int, lo: float) -
             break
         m += 1
     return N - m + 1
+
+
+@njit
+def _toe_off(P: np.ndarray, ring_f: np.ndarray, N: int, lo: int, fallback: int) -> int:
+    """Toe-off, decided at the swing start ``N``: walk back from ``N`` to the early-swing
+    trough of w (the last minimum before the swing), then on to the push-off peak before it (w
+    rises back toward the trough: the knee flexes after toe-off and throws the shank back); the
+    trough itself if no such peak lies within ``P_TO_BACK`` (walking: the minimum before the
+    swing, Aminian 2002 / Salarian 2004). ``lo``: earliest sample; ``fallback`` if no trough."""
+    R = int(P[P_RING])
+    tol = P[P_TO_TOL]
+    m = N
+    wt = ring_f[N % R, R_W]
+    tr = N
+    while m - 1 >= lo:
+        m -= 1
+        x = ring_f[m % R, R_W]
+        if x < wt:
+            wt = x
+            tr = m
+        elif x > wt + tol and wt < 0.0:
+            break  # (a trough is the shank rotating back: a dip on the swing's rise is not)
+    else:
+        return fallback
+    if tr == N:
+        return fallback
+    wp = wt
+    pk = tr
+    m = tr
+    found = False
+    while m - 1 >= lo and tr - (m - 1) <= P[P_TO_BACK]:
+        m -= 1
+        x = ring_f[m % R, R_W]
+        if x > wp:
+            wp = x
+            pk = m
+        elif x < wp - tol:
+            found = True
+            break
+    if found and wp - wt >= P[P_TO_RISE]:
+        return max(lo, pk + int(P[P_TO_SHIFT]))
+    return tr
 
 
 @njit
@@ -436,6 +502,9 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 n_steps += 1
                 I[I_PENDING] = 0
         if gm == 1:
+            F[F_SWANG] += wr * dt
+            if F[F_SWANG] < F[F_THMIN]:
+                F[F_THMIN] = F[F_SWANG]
             if ph == 0:
                 if I[I_HAS_IC] == 1 and N - I[I_IC_N] >= P[P_MIN_CONTACT]:
                     if I[I_TO_N] < 0 or w < F[F_TOMIN]:
@@ -444,7 +513,9 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 arm = max(P[P_ARM_RADPS], P[P_ARM_FRAC] * F[F_SWPK_EMA])
                 if w > arm and (I[I_HAS_IC] == 0 or N - I[I_IC_N] >= P[P_MIN_CONTACT]):
                     if I[I_HAS_IC] == 1 and I[I_TO_N] >= 0 and N - I[I_IC_N] > P[P_PEAK_WIN]:
-                        _emit_step(P, F, I, ring_f, ring_idx, I[I_TO_N], N, sample_idx[t],
+                        to_n = _toe_off(P, ring_f, N, I[I_IC_N] + int(P[P_MIN_CONTACT]),
+                                        I[I_TO_N])
+                        _emit_step(P, F, I, ring_f, ring_idx, to_n, N, sample_idx[t],
                                    t_us[t], steps_out, n_steps)
                         n_steps += 1
                     I[I_HAS_IC] = 0
@@ -458,15 +529,21 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 elif w < P[P_LATE_FRAC] * F[F_SWPK]:
                     I[I_PHASE] = 2
                     I[I_ARM_N] = N
-                    F[F_SWPK_EMA] = (F[F_SWPK] if F[F_SWPK_EMA] == 0.0
-                                     else 0.75 * F[F_SWPK_EMA] + 0.25 * F[F_SWPK])
+                    # (a "swing" far below the level, e.g. an uphill push-off bump that
+                    # crossed the arming level, does not pull it down)
+                    if F[F_SWPK_EMA] == 0.0:
+                        F[F_SWPK_EMA] = F[F_SWPK]
+                    elif F[F_SWPK] > P[P_SWPK_KEEP] * F[F_SWPK_EMA]:
+                        F[F_SWPK_EMA] = 0.75 * F[F_SWPK_EMA] + 0.25 * F[F_SWPK]
                     F[F_WMIN] = w
                     I[I_WMIN_N] = N
                     F[F_SMIN] = 0.0
             else:
                 # the contact ends the terminal swing's backward rotation: the slope of w,
-                # steepest while the shank decelerates, flattens at once (the kink), else the
-                # minimum of w once the rate rose past it
+                # steepest while the shank decelerates, flattens at once (the kink: the slope
+                # just before it was still steep; a gradual flattening is the shank turning
+                # round in the air, e.g. swing-leg retraction before a far-ahead landing), else
+                # the minimum of w once the rate rose past it
                 km = int(P[P_KINK_M])
                 if N - km >= 0 and N - km >= I[I_BAD_N] and N - km >= I[I_ARM_N]:
                     sl = (wr - ring_f[(N - km) % R, R_W]) * fs / km
@@ -474,9 +551,15 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                         F[F_SMIN] = sl
                     elif -P[P_KINK_CEIL] < F[F_SMIN] < -P[P_KINK_FLOOR] \
                             and sl > P[P_KINK_FRAC] * F[F_SMIN]:
-                        ic_n = N - int(km * (1.0 - P[P_KINK_FRAC]) + 0.5) \
-                            + int(P[P_GYRO_SHIFT])
-                        kind = 1
+                        sharp = True
+                        if N - 2 * km >= I[I_BAD_N] and N - 2 * km >= I[I_ARM_N]:
+                            sl0 = (ring_f[(N - km) % R, R_W] - ring_f[(N - 2 * km) % R, R_W]) \
+                                * fs / km
+                            sharp = sl0 < P[P_KINK_SHARP] * F[F_SMIN]
+                        if sharp:
+                            ic_n = N - int(km * (1.0 - P[P_KINK_FRAC]) + 0.5) \
+                                + int(P[P_GYRO_SHIFT])
+                            kind = 1
                 if ic_n < 0:
                     if w < F[F_WMIN]:
                         F[F_WMIN] = w
@@ -494,10 +577,16 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     ic_n = -1
                     I[I_PHASE] = 1
                     F[F_SWPK] = w
+                elif ic_n >= 0 and F[F_SWANG] - F[F_THMIN] < P[P_SWING_MIN]:
+                    # no real swing before it (a shuffle, a start from standing): no contact;
+                    # wait for the next swing
+                    ic_n = -1
+                    I[I_PHASE] = 0
         else:
-            # accelerometer alone
-            armed = True
-            if I[I_HAS_IC] == 1 or I[I_PREV_IC_N] >= 0:
+            # accelerometer alone (a finite gyro whose axis is still untrained gives no
+            # contact: the first moving half second is a start, not a gait the jerk level knows)
+            armed = not gok
+            if armed and (I[I_HAS_IC] == 1 or I[I_PREV_IC_N] >= 0):
                 since = N - I[I_IC_N]
                 need = max(P[P_REFRACT_MIN], P[P_REFRACT_FRAC] * F[F_STRIDE])
                 armed = I[I_IC_N] < 0 or since >= need
@@ -531,6 +620,8 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 I[I_PREV_IC_N] = -1
                 F[F_PREV_IC_TUS] = np.nan
             rr = ic_n % R
+            F[F_SWANG] = 0.0
+            F[F_THMIN] = 0.0
             I[I_IC_N] = ic_n
             I[I_IC_KIND] = kind
             I[I_HAS_IC] = 1
@@ -551,3 +642,23 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             _lose_cycle(F, I)
         I[I_N] = N + 1
     return n_steps, n_ics
+
+
+@njit
+def shin_flush(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
+               ring_idx: np.ndarray, steps_out: np.ndarray) -> int:
+    """End of stream: the open step (IC decided, record not yet emitted) with toe-off unknown.
+    Returns the number of records written (0 or 1); the step is closed (a second flush is
+    empty)."""
+    N = I[I_N] - 1
+    if N < 0 or I[I_HAS_IC] == 0 or I[I_IC_N] < 0:
+        return 0
+    if I[I_GYRO] == 0 and I[I_PENDING] == 0:
+        return 0  # acc only: its record was already emitted
+    R = int(P[P_RING])
+    _emit_step(P, F, I, ring_f, ring_idx, -1, N, ring_idx[N % R], ring_f[N % R, R_TUS],
+               steps_out, 0)
+    I[I_HAS_IC] = 0
+    I[I_PENDING] = 0
+    I[I_TO_N] = -1
+    return 1
