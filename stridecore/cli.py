@@ -571,14 +571,14 @@ def _replay_cues(recording: Path, cues: Path | None, audio: Path | None, as_json
     from stridecore.recording import RecordingError
 
     try:
-        coach = coach_recording(recording)
+        coach, res = coach_recording(recording)
     except RecordingError as e:
         raise UserError(str(e)) from e
     log = coach.log_table()
     data = cue_log_csv(log)
-    live_log = recorded_cue_log(coach.reader) if coach.reader is not None else None
+    live_log = recorded_cue_log(res.reader)
     same = None
-    if live_log is not None and len(live_log["t_host_s"]):
+    if len(live_log["t_host_s"]):
         same = cue_log_csv(live_log) == data
     try:
         if cues is not None:
@@ -587,7 +587,7 @@ def _replay_cues(recording: Path, cues: Path | None, audio: Path | None, as_json
         if audio is not None:
             spoken = [(float(t), c) for t, c, s in
                       zip(log["t_host_s"], log["cue"], log["spoken"], strict=True) if s]
-            end = max(coach.end_s, spoken[-1][0] + 3.0 if spoken else 0.0)
+            end = max(res.duration_s, spoken[-1][0] + 3.0 if spoken else 0.0)
             placed = render_timeline(spoken, audio, start_s=0.0, end_s=end)
     except OSError as e:
         raise UserError(f"cannot write: {e.strerror or e}") from e
@@ -609,8 +609,8 @@ def _replay_cues(recording: Path, cues: Path | None, audio: Path | None, as_json
             typer.echo(f"cue log: {cues}")
         if audio is not None:
             typer.echo(f"audio: {audio} ({len(placed)} cue(s))")
-    if coach.reader is not None and coach.reader.truncated:
-        raise UserError(coach.reader.note)
+    if res.reader.truncated:
+        raise UserError(res.reader.note)
 
 
 def _print_replay(recording: Path, res, steps: int) -> None:
@@ -739,8 +739,9 @@ def detect(
     import numpy as np
 
     from stridecore.imu_csv import ImuCsvError, read_imu_csv
-    from stridecore.pipeline import Pipeline
+    from stridecore.pipeline import Output, Pipeline
     from stridecore.schema import STEPS, Placement
+    from stridecore.shin_pipeline import ShinPipeline
     from stridecore.tables import write_csv
 
     if placement not in ("foot", "shin"):
@@ -762,23 +763,11 @@ def detect(
         raise UserError(f"{data}: sample rate {imu.fs_hz:g} Hz is unusable for the "
                         f"{placement} pipeline (100–1600 Hz)")
     where = Placement(f"{side}_{placement}")
-    if placement == "foot":
-        pipe = Pipeline(imu.fs_hz, where, time_offset_s=imu.t0_s)
-        from stridecore.pipeline import Output
-
-        # the file's end: the contact in progress too (a step without toe-off)
-        res = Output.concat([pipe.run(imu.samples, block=4096), pipe.flush()])
-        steps = dict(res.steps)
-    else:
-        from stridecore.dsp.shin import ShinStage, shin_steps_table
-
-        stage = ShinStage(imu.fs_hz)
-        sm = imu.samples
-        parts = [stage.step(sm.sample_idx[i:i + 4096], sm.t_device_us[i:i + 4096],
-                            sm.acc_mps2[i:i + 4096], sm.gyr_radps[i:i + 4096],
-                            sm.flags[i:i + 4096])[0] for i in range(0, len(sm), 4096)]
-        parts.append(stage.flush())  # the file's end: the open step, toe-off unknown
-        steps = shin_steps_table(np.concatenate(parts), where, time_offset_s=imu.t0_s)
+    pipe = (Pipeline if placement == "foot" else ShinPipeline)(imu.fs_hz, where,
+                                                                time_offset_s=imu.t0_s)
+    # the file's end: the contact in progress too (a step without toe-off)
+    res = Output.concat([pipe.run(imu.samples, block=4096), pipe.flush()])
+    steps = dict(res.steps)
     steps["recording_id"] = np.full(len(steps["t_ic_s"]), data.name, object)
     try:
         write_csv(out, steps, STEPS)

@@ -34,6 +34,7 @@ from stridecore.coaching import CoachConfig, CueDecision, CueEngine, Kit
 from stridecore.coaching.phrases import SYSTEM_CUES
 from stridecore.knee_join import KneeJoins
 from stridecore.record import SessionRun, device_key, record_transports
+from stridecore.replay import ReplayResult
 from stridecore.schema import CUE_LOG, STEPS, Placement
 from stridecore.session_coach import HOLD_S, SessionCoach
 from stridecore.symmetry import Symmetry
@@ -318,9 +319,10 @@ def latencies_ms(lc: LiveCoach) -> list[float]:
 # ---------------------------------------------------------------------- replay
 
 
-def coach_recording(path: str | Path, config: CoachConfig | None = None) -> SessionCoach:
+def coach_recording(path: str | Path, config: CoachConfig | None = None
+                    ) -> tuple[SessionCoach, ReplayResult]:
     """Replay a recording through the same pipelines and cue engine as live: the decisions
-    (and :meth:`SessionCoach.log_table`) equal the live ones."""
+    (and :meth:`SessionCoach.log_table`) equal the live ones; with the replay's result."""
     from stridecore.replay import replay
 
     fed: dict[str, list] = {}
@@ -354,10 +356,7 @@ def coach_recording(path: str | Path, config: CoachConfig | None = None) -> Sess
         for t, body in st.telemetry:
             coach.telemetry(k, t, body)
     coach.finish()
-    coach.kit = kit
-    coach.reader = reader
-    coach.end_s = res.duration_s
-    return coach
+    return coach, res
 
 
 def recorded_cue_log(reader) -> Columns:

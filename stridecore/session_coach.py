@@ -57,12 +57,8 @@ class SessionCoach:
         self._heap: list[tuple] = []
         self._n: dict[str, int] = {}
         self._next_tick = 0
-        self._done_t = -math.inf  # everything before this was processed
         self._last_t = 0.0  # the latest input time
         self._low_battery: set[str] = set()
-        self.kit = engine.kit
-        self.reader = None  # replay: the recording's reader
-        self.end_s = 0.0  # replay: the recording's duration, s
         #: host time (s) of the input being processed: the arrival of the data behind a
         #: decision, for latency
         self.input_t_s = math.nan
@@ -122,7 +118,6 @@ class SessionCoach:
                 self._emit(self.engine.on_system(payload, key=key, now_s=t), out)
             else:
                 self._emit(self.engine.on_steps(payload, t), out)
-        self._done_t = max(self._done_t, t_s)
         return out
 
     def _emit(self, got: list[CueDecision], out: list[CueDecision]) -> None:

@@ -62,6 +62,12 @@ class ShinPipeline:
                                     block.gyr_radps, block.flags)
         return Output(raw=(steps, ics), build=self._builders)
 
+    def run(self, samples: Samples, block: int = 4096) -> Output:
+        """Process a whole array in blocks of ``block`` samples (as :meth:`Pipeline.run`)."""
+        from stridecore.pipeline import iter_blocks
+
+        return Output.concat(self.process(b) for b in iter_blocks(samples, block))
+
     def flush(self) -> Output:
         """End of the stream: the open step (toe-off unknown), as :meth:`ShinStage.flush`."""
         return Output(raw=(self.shin.flush(), np.empty((0, sk.N_E))), build=self._builders)

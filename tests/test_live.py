@@ -57,7 +57,7 @@ def test_live_runs_every_sensor_through_its_pipeline(live_run) -> None:
 def test_live_cue_log_equals_replay_byte_for_byte(live_run) -> None:
     out, _, lc = live_run
     live = cue_log_csv(lc.coach.log_table())
-    coach = coach_recording(out)
+    coach, _ = coach_recording(out)
     assert cue_log_csv(coach.log_table()) == live
     # and the log the live session wrote into its recording is the same
     assert cue_log_csv(recorded_cue_log(open_recording(out))) == live
@@ -169,7 +169,7 @@ def test_live_knee_from_thigh_and_shin_equals_replay(tmp_path: Path) -> None:
     gap = (t["t_ic_s"] > 20.5) & (t["t_ic_s"] < 22.5)
     assert gap.any() and np.isnan(peak[gap]).all()
     assert "soften_knees" in lc.kit.matrix() and lc.kit.enabled(Cue.SOFTEN_KNEES)
-    assert cue_log_csv(coach_recording(out).log_table()) == cue_log_csv(lc.coach.log_table())
+    assert cue_log_csv(coach_recording(out)[0].log_table()) == cue_log_csv(lc.coach.log_table())
     # the recorded step records carry the joined knee
     rec = [f for k, _, f in open_recording(out).json_messages("step") if k == "right_shin"]
     assert len(rec) == len(peak)
