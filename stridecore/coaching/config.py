@@ -32,6 +32,8 @@ class CoachConfig:
     side_window_steps: int = 3  # per-leg median (hip drop: one-sided)
     persist_steps: int = 16  # a fault must hold this many contacts ...
     persist_s: float = 6.0  # ... and this long before its cue (science.md: ~8 s or N steps)
+    backdate_steps: int = 3  # a fault's episode starts where its metric left the normal band
+    # (past the exit threshold), at most this many contacts before it first passed enter
     floor_s: float = 20.0  # global minimum between two form cues (praise included)
     cooldown_s: float = 45.0  # the same cue again, after its first saying
     cooldown_growth: float = 1.5  # × per further saying of that cue (fading)
@@ -56,8 +58,8 @@ class CoachConfig:
     shank_rotation_flat_min_deg: float = 12.0
     shank_rotation_flat_exit_deg: float = 15.0
     # --- land midfoot (strike_angle_deg, foot) ------------------------------------------------
-    strike_max_deg: float = 17.0  # descent: heel-first landing above this (class cut-off 8°)
-    strike_exit_deg: float = 13.0
+    strike_max_deg: float = 18.0  # descent: heel-first landing above this (class cut-off 8°)
+    strike_exit_deg: float = 14.0
     strike_flat_max_deg: float = 20.0
     strike_flat_exit_deg: float = 16.0
     # --- personal, grade-banded baselines (light feet, shorten stride; foot + shin kits) -------
@@ -80,31 +82,33 @@ class CoachConfig:
     shank_ic_exit_deg: float = 11.0
     shank_ic_flat_max_deg: float = 11.0
     shank_ic_flat_exit_deg: float = 9.5
-    # --- quick feet (cadence_spm vs the grade's target, foot or shin) ------------------------
-    cadence_min_ratio: float = 0.88  # cadence below this × the grade's target
-    cadence_exit_ratio: float = 0.92
+    # --- quick feet (cadence at the runner's speed vs the grade's target, foot) ---------------
+    cadence_min_ratio: float = 0.945  # speed-normalised cadence below this × the grade's target
+    cadence_exit_ratio: float = 0.96
+    cadence_speed_exponent: float = 0.25  # cadence ∝ speed^k (Cavanagh & Kram 1989)
     cadence_descent_pct_per_deg: float = 0.35  # target: −0.35 %/° of descent (Vernillo 2017)
-    cadence_unknown_grade_descent_deg: float = 8.0  # no foot sensor: allow this much descent
-    cadence_baseline_steps: int = 60  # running contacts on the flat before the baseline holds
-    cadence_baseline_memory_steps: int = 600  # median of the last this many flat contacts
+    cadence_baseline_steps: int = 60  # running contacts before the own baseline holds
+    cadence_baseline_memory_steps: int = 600  # median of the last this many (grade-normalised)
     # --- light feet (peak_tibial_acc_g, shin only) --------------------------------------------
     impact_ratio_enter: float = 1.35  # × own baseline = hard landing (foot + shin)
     impact_ratio_exit: float = 1.25
     # shin without feet (grade unknown): absolute settings
-    tibial_max_g: float = 13.0  # flat: impact above this
-    tibial_per_deg_descent_g: float = 1.0  # + this per ° of descent ...
-    tibial_cap_g: float = 20.0  # ... up to this
+    tibial_max_g: float = 10.5  # flat: impact above this ...
+    # ... × exp(impact_prior_per_deg × ° of descent) (the grade prior above) ...
+    tibial_cap_g: float = 20.0  # ... up to this; the setting without a foot (grade unknown)
     tibial_hysteresis_g: float = 2.0  # exit = enter − this
     # --- hips level (pelvic_drop_deg, pelvis sensor, per leg) ---------------------------------
     pelvic_drop_max_deg: float = 9.5
-    pelvic_drop_exit_deg: float = 8.0
+    pelvic_drop_exit_deg: float = 7.5
     # --- push off ------------------------------------------------------------------------------
-    push_off_min_mps: float = 0.08  # push_off_mps (body's forward gain) below this
-    push_off_exit_mps: float = 0.12
+    push_off_min_mps: float = 0.1  # push_off_mps (body's forward gain) below this
+    push_off_exit_mps: float = 0.13
     toe_off_speed_min_mps: float = 0.5  # PROVISIONAL: foot's toe-off speed proxy below this
     toe_off_speed_exit_mps: float = 0.7
 
     def __post_init__(self) -> None:
+        if self.backdate_steps < 0:
+            raise ValueError("backdate_steps must be ≥ 0")
         for name in ("window_steps", "side_window_steps", "persist_steps", "grade_window_steps",
                      "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",
                      "baseline_memory_steps"):

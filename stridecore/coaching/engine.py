@@ -74,10 +74,14 @@ class _RuleState:
     episode: int = 0
     spoken_in_episode: bool = False
     logged: set = field(default_factory=set)
+    # per leg ("" for both) and for values (":v") and window medians (":m"): (contact n, IC)
+    # where the current run past the exit threshold began (the metric left the normal band)
+    out_since: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.window.clear()
         self.side_windows.clear()
+        self.out_since.clear()
         self.in_fault = False
         self.spoken_in_episode = False
         self.logged = set()
@@ -115,7 +119,7 @@ class CueEngine:
         self._last_arrival_t = -math.inf
         self._grades: deque[float] = deque(maxlen=self.config.grade_window_steps)
         self._speeds: deque[float] = deque(maxlen=self.config.grade_window_steps)
-        self._flat_cadence: deque[float] = deque(maxlen=self.config.cadence_baseline_memory_steps)
+        self._cadence_base: deque[float] = deque(maxlen=self.config.cadence_baseline_memory_steps)
         # personal baselines: rule -> grade band -> grade-normalised values of past contacts
         self._base: dict[str, dict[str, deque[float]]] = {
             r.name: {b: deque(maxlen=self.config.baseline_memory_steps) for b in BANDS}
@@ -333,14 +337,13 @@ class CueEngine:
 
     def _value(self, c: _Contact, rule: Rule) -> float:
         if rule.metric == "cadence_ratio":
-            cad = self._metric(c, "cadence_spm", rule.sources)
+            norm = self._cadence_norm(c)
             base = self._cadence_baseline()
-            if not (math.isfinite(cad) and math.isfinite(base)):
-                return _NAN
             g = self._grade()
-            down = (max(-g, 0.0) if math.isfinite(g)
-                    else self.config.cadence_unknown_grade_descent_deg)
-            return cad / (base * (1 - self.config.cadence_descent_pct_per_deg / 100 * down))
+            if not (math.isfinite(norm) and math.isfinite(base) and math.isfinite(g)):
+                return _NAN
+            down = max(-g, 0.0)
+            return norm / (base * (1 - self.config.cadence_descent_pct_per_deg / 100 * down))
         if rule.name == "knee" and c.side not in self._knee_sides:
             return _NAN
         v = self._metric(c, rule.metric, rule.sources)
@@ -405,10 +408,38 @@ class CueEngine:
         g = [x for x in self._grades if math.isfinite(x)]
         return float(np.median(g)) if g else _NAN
 
-    def _cadence_baseline(self) -> float:
-        if len(self._flat_cadence) < self.config.cadence_baseline_steps:
+    def _cadence_norm(self, c: _Contact) -> float:
+        """The foot's cadence at a reference speed of 1 m/s: cadence / speed^k (steps/min),
+        speed = the median of the last contacts' stride length × cadence / 120 (NaN without a
+        foot's stride length). Cadence rises with speed (k ≈ 0.25: Cavanagh & Kram 1989), so a
+        slow technical section is not "slow feet"."""
+        cad = self._metric(c, "cadence_spm", ("foot",))
+        sp = [x for x in self._speeds if math.isfinite(x)]
+        speed = float(np.median(sp)) if sp else _NAN
+        if not (math.isfinite(cad) and speed > 0.5):
             return _NAN
-        return float(np.median(np.fromiter(self._flat_cadence, float)))
+        return cad / speed ** self.config.cadence_speed_exponent
+
+    def _learn_cadence(self, c: _Contact, grade: float) -> None:
+        """Add this running contact's grade-normalised cadence at speed to the runner's own
+        baseline, unless a fault of the cadence rule's priority or higher is in progress (a
+        fault is not learnt as normal)."""
+        st = self._state.get("cadence")
+        if st is None or not math.isfinite(grade):
+            return
+        prio = RULES_BY_NAME["cadence"].priority
+        if any(self._state[r.name].in_fault for r in self.rules if r.priority <= prio):
+            return
+        norm = self._cadence_norm(c)
+        if math.isfinite(norm):
+            down = max(-grade, 0.0)
+            self._cadence_base.append(
+                norm / (1 - self.config.cadence_descent_pct_per_deg / 100 * down))
+
+    def _cadence_baseline(self) -> float:
+        if len(self._cadence_base) < self.config.cadence_baseline_steps:
+            return _NAN
+        return float(np.median(np.fromiter(self._cadence_base, float)))
 
     # --- evaluation ----------------------------------------------------------------------------
     def _finalize(self, c: _Contact, t: float) -> None:
@@ -438,18 +469,21 @@ class CueEngine:
                 math.isfinite(grade) and grade > cfg.climb_above_deg):
             self._end_episodes()
             return
-        if not math.isfinite(grade) or cfg.descent_below_deg < grade <= cfg.climb_above_deg:
-            cad = self._metric(c, "cadence_spm", ("foot", "shin"))
-            if math.isfinite(cad):
-                self._flat_cadence.append(cad)
         self._n += 1
         self._learn = []
         for rule in self.rules:
             self._update(rule, c, grade)
+        for rule in self.rules:  # a symptom's persistence counts from when its cause ended
+            st = self._state[rule.name]
+            if rule.symptom and st.in_fault and any(
+                    h.priority < rule.priority and h.cue is not rule.cue
+                    and self._state[h.name].in_fault for h in self.rules):
+                st.entered_n, st.entered_t_s = self._n, c.t_ic_s
         for name, band, v in self._learn:
             prio = RULES_BY_NAME[name].priority
             if not any(self._state[r.name].in_fault for r in self.rules if r.priority <= prio):
                 self._base[name][band].append(v)
+        self._learn_cadence(c, grade)
         self._praise_check(t, c)
         self._choose(t, c)
 
@@ -474,15 +508,28 @@ class CueEngine:
             med = float(np.median([x[0] for x in w]))
         enter, leave = thr
         s = rule.direction
+        own = float(np.median([x[0] for x in w])) if rule.per_side else med
+        for key, x in (((c.side if rule.per_side else "") + ":v", v),
+                       ((c.side if rule.per_side else "") + ":m", own)):
+            if s * (x - leave) > 0:
+                st.out_since.setdefault(key, (self._n, c.t_ic_s))
+            else:
+                st.out_since.pop(key, None)
         if not st.in_fault:
             if s * (med - enter) > 0:
-                # the episode starts at the first faulted contact of the confirming window
-                first = min((x for q in ([w] if not rule.per_side else
-                                         st.side_windows.values()) for x in q
-                             if s * (x[0] - enter) > 0), key=lambda x: x[1])
+                # the episode starts where the metric left the normal band (the contact that
+                # began the current run of values, or of window medians, past the exit
+                # threshold, at most backdate_steps contacts before) or at the first faulted
+                # contact of the confirming window, whichever is earliest
+                first = min((x[1:] for q in ([w] if not rule.per_side else
+                                             st.side_windows.values()) for x in q
+                             if s * (x[0] - enter) > 0), key=lambda x: x[0])
+                early = [x for x in st.out_since.values()
+                         if x[0] >= first[0] - self.config.backdate_steps]
+                first = min([first, *early], key=lambda x: x[0])
                 st.in_fault = True
-                st.entered_n = first[1]
-                st.entered_t_s = first[2]
+                st.entered_n = first[0]
+                st.entered_t_s = first[1]
                 st.episode += 1
                 st.spoken_in_episode = False
                 st.logged = set()
@@ -510,9 +557,10 @@ class CueEngine:
 
     def _building_above(self, rule: Rule, c: _Contact) -> bool:
         """A fault of higher priority (another cue) is in its persistence: ``rule`` waits for
-        it (heel strike and a locked knee raise tibial impact; the cause is said first)."""
+        it (the cause is said first); a ``symptom`` rule waits while it lasts."""
         return any(h.priority < rule.priority and h.cue is not rule.cue
-                   and self._state[h.name].in_fault and not self._ready(h, c)
+                   and self._state[h.name].in_fault
+                   and (rule.symptom or not self._ready(h, c))
                    for h in self.rules)
 
     def _cooldown(self, cue: Cue) -> float:

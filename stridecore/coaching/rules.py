@@ -34,7 +34,9 @@ class Rule:
     (the thresholds are then a ratio to it, or degrees above it), ``""`` = absolute;
     ``disabled``: why the rule never runs (kept for the kit matrix), ``""`` = it runs;
     ``experimental``: runs only with ``CoachConfig.personal_baselines`` (its absolute
-    ``fallback_of`` partner runs otherwise).
+    ``fallback_of`` partner runs otherwise); ``symptom``: silent while any higher-priority
+    fault is in progress, not only while it builds up (a locked knee, a heel strike and an
+    overstride raise tibial impact: their cue is the answer).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Rule:
     baseline: str = ""
     disabled: str = ""
     experimental: bool = False
+    symptom: bool = False
     doc: str = ""
 
     def thresholds(self, cfg: CoachConfig, grade_deg: float) -> tuple[float, float] | None:
@@ -84,7 +87,7 @@ class Rule:
         if n == "impact_abs":
             if unknown:
                 return cfg.tibial_cap_g, cfg.tibial_cap_g - cfg.tibial_hysteresis_g
-            enter = min(cfg.tibial_max_g + cfg.tibial_per_deg_descent_g * max(-g, 0.0),
+            enter = min(cfg.tibial_max_g * math.exp(cfg.impact_prior_per_deg * max(-g, 0.0)),
                         cfg.tibial_cap_g)
             return enter, enter - cfg.tibial_hysteresis_g
         if n == "hips":
@@ -106,8 +109,9 @@ class Rule:
             return (f"> own baseline + {cfg.shank_ic_rise_enter_deg:g}° (exit "
                     f"+ {cfg.shank_ic_rise_exit_deg:g}°)")
         if self.name == "impact_abs":
-            return (f"> {cfg.tibial_max_g:g} g + {cfg.tibial_per_deg_descent_g:g} g/° of "
-                    f"descent, ≤ {cfg.tibial_cap_g:g} g (exit −{cfg.tibial_hysteresis_g:g} g)")
+            return (f"> {cfg.tibial_max_g:g} g × exp({cfg.impact_prior_per_deg:g}/° of "
+                    f"descent), ≤ {cfg.tibial_cap_g:g} g (exit −{cfg.tibial_hysteresis_g:g} g); "
+                    f"no foot: {cfg.tibial_cap_g:g} g")
         assert d is not None and f is not None
         if d == f:
             return f"{op} {d[0]:g} (exit {d[1]:g})"
@@ -123,25 +127,27 @@ RULES: tuple[Rule, ...] = (
          disabled="the shin stage's loading rotation falls to 10–15° in slow running on soft "
                   "ground (truth 28–38°): false cues; needs thigh + shin",
          doc="shin-only proxy: shank rotation from IC to the loading peak"),
-    Rule("heel", Cue.LAND_MIDFOOT, Fault.HEEL_STRIKE, "strike_angle_deg", ("foot",), "foot",
-         ABOVE, 1, doc="foot strike angle to the ground (+ heel first)"),
     Rule("stride", Cue.SHORTEN_STRIDE, Fault.OVERSTRIDE, "shank_angle_ic_deg", ("shin",),
-         "foot&shin", ABOVE, 2, baseline="offset", experimental=True,
+         "foot&shin", ABOVE, 1, baseline="offset", experimental=True,
          doc="shank to vertical at IC (+ foot ahead) above the runner's own baseline for the "
              "grade band (the grade from the feet)"),
     Rule("stride_abs", Cue.SHORTEN_STRIDE, Fault.OVERSTRIDE, "shank_angle_ic_deg", ("shin",),
-         "shin", ABOVE, 2, fallback_of="stride",
+         "shin", ABOVE, 1, fallback_of="stride",
          doc="shank to vertical at IC, absolute thresholds (no foot: grade unknown)"),
+    Rule("cadence", Cue.QUICKER_STEPS, Fault.OVERSTRIDE, "cadence_ratio", ("foot",),
+         "foot", BELOW, 1, provisional=True,
+         doc="cadence at the runner's speed over the grade's target (own flat baseline of "
+             "cadence / speed^0.25, − 0.35 %/° of descent); the speed from the feet's stride "
+             "length"),
+    Rule("heel", Cue.LAND_MIDFOOT, Fault.HEEL_STRIKE, "strike_angle_deg", ("foot",), "foot",
+         ABOVE, 2, doc="foot strike angle to the ground (+ heel first)"),
     Rule("impact", Cue.SOFTER_LANDING, Fault.HARD_LANDING, "peak_tibial_acc_g", ("shin",),
-         "foot&shin", ABOVE, 3, baseline="ratio", experimental=True,
+         "foot&shin", ABOVE, 3, baseline="ratio", experimental=True, symptom=True,
          doc="peak axial tibial acceleration over the runner's own baseline for the grade band "
              "(never a foot sensor's peak)"),
     Rule("impact_abs", Cue.SOFTER_LANDING, Fault.HARD_LANDING, "peak_tibial_acc_g", ("shin",),
-         "shin", ABOVE, 3, fallback_of="impact",
+         "shin", ABOVE, 3, fallback_of="impact", symptom=True,
          doc="peak axial tibial acceleration, absolute cap (no foot: grade unknown)"),
-    Rule("cadence", Cue.QUICKER_STEPS, Fault.OVERSTRIDE, "cadence_ratio", ("foot", "shin"),
-         "foot|shin", BELOW, 4, provisional=True,
-         doc="cadence over the grade's target (own flat baseline − 0.35 %/° of descent)"),
     Rule("hips", Cue.HIPS_LEVEL, Fault.HIP_DROP, "pelvic_drop_deg", ("pelvis",), "pelvis",
          ABOVE, 5, per_side=True, doc="contralateral pelvic drop in stance, per leg"),
     Rule("push", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "push_off_mps", ("pelvis", "foot"),
@@ -153,6 +159,7 @@ RULES: tuple[Rule, ...] = (
                   "ground",
          doc="foot's forward speed at toe-off (used where push_off_mps is not measured)"),
 )
-"""Every rule, in priority order (knees first: the guide's aim is to off-load the knee)."""
+"""Every rule, in priority order: knees first (the guide's aim is to off-load the knee), then
+stride before landing (an overstride lands on the heel: the cause is said first)."""
 
 RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
