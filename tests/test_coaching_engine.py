@@ -374,3 +374,15 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
     # no stride length (speed unknown): the rule is silent, whatever the cadence
     assert spoken(run(steps(400, FOOT, grade_deg=-6.0,
                             cadence_spm=lambda i: 150.0 if i >= n0 else 170.0), FOOT)) == []
+
+
+def test_knee_without_feet_takes_the_flat_setting():
+    """No foot: the grade is unknown, and the knee rule takes its flat setting (< 25°): a
+    tired runner's 28° is not a locked knee, 20° is."""
+    kit = ("left_shin", "right_shin", "left_thigh", "right_thigh")
+    assert spoken(run(steps(300, kit, knee_peak_deg=28.0), kit)) == []
+    said = spoken(run(steps(300, kit, knee_peak_deg=20.0), kit))
+    assert [d.cue for d in said][:1] == [Cue.SOFTEN_KNEES]
+    # with feet on a descent the descent setting (< 30°) holds
+    with_feet = ("left_foot", "right_foot", *kit)
+    assert spoken(run(steps(300, with_feet, knee_peak_deg=28.0, grade_deg=-6.0), with_feet))

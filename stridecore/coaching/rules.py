@@ -59,15 +59,17 @@ class Rule:
     def thresholds(self, cfg: CoachConfig, grade_deg: float) -> tuple[float, float] | None:
         """(enter, exit) at ``grade_deg``; None = muted (climb). Unknown grade (NaN: no foot
         sensor): the descent settings, the impact cap and no climb muting (the product is for
-        descents; the flat settings fire on every steep descent a shin-only kit runs down)."""
+        descents; the flat settings fire on every steep descent a shin-only kit runs down),
+        except the knee's flat setting (the descent one fires on tired flat running)."""
         unknown = math.isnan(grade_deg)
         g = cfg.descent_below_deg - 1.0 if unknown else grade_deg
         if g > cfg.climb_above_deg:
             return None
         down = g <= cfg.descent_below_deg
         n = self.name
-        if n == "knee":
-            return ((cfg.knee_peak_min_deg, cfg.knee_peak_exit_deg) if down
+        if n == "knee":  # unknown grade: the flat setting (a tired runner's knee on the flat
+            # peaks at 29-31°; a locked knee on a descent ≤ 24°)
+            return ((cfg.knee_peak_min_deg, cfg.knee_peak_exit_deg) if down and not unknown
                     else (cfg.knee_peak_flat_min_deg, cfg.knee_peak_flat_exit_deg))
         if n == "knee_shin":
             return ((cfg.shank_rotation_min_deg, cfg.shank_rotation_exit_deg) if down
