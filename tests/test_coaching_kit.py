@@ -18,7 +18,7 @@ def on(kit: Kit) -> set[Cue]:
 
 def test_foot_only_never_impact_knee_or_hips():
     kit = Kit.from_placements(["left_foot", "right_foot"])
-    assert on(kit) == {Cue.LAND_MIDFOOT, Cue.QUICKER_STEPS, Cue.PUSH_OFF}
+    assert on(kit) == {Cue.LAND_MIDFOOT, Cue.QUICKER_STEPS}
     for c in (Cue.SOFTER_LANDING, Cue.SOFTEN_KNEES, Cue.HIPS_LEVEL, Cue.SHORTEN_STRIDE):
         assert not kit.enabled(c)
         assert "needs" in kit.why(c)
@@ -59,8 +59,12 @@ def test_matrix_lists_every_cue():
 
 def test_disabled_and_experimental_rules():
     foot = Kit.from_placements(["left_foot", "right_foot"])
-    # the foot's toe-off speed proxy does not separate: off, push_off_mps only
-    assert [r.name for r in foot.rules() if r.cue is Cue.PUSH_OFF] == ["push"]
+    # the foot's toe-off speed proxy does not separate: off, and push_off_mps is the body's
+    # (pelvis): a foot kit has no push-off cue, and says why
+    assert [r.name for r in foot.rules() if r.cue is Cue.PUSH_OFF] == []
+    assert "disabled" in foot.why(Cue.PUSH_OFF)
+    fp = Kit.from_placements(STANDARD_KITS["foot+pelvis"])
+    assert [r.name for r in fp.rules() if r.cue is Cue.PUSH_OFF] == ["push"]
     fs = Kit.from_placements(STANDARD_KITS["foot+shin"])
     names = [r.name for r in fs.rules()]
     assert "impact_abs" in names and "stride_abs" in names and "impact" not in names

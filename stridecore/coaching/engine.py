@@ -139,6 +139,7 @@ class CueEngine:
         self._slipped_t: dict[str, float] = {}
         self.late_rows = 0
         self.ignored_rows = 0
+        self._pelvis_reports = False
         self._log = []
 
     def on_steps(self, steps: Mapping[str, np.ndarray], now_s: float) -> list[CueDecision]:
@@ -293,6 +294,8 @@ class CueEngine:
         if bool(row.get("mount_changed", False)):
             self._system(SystemEvent.SENSOR_SLIPPED, p.value, self._t)
             self._flush_system(self._t)
+        if p is Placement.PELVIS:
+            self._pelvis_reports = True
         side = str(row.get("side", "")) or (p.side.value if p.side else "")
         # a row of a contact already evaluated: too late, ignored
         for c in self._recent:
@@ -327,13 +330,15 @@ class CueEngine:
 
     def _complete(self, c: _Contact) -> bool:
         """Every sensor of the kit that reports contacts on this leg has reported this one
-        (foot and shin pipelines emit step records; a thigh's knee comes in the shin's record,
-        a pelvis has none of its own)."""
+        (foot and shin pipelines emit step records; a thigh's knee comes in the shin's record;
+        a pelvis once it has sent a row: live has no pelvis stage yet, truth and replayed
+        step tables have one per contact)."""
         for p in self.kit.placements:
             if (p.side is not None and p.side.value == c.side and _reports_steps(p)
                     and p not in c.rows):
                 return False
-        return True
+        # a pelvis that reports contacts (a step row seen this session) is waited for too
+        return not (self._pelvis_reports and Placement.PELVIS not in c.rows)
 
     def _value(self, c: _Contact, rule: Rule) -> float:
         if rule.metric == "cadence_ratio":

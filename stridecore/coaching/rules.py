@@ -152,8 +152,9 @@ RULES: tuple[Rule, ...] = (
          doc="peak axial tibial acceleration, absolute cap (no foot: grade unknown)"),
     Rule("hips", Cue.HIPS_LEVEL, Fault.HIP_DROP, "pelvic_drop_deg", ("pelvis",), "pelvis",
          ABOVE, 5, per_side=True, doc="contralateral pelvic drop in stance, per leg"),
-    Rule("push", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "push_off_mps", ("pelvis", "foot"),
-         "foot|pelvis", BELOW, 6, doc="forward velocity gained at the end of stance"),
+    Rule("push", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "push_off_mps", ("pelvis",), "pelvis",
+         BELOW, 6, doc="the body's forward velocity gained at the end of stance (a pelvis "
+                       "measure: a foot's own speed is not the body's)"),
     Rule("push_foot", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "toe_off_speed_mps", ("foot",), "foot",
          BELOW, 6, provisional=True,
          disabled="does not separate: the foot pipeline's toe-off speed rises with no push-off "
