@@ -24,7 +24,13 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from stridecore.coaching import CoachConfig, CueEngine, Kit
-from stridecore.coaching.simtools import fault_free_runner, single_fault_runner, truth_stream
+from stridecore.coaching.simtools import (
+    episode_timing,
+    fault_free_runner,
+    rows_of,
+    single_fault_runner,
+    truth_stream,
+)
 from stridecore.schema import STEPS, Cue, Fault, Terrain
 from stridecore.tables import concat
 
@@ -41,11 +47,6 @@ FAULTS = (Fault.HEEL_STRIKE, Fault.LOCKED_KNEE, Fault.HIP_DROP, Fault.NO_PUSH_OF
 FS_HZ = 208.0
 TERRAINS = (Terrain.DIRT, Terrain.ROCKY, Terrain.SOFT)
 PIPE_KITS = ("foot", "foot+shin")
-
-
-def sub(t, placements):
-    m = np.isin(t["placement"].astype(str), list(placements))
-    return {k: v[m] for k, v in t.items()}
 
 
 def run_engine(steps, placements, cfg=None) -> CueEngine:
@@ -82,14 +83,14 @@ def _fault_free_job(args) -> tuple[str, int, dict[str, list[str]], dict[str, lis
     """One terrain × seed: the form cues said per kit, on truth and on detector output."""
     terrain, seed, dur, pipeline, cfg, log = args
     truth = truth_stream(fault_free_runner(dur, seed, terrain=terrain), ALL, dur, FS_HZ)
-    said = {k: _spoken_form(run_engine(sub(truth, pls), pls, cfg)) for k, pls in KITS.items()}
+    said = {k: _spoken_form(run_engine(rows_of(truth, pls), pls, cfg)) for k, pls in KITS.items()}
     said_p: dict[str, list[str]] = {}
     text = ""
     if pipeline:
         st = pipeline_steps(fault_free_runner(dur, seed, terrain=terrain), dur, seed,
                             KITS["foot+shin"])
         for k in PIPE_KITS:
-            e = run_engine(sub(st, KITS[k]), KITS[k], cfg)
+            e = run_engine(rows_of(st, KITS[k]), KITS[k], cfg)
             said_p[k] = _spoken_form(e)
             if log and said_p[k]:
                 text += log_text(f"fault-free {terrain.value} seed {seed} pipeline {k}", e)
@@ -143,33 +144,21 @@ def _faulted_job(args) -> tuple[dict[tuple[str, str, str], object], str]:
     if pipeline:
         runner2, _, _ = single_fault_runner(FAULTS, seed)
         sources["pipeline"] = pipeline_steps(runner2, dur, seed, ALL)
-    foot = sub(truth, ("left_foot", "right_foot"))
-    ics = foot["t_ic_s"]
+    foot = rows_of(truth, ("left_foot", "right_foot"))
     res: dict[tuple[str, str, str], object] = {}
     text = ""
     for src, steps in sources.items():
         for k, pls in KITS.items():
             if src == "pipeline" and k not in PIPE_KITS:
                 continue
-            e = run_engine(sub(steps, pls), pls, cfg)
+            e = run_engine(rows_of(steps, pls), pls, cfg)
             if log and src == "pipeline":
                 text += log_text(f"faulted seed {seed} pipeline {k}", e)
             for ep in eps:
-                has = np.array([ep.fault.value in f.split("+") for f in foot["fault"]])
-                on = int(np.flatnonzero(has)[0])
-                # the persistence window in contacts from the onset: persist_steps contacts
-                # (the onset's included) and persist_s from the onset's IC
-                win = max(cfg.persist_steps - 1,
-                          int(np.searchsorted(ics, ics[on] + cfg.persist_s - 1e-9)) - on)
-                said = [d for d in e.decisions if d.spoken and d.fault == ep.fault.value
-                        and d.cue is not Cue.PRAISE
-                        and ics[on] <= d.t_host_s < ep.t_end_s + 2.0]
-                key = (src, k, ep.fault.value)
-                if said:
-                    n = int(np.searchsorted(ics, said[0].trigger_t_ic_s - 1e-6)) - on
-                    res[key] = (said[0].t_host_s - ics[on], n, win, said[0].cue.value)
-                else:
-                    res[key] = None
+                tm = episode_timing(e.decisions, foot, ep, cfg)
+                d = tm.decision
+                res[(src, k, ep.fault.value)] = None if d is None else (
+                    d.t_host_s - tm.onset_t_s, tm.steps, tm.window_steps, d.cue.value)
     return res, text
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from firmware_protocol.batch import Samples
 from stridecore.dsp.kernels import shin as sk
 from stridecore.dsp.shin import IC_KINDS, ShinParams, ShinStage, shin_steps_table
-from stridecore.pipeline import Output
+from stridecore.pipeline import Output, iter_blocks
 from stridecore.schema import Placement, Side
 from stridecore.tables import Columns
 
@@ -64,8 +64,6 @@ class ShinPipeline:
 
     def run(self, samples: Samples, block: int = 4096) -> Output:
         """Process a whole array in blocks of ``block`` samples (as :meth:`Pipeline.run`)."""
-        from stridecore.pipeline import iter_blocks
-
         return Output.concat(self.process(b) for b in iter_blocks(samples, block))
 
     def flush(self) -> Output:

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stridecore.coaching import CoachConfig, CueEngine, Kit
-from stridecore.coaching.simtools import fault_free_runner, single_fault_runner, truth_stream
+from stridecore.coaching.simtools import (
+    episode_timing,
+    fault_free_runner,
+    rows_of,
+    single_fault_runner,
+    truth_stream,
+)
 from stridecore.schema import Cue, Fault
 
 ALL = ("left_foot", "right_foot", "left_shin", "right_shin", "left_thigh", "right_thigh",
@@ -24,11 +30,6 @@ KITS = {
 DETECTABLE = (Fault.HEEL_STRIKE, Fault.LOCKED_KNEE, Fault.HIP_DROP, Fault.NO_PUSH_OFF)
 FORM = {Cue.SOFTEN_KNEES, Cue.LAND_MIDFOOT, Cue.HIPS_LEVEL, Cue.SHORTEN_STRIDE,
         Cue.QUICKER_STEPS, Cue.PUSH_OFF, Cue.SOFTER_LANDING, Cue.PRAISE}
-
-
-def sub(t: dict, placements) -> dict:
-    m = np.isin(t["placement"].astype(str), list(placements))
-    return {k: v[m] for k, v in t.items()}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,7 @@ def fault_truth():
 
 def feed(t: dict, placements, cfg=None) -> CueEngine:
     e = CueEngine(Kit.from_placements(placements), cfg)
-    e.on_steps(sub(t, placements), float(np.nanmax(t["t_to_s"])))
+    e.on_steps(rows_of(t, placements), float(np.nanmax(t["t_to_s"])))
     return e
 
 
@@ -59,21 +60,11 @@ def test_every_injected_fault_cued_within_persistence(fault_truth):
     t, eps, _ = fault_truth
     cfg = CoachConfig()
     e = feed(t, ALL, cfg)
-    foot = sub(t, ("left_foot", "right_foot"))
-    ics = foot["t_ic_s"]
+    foot = rows_of(t, ("left_foot", "right_foot"))
     for ep in eps:
-        has = np.array([ep.fault.value in f.split("+") for f in foot["fault"]])
-        onset = int(np.flatnonzero(has)[0])
-        # the persistence window in contacts after the onset (the simulator sets a fault's
-        # bit at half of its ramp): persist_steps contacts, the onset's included, and
-        # persist_s from the onset's IC
-        window = max(cfg.persist_steps - 1,
-                     int(np.searchsorted(ics, ics[onset] + cfg.persist_s - 1e-9)) - onset)
-        said = [d for d in e.decisions if d.spoken and d.fault == ep.fault.value
-                and d.cue is not Cue.PRAISE and ep.t_start_s <= d.t_host_s < ep.t_end_s]
-        assert said, ep
-        n_steps = int(np.searchsorted(ics, said[0].trigger_t_ic_s - 1e-6)) - onset
-        assert n_steps <= window + 2, (ep.fault, n_steps, window)
+        tm = episode_timing(e.decisions, foot, ep, cfg)
+        assert tm.decision is not None, ep
+        assert tm.steps <= tm.window_steps + 2, (ep.fault, tm.steps, tm.window_steps)
     # nothing else was said between the episodes but praise
     others = {d.cue for d in e.decisions if d.spoken} - {Cue.PRAISE}
     assert others == {Cue.LAND_MIDFOOT, Cue.SOFTEN_KNEES, Cue.HIPS_LEVEL, Cue.PUSH_OFF}
@@ -83,7 +74,7 @@ def test_every_injected_fault_cued_within_persistence(fault_truth):
 @given(cuts=st.lists(st.integers(0, 10**6), max_size=12))
 def test_grouping_does_not_change_the_log(fault_truth, cuts):
     t, _, _ = fault_truth
-    s = sub(t, KITS["foot+shin"])
+    s = rows_of(t, KITS["foot+shin"])
     n = len(s["t_ic_s"])
     n = min(n, 1000)  # the first ~100 s: the heel-strike episode and its praise
     s = {k: v[:n] for k, v in s.items()}

@@ -103,6 +103,10 @@ class CueEngine:
         self.config = config or CoachConfig()
         self.rules: tuple[Rule, ...] = kit.rules(experimental=self.config.personal_baselines)
         self._knee_sides = kit.knee_sides()
+        # each rule's causes: the rules of higher priority and another cue (said first)
+        self._causes: dict[str, tuple[Rule, ...]] = {
+            r.name: tuple(h for h in self.rules if h.priority < r.priority and h.cue is not r.cue)
+            for r in self.rules}
         self._log: list[CueDecision] = []
         self.reset()
 
@@ -425,15 +429,17 @@ class CueEngine:
             return _NAN
         return cad / speed ** self.config.cadence_speed_exponent
 
+    def _learnable(self, name: str) -> bool:
+        """No fault of rule ``name``'s priority or higher is in progress: a contact may be
+        learnt as the runner's normal for it."""
+        prio = RULES_BY_NAME[name].priority
+        return not any(self._state[r.name].in_fault for r in self.rules if r.priority <= prio)
+
     def _learn_cadence(self, c: _Contact, grade: float) -> None:
         """Add this running contact's grade-normalised cadence at speed to the runner's own
-        baseline, unless a fault of the cadence rule's priority or higher is in progress (a
-        fault is not learnt as normal)."""
-        st = self._state.get("cadence")
-        if st is None or not math.isfinite(grade):
-            return
-        prio = RULES_BY_NAME["cadence"].priority
-        if any(self._state[r.name].in_fault for r in self.rules if r.priority <= prio):
+        baseline (when :meth:`_learnable`: a fault is not learnt as normal)."""
+        if "cadence" not in self._state or not math.isfinite(grade) \
+                or not self._learnable("cadence"):
             return
         norm = self._cadence_norm(c)
         if math.isfinite(norm):
@@ -481,12 +487,10 @@ class CueEngine:
         for rule in self.rules:  # a symptom's persistence counts from when its cause ended
             st = self._state[rule.name]
             if rule.symptom and st.in_fault and any(
-                    h.priority < rule.priority and h.cue is not rule.cue
-                    and self._state[h.name].in_fault for h in self.rules):
+                    self._state[h.name].in_fault for h in self._causes[rule.name]):
                 st.entered_n, st.entered_t_s = self._n, c.t_ic_s
         for name, band, v in self._learn:
-            prio = RULES_BY_NAME[name].priority
-            if not any(self._state[r.name].in_fault for r in self.rules if r.priority <= prio):
+            if self._learnable(name):
                 self._base[name][band].append(v)
         self._learn_cadence(c, grade)
         self._praise_check(t, c)
@@ -563,10 +567,8 @@ class CueEngine:
     def _building_above(self, rule: Rule, c: _Contact) -> bool:
         """A fault of higher priority (another cue) is in its persistence: ``rule`` waits for
         it (the cause is said first); a ``symptom`` rule waits while it lasts."""
-        return any(h.priority < rule.priority and h.cue is not rule.cue
-                   and self._state[h.name].in_fault
-                   and (rule.symptom or not self._ready(h, c))
-                   for h in self.rules)
+        return any(self._state[h.name].in_fault and (rule.symptom or not self._ready(h, c))
+                   for h in self._causes[rule.name])
 
     def _cooldown(self, cue: Cue) -> float:
         n = self._said.get(cue, 0)

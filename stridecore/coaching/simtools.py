@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stridecore.schema import Fault, Placement, Terrain
+from stridecore.coaching.config import CoachConfig
+from stridecore.coaching.events import CueDecision
+from stridecore.schema import Cue, Fault, Placement, Terrain
 from stridecore.simulate.imu import SensorSpec
 from stridecore.simulate.profiles import default_session, get_profile
 from stridecore.simulate.render import step_truth
@@ -85,3 +87,39 @@ def truth_stream(runner: Runner, placements: Sequence[Placement | str], duration
     arr = np.where(np.isfinite(t["t_to_s"]), t["t_to_s"], t["t_ic_s"])
     order = np.lexsort((t["placement"].astype(str), arr))
     return {k: v[order] for k, v in t.items()}
+
+
+def rows_of(steps: Columns, placements: Sequence[Placement | str]) -> Columns:
+    """The rows of ``steps`` from ``placements`` only."""
+    m = np.isin(steps["placement"].astype(str), [Placement(p).value for p in placements])
+    return {k: v[m] for k, v in steps.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeTiming:
+    """When an injected fault was cued. Contacts count both feet, from the onset (the first
+    foot contact with the fault's truth bit: its level ≥ 0.5)."""
+
+    onset_t_s: float  # the onset contact's IC
+    window_steps: int  # the persistence window in contacts after the onset
+    decision: CueDecision | None  # the first cue said for the fault (not praise), or None
+    steps: int  # contacts from the onset to the cue's triggering contact (-1: not cued)
+
+
+def episode_timing(decisions: Sequence[CueDecision], foot_truth: Columns,
+                   episode: FaultEpisode, config: CoachConfig, after_s: float = 2.0
+                   ) -> EpisodeTiming:
+    """The first cue said for ``episode``'s fault from its onset to ``after_s`` past its end,
+    against the persistence window (``persist_steps`` contacts, the onset's included, and
+    ``persist_s`` from its IC). ``foot_truth``: the truth rows of both feet, in IC order."""
+    ics = foot_truth["t_ic_s"]
+    has = np.array([episode.fault.value in f.split("+") for f in foot_truth["fault"]])
+    on = int(np.flatnonzero(has)[0])
+    window = max(config.persist_steps - 1,
+                 int(np.searchsorted(ics, ics[on] + config.persist_s - 1e-9)) - on)
+    said = [d for d in decisions if d.spoken and d.fault == episode.fault.value
+            and d.cue is not Cue.PRAISE and ics[on] <= d.t_host_s < episode.t_end_s + after_s]
+    if not said:
+        return EpisodeTiming(float(ics[on]), window, None, -1)
+    n = int(np.searchsorted(ics, said[0].trigger_t_ic_s - 1e-6)) - on
+    return EpisodeTiming(float(ics[on]), window, said[0], n)
