@@ -8,9 +8,9 @@ Fault-free: the trail runner's default session (scaled to ``--hours``) with ever
 removed (``stridecore.coaching.simtools``), every section on one terrain (dirt, rocky, soft),
 seeds 0…N−1; form cues per hour by kit. Faulted: one persistent episode (40 s) per fault on a
 constant −15 % descent; time and steps from the fault's onset (first step with its truth bit)
-to its cue. Truth steps always; ``--pipeline`` also runs the foot and shin pipelines that
-``live`` runs (``stridecore.shin_pipeline.pipeline_for``) on the rendered samples at 208 Hz
-and feeds their steps (the thigh and pelvis rules run on truth only in this script).
+to its cue. Truth steps always; ``--pipeline`` also runs the foot, shin and pelvis pipelines
+that ``live`` runs (``stridecore.shin_pipeline.pipeline_for``) on the rendered samples at
+208 Hz and feeds their steps (the thigh's knee join runs on truth only in this script).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ KITS = {
     "foot": ("left_foot", "right_foot"),
     "foot+shin": ("left_foot", "right_foot", "left_shin", "right_shin"),
     "shin+thigh+pelvis": ("left_shin", "right_shin", "left_thigh", "right_thigh", "pelvis"),
+    "foot+shin+pelvis": ("left_foot", "right_foot", "left_shin", "right_shin", "pelvis"),
     "all": ("left_foot", "right_foot", "left_shin", "right_shin", "left_thigh", "right_thigh",
             "pelvis"),
 }
@@ -46,7 +47,7 @@ FAULTS = (Fault.HEEL_STRIKE, Fault.LOCKED_KNEE, Fault.HIP_DROP, Fault.NO_PUSH_OF
           Fault.HARD_LANDING, Fault.OVERSTRIDE)
 FS_HZ = 208.0
 TERRAINS = (Terrain.DIRT, Terrain.ROCKY, Terrain.SOFT)
-PIPE_KITS = ("foot", "foot+shin")
+PIPE_KITS = ("foot", "foot+shin", "foot+shin+pelvis")
 
 
 def run_engine(steps, placements, cfg=None) -> CueEngine:
@@ -59,13 +60,13 @@ def run_engine(steps, placements, cfg=None) -> CueEngine:
 
 
 def pipeline_steps(runner, duration_s: float, seed: int, placements) -> dict:
-    """Detector output on the rendered samples at 208 Hz: each foot and shin sensor through
+    """Detector output on the rendered samples at 208 Hz: each foot, shin and pelvis sensor through
     the pipeline ``live`` runs for it (:func:`stridecore.shin_pipeline.pipeline_for`), flushed
     at the end; true-time axis."""
     from stridecore.shin_pipeline import pipeline_for
     from stridecore.simulate.session import simulate
 
-    pls = [p for p in placements if p.endswith(("foot", "shin"))]
+    pls = [p for p in placements if p.endswith(("foot", "shin", "pelvis"))]
     rec = simulate(duration_s, seed=seed, placements=pls, runner=runner, fs_hz=FS_HZ).recording
     parts = []
     for pl, s in rec.sensors.items():
@@ -88,7 +89,7 @@ def _fault_free_job(args) -> tuple[str, int, dict[str, list[str]], dict[str, lis
     text = ""
     if pipeline:
         st = pipeline_steps(fault_free_runner(dur, seed, terrain=terrain), dur, seed,
-                            KITS["foot+shin"])
+                            KITS["foot+shin+pelvis"])
         for k in PIPE_KITS:
             e = run_engine(rows_of(st, KITS[k]), KITS[k], cfg)
             said_p[k] = _spoken_form(e)

@@ -52,3 +52,13 @@ def test_ble_path_script_runs():
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "CAVEAT" in r.stdout and "2 sensors → 2 hosts" in r.stdout
     assert "notify call → on_rx done" in r.stdout
+
+
+@pytest.mark.slow
+def test_pelvis_accuracy_script_runs():
+    r = subprocess.run([sys.executable, str(BENCH / "pelvis_accuracy.py"), "--sim-seeds",
+                        "1000", "--sim-s", "60"],
+                       capture_output=True, text=True, timeout=600, cwd=BENCH)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "| sim |" in r.stdout and "pelvic drop RMSE" in r.stdout
+    assert "| alcantara test |" in r.stdout or "dataset" in r.stdout

@@ -11,6 +11,6 @@ version are reported on seeds and mountings they were not tuned on (``session.SP
 
 from stridecore.simulate.motion import MotionSource
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 __all__ = ["MotionSource", "__version__"]

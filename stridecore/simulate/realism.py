@@ -536,6 +536,52 @@ def alcantara_reference() -> SlopeTrend:
     return slope_trend(bench.load("alcantara"))
 
 
+SACRAL_WINDOW_MS = (-50.0, 300.0)  # around IC, the vertical waveform compared
+
+
+def sacral_vertical_waveform(recs: Iterable[Recording], *, lowpass_hz: float | None = None,
+                             step_ms: float = 2.0) -> dict[float, np.ndarray]:
+    """Per grade (°), the median over contacts of the sacral sensor's vertical specific force
+    (g; the sensor's z axis, up on Alcantara's unit and on the simulated sacrum) from
+    :data:`SACRAL_WINDOW_MS` before/after each true IC, on a ``step_ms`` grid (linear
+    interpolation between samples). ``lowpass_hz``: first put the signal through a 4th-order
+    zero-phase Butterworth low-pass and set negative values to 0, as Alcantara 2022's authors
+    did to theirs (their filter's order is not stated)."""
+    from scipy.signal import butter, filtfilt
+
+    grid = np.arange(SACRAL_WINDOW_MS[0], SACRAL_WINDOW_MS[1] + 1e-9, step_ms) * 1e-3
+    per: dict[float, list[np.ndarray]] = {}
+    for rec in recs:
+        s = rec.sensors[Placement.PELVIS]
+        z = s.samples.acc_mps2[:, 2] / 9.80665
+        t = sample_times_s(s)
+        if lowpass_hz is not None:
+            b, a = butter(4, lowpass_hz / (0.5 * s.fs_hz))
+            z = np.maximum(filtfilt(b, a, z), 0.0)
+        m = rec.truth["placement"] == Placement.PELVIS.value
+        g = float(np.median(rec.truth["grade_deg"][m]))
+        for t_ic in rec.truth["t_ic_s"][m]:
+            tt = t_ic + grid
+            if tt[0] >= t[0] and tt[-1] <= t[-1]:
+                per.setdefault(g, []).append(np.interp(tt, t, z))
+    return {g: np.median(np.array(w), axis=0) for g, w in sorted(per.items())}
+
+
+def sacral_features(wave: np.ndarray, step_ms: float = 2.0) -> dict[str, float]:
+    """Features of a :func:`sacral_vertical_waveform`: the flight level (median over the 40 ms
+    before IC, g), the largest value in the first 60 ms after IC (the impact, g) and its time
+    (ms), the largest value from 60 ms on (the active peak, g) and its time (ms)."""
+    t = np.arange(len(wave)) * step_ms + SACRAL_WINDOW_MS[0]
+    pre = (t >= -40.0) & (t < 0.0)
+    imp = (t >= 0.0) & (t < 60.0)
+    act = t >= 60.0
+    i_imp = int(np.flatnonzero(imp)[np.argmax(wave[imp])])
+    i_act = int(np.flatnonzero(act)[np.argmax(wave[act])])
+    return {"flight_g": float(np.median(wave[pre])), "impact_g": float(wave[i_imp]),
+            "impact_ms": float(t[i_imp]), "active_g": float(wave[i_act]),
+            "active_ms": float(t[i_act])}
+
+
 # --------------------------------------------------------------------------------------------
 # comparison table
 

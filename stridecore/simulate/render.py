@@ -232,7 +232,7 @@ def add_impacts(f_seg: np.ndarray, w_seg: np.ndarray, t: np.ndarray, rows: list[
         return
     _, tau_d, direction, gyro_per_g = _SHAPE[segment]
     d = np.asarray(direction) / np.linalg.norm(direction)
-    pulse = segment in ("shank", "thigh")
+    pulse = segment in ("shank", "thigh", "pelvis")
     t_end = 10.0 * IMPACT_PEAK_MAX_S if pulse else 14.0 * tau_d
     for r in rows:
         if r.ic > t[-1] or r.ic + t_end < t[0]:
