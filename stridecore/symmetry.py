@@ -1,8 +1,9 @@
 """Left/right symmetry of every step metric, over the last steps of each leg.
 
-Each step record (any placement) is filed by its segment (foot, shin) and side. For every
-metric a sensor pair measures on both legs, :meth:`Symmetry.table` gives the median of the
-last ``window`` steps of each leg and the symmetry index
+Each step record (any placement) is filed by its segment (foot, shin, pelvis) and side (a
+pelvis row's side is the leg in stance). For every metric measured on both legs,
+:meth:`Symmetry.table` gives the median of the last ``window`` steps of each leg and the
+symmetry index
 
     SI = (L − R) / (½ (|L| + |R|)) × 100 %
 
@@ -26,6 +27,7 @@ METRICS: dict[str, tuple[str, ...]] = {
              "stride_length_m", "toe_off_speed_mps"),
     "shin": ("contact_ms", "cadence_spm", "peak_tibial_acc_g", "shank_angle_ic_deg",
              "shank_loading_rotation_deg", "knee_ic_deg", "knee_peak_deg"),
+    "pelvis": ("contact_ms", "pelvic_drop_deg", "push_off_mps"),  # side = the stance leg
 }
 """The metrics compared per segment (those the segment's pipeline measures)."""
 

@@ -335,8 +335,8 @@ class CueEngine:
     def _complete(self, c: _Contact) -> bool:
         """Every sensor of the kit that reports contacts on this leg has reported this one
         (foot and shin pipelines emit step records; a thigh's knee comes in the shin's record;
-        a pelvis once it has sent a row: live has no pelvis stage yet, truth and replayed
-        step tables have one per contact)."""
+        a pelvis once it has sent a row: its pipeline emits one per step, at the next
+        contact)."""
         for p in self.kit.placements:
             if (p.side is not None and p.side.value == c.side and _reports_steps(p)
                     and p not in c.rows):

@@ -1,5 +1,5 @@
 """The compact live view of ``stridecore live``: per sensor its link, cadence, landing mix,
-knee measure and grade over the last steps, and the last cue."""
+knee measure, grade, tibial impact and pelvic drop over the last steps, and the last cue."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def view_rows(lc, t_s: float) -> tuple[str, list[tuple[str, ...]], str]:
         else:
             link = "up" if s.stream.decoder.bytes_in else "connecting"
         rows.append((s.key, link, str(n), _med(t, "cadence_spm"), mix, knee,
-                     _med(t, "grade_deg", 1), _med(t, "peak_tibial_acc_g", 1)))
+                     _med(t, "grade_deg", 1), _med(t, "peak_tibial_acc_g", 1),
+                     _med(t, "pelvic_drop_deg", 1)))
     last = "–"
     if lc.coach is not None and lc.coach.decisions:
         spoken = [d for d in lc.coach.decisions if d.spoken]
@@ -47,7 +48,7 @@ def live_table(lc, t_s: float, final: bool = False) -> Table:
     title, rows, last = view_rows(lc, t_s)
     tab = Table(title=title + (" · done" if final else ""), title_justify="left")
     for h in ("sensor", "link", "steps", "cadence", "landing (last 10)", "knee °",
-              "grade °", "tibial g"):
+              "grade °", "tibial g", "hip drop °"):
         tab.add_column(h, justify="left" if h in ("sensor", "link", "landing (last 10)")
                        else "right")
     for r in rows:
