@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import math
 import tempfile
 import time
@@ -292,13 +293,21 @@ async def live_session(urls: list[str], *, duration_s: float | None, out: Path |
             t.cancel()
         lc.on_end(run, writer)
 
-    run = await record_transports(
-        transports, keys, out, duration_s=duration_s, stop=stop,
-        meta={"job": "live", **(meta or {})}, on_received=lc.on_received, on_link=lc.on_link,
-        on_start=start, on_end=end)
-    for t in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
+    # What exists now (modules, compiled kernels, the runner's plan) lives as long as the
+    # session: frozen out of the cycle collector, whose full passes over it paused the loop
+    # for ~0.1 s each (gc.freeze, Python ≥ 3.7); thawed again when the session ends.
+    gc.collect()
+    gc.freeze()
+    try:
+        run = await record_transports(
+            transports, keys, out, duration_s=duration_s, stop=stop,
+            meta={"job": "live", **(meta or {})}, on_received=lc.on_received,
+            on_link=lc.on_link, on_start=start, on_end=end)
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+    finally:
+        gc.unfreeze()
     return run, lc
 
 
