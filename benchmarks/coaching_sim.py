@@ -43,7 +43,8 @@ KITS = {
             "pelvis"),
 }
 ALL = KITS["all"]
-FAULTS = (Fault.HEEL_STRIKE, Fault.LOCKED_KNEE, Fault.HIP_DROP, Fault.NO_PUSH_OFF,
+FAULTS = (Fault.HEEL_STRIKE, Fault.LOCKED_KNEE, Fault.HIP_DROP, Fault.TORSO_SWAY,
+          Fault.NO_PUSH_OFF,
           Fault.HARD_LANDING, Fault.OVERSTRIDE)
 FS_HZ = 208.0
 TERRAINS = (Terrain.DIRT, Terrain.ROCKY, Terrain.SOFT)

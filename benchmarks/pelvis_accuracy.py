@@ -33,8 +33,8 @@ HEAD = ("| set | true ICs | IC F1 | precision | recall | IC bias ± SD ms | IC L
         "TO bias ± SD ms | contact bias ms | cadence RMSE spm |\n"
         "|---|---|---|---|---|---|---|---|---|---|")
 MHEAD = ("| set | steps | side correct | gait mode correct | pelvic drop RMSE ° (bias, r) | "
-         "push-off RMSE m/s (bias, r) | truth SD: drop °, push m/s |\n"
-         "|---|---|---|---|---|---|---|")
+         "push-off RMSE m/s (bias, r) | sway RMSE mm (bias, r) | truth SD: drop °, push m/s, "
+         "sway mm |\n|---|---|---|---|---|---|---|---|")
 
 
 def run_stream(rec, pl, s, gyro: bool = True, block: int = 4096):
@@ -132,7 +132,9 @@ def metrics_row(name, S, T) -> str:
     return (f"| {name} | {len(k)} | {_fmt(side, 3)} | {_fmt(mode, 3)} | "
             f"{_agree(S['pelvic_drop_deg'][k], T['pelvic_drop_deg'][j])} | "
             f"{_agree(S['push_off_mps'][k], T['push_off_mps'][j])} | "
-            f"{np.nanstd(T['pelvic_drop_deg'][j]):.2f}, {np.nanstd(T['push_off_mps'][j]):.3f} |")
+            f"{_agree(S['pelvis_sway_m'][k] * 1e3, T['pelvis_sway_m'][j] * 1e3)} | "
+            f"{np.nanstd(T['pelvic_drop_deg'][j]):.2f}, {np.nanstd(T['push_off_mps'][j]):.3f}, "
+            f"{np.nanstd(T['pelvis_sway_m'][j]) * 1e3:.1f} |")
 
 
 def sim(seeds, duration_s, gyro=True):

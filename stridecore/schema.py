@@ -243,6 +243,8 @@ _STEP_COLUMNS = (
     C("shank_angle_ic_deg", "float64", "°", "shank to vertical at IC, + foot ahead"),
     C("shank_loading_rotation_deg", "float64", "°", "shank rotation IC to loading peak"),
     C("pelvic_drop_deg", "float64", "°", "contralateral pelvic drop in stance"),
+    C("pelvis_sway_m", "float64", "m",
+      "sideways pelvis excursion toward the stance leg from the path's centre (trunk sway)"),
     C("stride_length_m", "float64", "m", "distance between two ICs of the same foot"),
     C("push_off_mps", "float64", "m/s", "forward velocity gained at the end of stance"),
 )

@@ -100,6 +100,9 @@ class CoachConfig:
     # --- hips level (pelvic_drop_deg, pelvis sensor, per leg) ---------------------------------
     pelvic_drop_max_deg: float = 9.5
     pelvic_drop_exit_deg: float = 7.5
+    # --- core (pelvis_sway_m: sideways pelvis excursion toward the stance leg, per leg) -------
+    pelvis_sway_max_m: float = 0.04  # simulated fault-free running ≤ 36 mm (rocky), torso-sway
+    pelvis_sway_exit_m: float = 0.036  # fault ≥ 45 mm (p5, truth); no real running truth
     # --- push off ------------------------------------------------------------------------------
     push_off_min_mps: float = 0.1  # push_off_mps (body's forward gain) below this
     push_off_exit_mps: float = 0.13

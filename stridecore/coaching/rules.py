@@ -94,6 +94,8 @@ class Rule:
             return enter, enter - cfg.tibial_hysteresis_g
         if n == "hips":
             return cfg.pelvic_drop_max_deg, cfg.pelvic_drop_exit_deg
+        if n == "sway":
+            return cfg.pelvis_sway_max_m, cfg.pelvis_sway_exit_m
         if n == "push":
             return cfg.push_off_min_mps, cfg.push_off_exit_mps
         if n == "push_foot":
@@ -152,6 +154,10 @@ RULES: tuple[Rule, ...] = (
          doc="peak axial tibial acceleration, absolute cap (no foot: grade unknown)"),
     Rule("hips", Cue.HIPS_LEVEL, Fault.HIP_DROP, "pelvic_drop_deg", ("pelvis",), "pelvis",
          ABOVE, 5, per_side=True, doc="contralateral pelvic drop in stance, per leg"),
+    Rule("sway", Cue.HIPS_LEVEL, Fault.TORSO_SWAY, "pelvis_sway_m", ("pelvis",), "pelvis",
+         ABOVE, 5, per_side=True,
+         doc="sideways pelvis excursion toward the stance leg, per leg (the guide's core "
+             "item: a braced core keeps the torso from swaying)"),
     Rule("push", Cue.PUSH_OFF, Fault.NO_PUSH_OFF, "push_off_mps", ("pelvis",), "pelvis",
          BELOW, 6, doc="the body's forward velocity gained at the end of stance (a pelvis "
                        "measure: a foot's own speed is not the body's)"),

@@ -51,6 +51,9 @@ class PelvisParams:
     side_min_deg: float = 0.3
     flight_g: float = 0.3
     flight_min_ms: float = 20.0
+    sway_memory_s: float = 1.0  # leak time of the lateral velocity and position integrators
+    sway_settle_s: float = 3.0  # after a restart (3 leak times)
+    sensor_above_roll_axis_m: float = 0.08  # a sacral clip above the hip joint centres
     warmup_s: float = 0.5  # no contact before this: the vertical settles, the rise level
     # starts at the warm-up's steepest rise (a step is shorter)
     ring_s: float = 4.0
@@ -94,6 +97,9 @@ def _vector(p: PelvisParams, fs: float) -> np.ndarray:
     P[pk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)
     P[pk.P_FOOT_MPS2] = p.foot_margin_g * pk.G0
     P[pk.P_UA_ALPHA] = _alpha(p.vertical_memory_s, fs)
+    P[pk.P_SWAY_LEAK] = 1.0 / (p.sway_memory_s * fs)
+    P[pk.P_SWAY_SETTLE] = _samples(p.sway_settle_s * 1e3, fs)
+    P[pk.P_SWAY_ARM] = p.sensor_above_roll_axis_m
     P[pk.P_WARMUP] = _samples(p.warmup_s * 1e3, fs, 0)
     if P[pk.P_RING] < P[pk.P_STEP_MAX] + P[pk.P_WALKBACK] + 2:
         raise ValueError("ring_s must hold a whole step (step_max_s) and the walk-back")
@@ -170,6 +176,7 @@ def pelvis_steps_table(steps: np.ndarray, time_offset_s: float = 0.0) -> Columns
         "flight_ms": (t(s[:, pk.S_END_TUS]) - cols["t_to_s"]) * 1e3,
         "cadence_spm": 60000.0 / step_ms,
         "pelvic_drop_deg": s[:, pk.S_DROP_DEG],
+        "pelvis_sway_m": s[:, pk.S_SWAY_M],
         "push_off_mps": s[:, pk.S_PUSH_MPS],
     })
     return steps_table(cols, n)

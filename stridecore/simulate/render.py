@@ -445,6 +445,7 @@ def step_truth(plan: np.ndarray, sensors: Sequence[SensorSpec], body: BodyParams
             kap = (leg["theta"].v - leg["sigma"].v)[m:].reshape(m, n_grid)
             sig = leg["sigma"].v[m:].reshape(m, n_grid)
             roll = q["roll"].v[m:].reshape(m, n_grid)
+            py = q["py"].v[m:].reshape(m, n_grid)
             vx = q["px"].d[m:].reshape(m, n_grid)
             load = np.linspace(0.0, 1.0, n_grid) <= 0.6
             for n_, (i, r) in enumerate(rs):
@@ -461,6 +462,7 @@ def step_truth(plan: np.ndarray, sensors: Sequence[SensorSpec], body: BodyParams
                     "shank_ic": math.degrees(leg["sigma"].v[n_]),
                     "shank_rot": math.degrees(sig[n_, 0] - sig[n_, jpk]),
                     "drop": math.degrees(float(np.max(sgn * roll[n_]))),
+                    "sway": float(np.max(sgn * py[n_])),
                     "push": float(vx[n_, -1] - np.min(vx[n_])),
                     "stride": (_dist(r.ankle_flat, prev_same.ankle_flat)
                                if prev_same is not None and prev_same.plan_idx >= 0
@@ -524,7 +526,8 @@ def step_truth(plan: np.ndarray, sensors: Sequence[SensorSpec], body: BodyParams
                 "knee_ic_deg": m["knee_ic"], "knee_peak_deg": m["knee_peak"],
                 "shank_angle_ic_deg": m["shank_ic"],
                 "shank_loading_rotation_deg": m["shank_rot"],
-                "pelvic_drop_deg": m["drop"], "stride_length_m": m["stride"],
+                "pelvic_drop_deg": m["drop"], "pelvis_sway_m": m["sway"],
+                "stride_length_m": m["stride"],
                 "push_off_mps": m["push"], "speed_mps": r.speed,
                 "step_length_m": m["step"], "fault": fault_names(r.faults),
                 "source": "stridecore.simulate (plan + body model)",

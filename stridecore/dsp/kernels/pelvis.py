@@ -37,7 +37,13 @@ run of ``a_v`` (below ``P_FLIGHT_G``, at least ``P_FLIGHT_MIN`` samples) that en
 flight; gait mode = run with such a flight, else walk; push-off (running) = the forward
 velocity gained from its lowest point in stance to toe-off (∫ ``a·f`` dt from the contact;
 ``f`` is horizontal to the accelerometer's own slow mean vertical ``P_UA_ALPHA``, free of the
-gyro bias's tilt error, which would add ~0.06 m/s per degree); peak |a| in ``P_PEAK_WIN``.
+gyro bias's tilt error, which would add ~0.06 m/s per degree); sideways sway (gyro) = the
+largest excursion toward the stance leg over the step of the pelvis's lateral position (the
+specific force along the horizontal left axis, level to the gyro-tracked vertical, integrated
+twice through leaky integrators ``P_SWAY_LEAK``, plus ``P_SWAY_ARM`` × sin(roll) for a
+sensor above the roll axis; used ``P_SWAY_SETTLE`` after each restart), about the mean of the
+stride that ends with the step (the integrators' slow offset cancels), m; peak |a| in
+``P_PEAK_WIN``.
 
 Params: float vector (``P_*``); state: ``F`` float64 / ``I`` int64 (layouts below) and rings.
 Imports only numpy, numba and math. Units inside: m/s², rad/s, rad, samples.
@@ -81,7 +87,10 @@ P_CLIP_PRE = 22
 P_WARMUP = 23  # samples before the first contact (the vertical settles, the level starts)
 P_FOOT_MPS2 = 24  # the walk-back stops this close to the lowest a_v of its window
 P_UA_ALPHA = 25  # EMA coefficient of the specific force (the accelerometer's vertical)
-N_P = 26
+P_SWAY_LEAK = 26  # per-sample leak of the lateral velocity and position integrators
+P_SWAY_SETTLE = 27  # samples of gyro after a restart before the position is used
+P_SWAY_ARM = 28  # m: the sensor's height above the pelvis's roll axis
+N_P = 29
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -99,7 +108,8 @@ S_MODE = 11  # 1 walk, 2 run
 S_DROP_DEG = 12
 S_PUSH_MPS = 13
 S_GYRO = 14  # 1 if the roll was measured over the whole step
-N_S = 15
+S_SWAY_M = 15  # sideways excursion toward the stance leg
+N_S = 16
 
 # IC events: sample idx, t_us, emit sample idx, kind (0), emit t_us
 N_E = 5
@@ -114,7 +124,8 @@ I_NF = 5  # steps in the forward-axis mean
 I_SIDE = 6  # side of the last emitted step (-1 unknown)
 I_JPK_N = 7  # sample until which the rise peak of the open contact is tracked
 I_NO_GYRO_N = 8  # last sample without roll
-N_I = 9
+I_Y_SINCE = 9  # first sample of the lateral integrators' current run
+N_I = 10
 
 # ---- float state -------------------------------------------------------------------------
 F_G = 0  # 3: tracked gravity ("up" specific force), m/s²
@@ -125,7 +136,9 @@ F_JPK_CUR = 10
 F_PREV_IC_TUS = 11
 F_STEP = 12  # last step, samples
 F_UA = 13  # 3: slow mean of the specific force (the accelerometer's vertical; no gyro bias)
-N_F = 16
+F_VY = 16  # lateral velocity (leaky integral), m/s
+F_Y = 17  # lateral position (leaky integral), m
+N_F = 18
 
 # ring columns
 R_TUS = 0
@@ -134,7 +147,8 @@ R_J = 2  # its rise over P_JERK_K, m/s³
 R_AN = 3  # |a|
 R_ROLL = 4  # rad, NaN unknown
 R_AF = 5  # forward specific force, NaN unknown
-N_R = 6
+R_Y = 6  # lateral position, m (+ left), NaN unknown
+N_R = 7
 
 
 def init_state(ring: int) -> dict[str, np.ndarray]:
@@ -147,6 +161,7 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     I[I_SIDE] = -1
     I[I_JPK_N] = -1
     I[I_NO_GYRO_N] = -1
+    I[I_Y_SINCE] = -1
     I[I_LAST_CLIP_N] = -(1 << 40)
     return {"F": F, "I": I, "ring_f": np.zeros((ring, N_R)),
             "ring_acc": np.zeros((ring, 3)), "ring_idx": np.zeros(ring, np.int64)}
@@ -179,6 +194,20 @@ def _ref_frame(F: np.ndarray) -> tuple[float, float, float, float, float, float,
     if okl == 0.0:
         return 0.0, u0, u1, u2, f0, f1, f2, 0.0, 1.0, 0.0
     return 1.0, u0, u1, u2, f0, f1, f2, l0, l1, l2
+
+
+@njit
+def _signed_max(ring_f: np.ndarray, col: int, lo: int, hi: int, s: float) -> float:
+    """max of ``s·x`` over ring samples lo..hi of column ``col``; NaN if any is NaN."""
+    R = ring_f.shape[0]
+    best = -np.inf
+    for m in range(lo, hi + 1):
+        x = ring_f[m % R, col]
+        if not math.isfinite(x):
+            return np.nan
+        if s * x > best:
+            best = s * x
+    return best
 
 
 @njit
@@ -239,18 +268,17 @@ def _emit_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
         side = 1 - I[I_SIDE]
     I[I_SIDE] = side
     out[k, S_SIDE] = float(side)
-    # pelvic drop: the largest s·roll over the step (gyro, side known)
+    # pelvic drop and sway: the largest s·roll, s·y over the step (gyro, side known)
     if gyro and side >= 0:
         s = 1.0 if side == 0 else -1.0
-        best = -np.inf
-        for m in range(ic, end_n + 1):
-            x = ring_f[m % R, R_ROLL]
-            if not math.isfinite(x):
-                best = np.nan
-                break
-            if s * x > best:
-                best = s * x
-        out[k, S_DROP_DEG] = math.degrees(best)
+        out[k, S_DROP_DEG] = math.degrees(_signed_max(ring_f, R_ROLL, ic, end_n, s))
+        # about the mean of the stride that ends here (the integrators' slow offset cancels)
+        lo = max(ic - int(F[F_STEP]) if F[F_STEP] > 0 else ic, end_n - R + 2)
+        ym = 0.0
+        for m in range(lo, end_n + 1):
+            ym += ring_f[m % R, R_Y]
+        ym /= end_n + 1 - lo
+        out[k, S_SWAY_M] = _signed_max(ring_f, R_Y, ic, end_n, s) - s * ym
     # push-off: the forward velocity gained from its lowest point in stance to toe-off
     if to_n > ic:
         v = 0.0
@@ -402,13 +430,34 @@ def pelvis_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             if gok:
                 ring_f[r, R_ROLL] = math.atan2(h0 * l0 + h1 * l1 + h2 * l2,
                                                h0 * u0 + h1 * u1 + h2 * u2)
+                # sideways motion: the specific force along the horizontal left axis (level
+                # to the gyro-tracked vertical, so the roll's tilt of gravity is out of it),
+                # integrated twice with leaks (a high-pass: the position is about the path)
+                lh = l0 * h0 + l1 * h1 + l2 * h2
+                oky, y0, y1, y2 = _unit(l0 - lh * h0, l1 - lh * h1, l2 - lh * h2)
+                if I[I_Y_SINCE] < 0:
+                    I[I_Y_SINCE] = N
+                    F[F_VY] = 0.0
+                    F[F_Y] = 0.0
+                if oky > 0.0:
+                    F[F_VY] += (a0 * y0 + a1 * y1 + a2 * y2) * dt - P[P_SWAY_LEAK] * F[F_VY]
+                F[F_Y] += F[F_VY] * dt - P[P_SWAY_LEAK] * F[F_Y]
+                settled = N - I[I_Y_SINCE] >= P[P_SWAY_SETTLE]
+                # the sensor sits P_SWAY_ARM above the pelvis's roll axis: rolling left-up
+                # moves it right by that × sin(roll)
+                ring_f[r, R_Y] = (F[F_Y] + P[P_SWAY_ARM] * math.sin(ring_f[r, R_ROLL])
+                                  if settled else np.nan)
             else:
                 ring_f[r, R_ROLL] = np.nan
+                ring_f[r, R_Y] = np.nan
                 I[I_NO_GYRO_N] = N
+                I[I_Y_SINCE] = -1
         else:
             ring_f[r, R_AF] = np.nan
             ring_f[r, R_ROLL] = np.nan
+            ring_f[r, R_Y] = np.nan
             I[I_NO_GYRO_N] = N
+            I[I_Y_SINCE] = -1
         I[I_N] = N + 1
 
         # ---- events -----------------------------------------------------------------------
