@@ -723,8 +723,10 @@ def score(
 def detect(
     data: Annotated[Path, typer.Argument(help="IMU CSV: acc_x..z, gyr_x..z [, t_s].")],
     out: Annotated[Path, typer.Option("--out", help="Steps CSV to write.")] = Path("steps.csv"),
-    placement: Annotated[str, typer.Option("--placement", help="foot or shin.")] = "foot",
-    side: Annotated[str, typer.Option("--side", help="left or right.")] = "right",
+    placement: Annotated[str, typer.Option("--placement", help="foot, shin or pelvis.")
+                         ] = "foot",
+    side: Annotated[str, typer.Option("--side", help="left or right (not for a pelvis).")
+                    ] = "right",
     rate: Annotated[float | None, typer.Option("--rate", help="Sample rate, Hz "
                                                "(else from t_s).")] = None,
     acc_unit: Annotated[str, typer.Option("--acc-unit", help="ms2 or g.")] = "ms2",
@@ -732,20 +734,23 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="Only a JSON summary on stdout.")
                        ] = False,
 ) -> None:
-    """Detect every contact in any foot or shin sensor's data and write one row per contact
-    (t_ic_s, t_to_s, contact_ms, landing, strike_angle_deg, grade_deg, peak_acc_g, ...; shin:
-    peak_tibial_acc_g, shank angle; gyro columns optional, without them the gyro metrics are
-    empty). Times are in the input's time base (t = 0 at the first row without t_s)."""
+    """Detect every contact in any foot, shin or pelvis sensor's data and write one row per
+    contact (t_ic_s, t_to_s, contact_ms, landing, strike_angle_deg, grade_deg, peak_acc_g,
+    ...; shin: peak_tibial_acc_g, shank angle; pelvis: a row per step of either leg with its
+    side, pelvic drop, sway, push-off; gyro columns optional for shin and pelvis, without them
+    the gyro metrics are empty). Times are in the input's time base (t = 0 at the first row
+    without t_s)."""
     import numpy as np
 
     from stridecore.imu_csv import ImuCsvError, read_imu_csv
+    from stridecore.pelvis_pipeline import PelvisPipeline
     from stridecore.pipeline import Output, Pipeline
     from stridecore.schema import STEPS, Placement
     from stridecore.shin_pipeline import ShinPipeline
     from stridecore.tables import write_csv
 
-    if placement not in ("foot", "shin"):
-        raise UserError(f"--placement must be foot or shin, not {placement!r}")
+    if placement not in ("foot", "shin", "pelvis"):
+        raise UserError(f"--placement must be foot, shin or pelvis, not {placement!r}")
     if side not in ("left", "right"):
         raise UserError(f"--side must be left or right, not {side!r}")
     if acc_unit not in ("ms2", "g"):
@@ -762,9 +767,9 @@ def detect(
     if not 90.0 <= imu.fs_hz <= 1700.0:
         raise UserError(f"{data}: sample rate {imu.fs_hz:g} Hz is unusable for the "
                         f"{placement} pipeline (100–1600 Hz)")
-    where = Placement(f"{side}_{placement}")
-    pipe = (Pipeline if placement == "foot" else ShinPipeline)(imu.fs_hz, where,
-                                                                time_offset_s=imu.t0_s)
+    where = Placement.PELVIS if placement == "pelvis" else Placement(f"{side}_{placement}")
+    kind = {"foot": Pipeline, "shin": ShinPipeline, "pelvis": PelvisPipeline}[placement]
+    pipe = kind(imu.fs_hz, where, time_offset_s=imu.t0_s)
     # the file's end: the contact in progress too (a step without toe-off)
     res = Output.concat([pipe.run(imu.samples, block=4096), pipe.flush()])
     steps = dict(res.steps)

@@ -64,7 +64,7 @@ def test_detect_rate_without_t_s(sim_csv, tmp_path):
 
 @pytest.mark.parametrize("args, expect", [
     (["--acc-unit", "g"], "looks like m/s²"),
-    (["--placement", "knee"], "--placement must be foot or shin"),
+    (["--placement", "knee"], "--placement must be foot, shin or pelvis"),
     (["--gyr-unit", "rads"], "looks like deg/s"),
     (["--rate", "50"], "more than 5% apart"),
 ])
