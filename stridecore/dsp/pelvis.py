@@ -54,6 +54,8 @@ class PelvisParams:
     sway_memory_s: float = 1.0  # leak time of the lateral velocity and position integrators
     sway_settle_s: float = 3.0  # after a restart (3 leak times)
     sensor_above_roll_axis_m: float = 0.08  # a sacral clip above the hip joint centres
+    slip_deg: float = 20.0  # tracked vertical this far from the posture ...
+    slip_s: float = 1.0  # ... this long, while running: the sensor moved on the body
     warmup_s: float = 0.5  # no contact before this: the vertical settles, the rise level
     # starts at the warm-up's steepest rise (a step is shorter)
     ring_s: float = 4.0
@@ -100,6 +102,8 @@ def _vector(p: PelvisParams, fs: float) -> np.ndarray:
     P[pk.P_SWAY_LEAK] = 1.0 / (p.sway_memory_s * fs)
     P[pk.P_SWAY_SETTLE] = _samples(p.sway_settle_s * 1e3, fs)
     P[pk.P_SWAY_ARM] = p.sensor_above_roll_axis_m
+    P[pk.P_SLIP_COS] = math.cos(math.radians(p.slip_deg))
+    P[pk.P_SLIP_N] = _samples(p.slip_s * 1e3, fs)
     P[pk.P_WARMUP] = _samples(p.warmup_s * 1e3, fs, 0)
     if P[pk.P_RING] < P[pk.P_STEP_MAX] + P[pk.P_WALKBACK] + 2:
         raise ValueError("ring_s must hold a whole step (step_max_s) and the walk-back")
@@ -177,6 +181,7 @@ def pelvis_steps_table(steps: np.ndarray, time_offset_s: float = 0.0) -> Columns
         "cadence_spm": 60000.0 / step_ms,
         "pelvic_drop_deg": s[:, pk.S_DROP_DEG],
         "pelvis_sway_m": s[:, pk.S_SWAY_M],
+        "mount_changed": s[:, pk.S_MOUNT_CHANGED] > 0,
         "push_off_mps": s[:, pk.S_PUSH_MPS],
     })
     return steps_table(cols, n)

@@ -23,6 +23,11 @@ A sensor over the sacrum, mounted any way round, sees every step of both legs.
   parts alternate from step to step and cancel in the mean over steps), so ``f`` is its
   negated running mean (``P_F_STEPS`` steps before it is used). ``l = û_ref × f`` (left).
 - **Roll** (gyro only): the angle of ``Ĝ`` about ``f`` from ``û_ref``, + left side up.
+- **Sensor slipped**: while running (a contact within ``2 P_STEP_MAX``), ``Ĝ`` more than
+  ``acos(P_SLIP_COS)`` from ``û_ref`` for ``P_SLIP_N`` samples more than not (a slip turns
+  the tracked vertical at once, the posture follows over tens of seconds; bending over
+  happens when standing): the posture, the forward axis and the sway restart from ``Ĝ`` and
+  the next record has ``S_MOUNT_CHANGED``.
 - **Side of a step** (gyro only): over the first ``P_SIDE_FRAC`` of a left step the roll is
   positive (the right side drops while the left leg carries the body), over a right one
   negative; a weak mean (below ``P_SIDE_MIN_RAD``) takes the side opposite the previous
@@ -90,7 +95,9 @@ P_UA_ALPHA = 25  # EMA coefficient of the specific force (the accelerometer's ve
 P_SWAY_LEAK = 26  # per-sample leak of the lateral velocity and position integrators
 P_SWAY_SETTLE = 27  # samples of gyro after a restart before the position is used
 P_SWAY_ARM = 28  # m: the sensor's height above the pelvis's roll axis
-N_P = 29
+P_SLIP_COS = 29  # cos of the tilt from the posture that means the sensor moved
+P_SLIP_N = 30  # samples that tilt must last (while running)
+N_P = 31
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -109,7 +116,8 @@ S_DROP_DEG = 12
 S_PUSH_MPS = 13
 S_GYRO = 14  # 1 if the roll was measured over the whole step
 S_SWAY_M = 15  # sideways excursion toward the stance leg
-N_S = 16
+S_MOUNT_CHANGED = 16  # the sensor moved on the body since the last record
+N_S = 17
 
 # IC events: sample idx, t_us, emit sample idx, kind (0), emit t_us
 N_E = 5
@@ -125,7 +133,11 @@ I_SIDE = 6  # side of the last emitted step (-1 unknown)
 I_JPK_N = 7  # sample until which the rise peak of the open contact is tracked
 I_NO_GYRO_N = 8  # last sample without roll
 I_Y_SINCE = 9  # first sample of the lateral integrators' current run
-N_I = 10
+I_TILT_RUN = 10  # tilted samples minus untilted ones (at least 0)
+I_SLIPPED = 11  # the mounting changed; flagged on the next record
+I_LAST_IC_N = 12  # the last contact (not forgotten with a lost cycle)
+I_REF_SINCE = 13  # first sample of the posture's current mean
+N_I = 14
 
 # ---- float state -------------------------------------------------------------------------
 F_G = 0  # 3: tracked gravity ("up" specific force), m/s²
@@ -162,6 +174,7 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     I[I_JPK_N] = -1
     I[I_NO_GYRO_N] = -1
     I[I_Y_SINCE] = -1
+    I[I_LAST_IC_N] = -1
     I[I_LAST_CLIP_N] = -(1 << 40)
     return {"F": F, "I": I, "ring_f": np.zeros((ring, N_R)),
             "ring_acc": np.zeros((ring, 3)), "ring_idx": np.zeros(ring, np.int64)}
@@ -238,6 +251,8 @@ def _emit_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
     out[k, S_PEAK_G] = pk / G0
     clip = I[I_LAST_CLIP_N] >= ic - P[P_CLIP_PRE] and I[I_LAST_CLIP_N] <= ic + P[P_PEAK_WIN]
     out[k, S_CLIPPED] = 1.0 if clip else 0.0
+    out[k, S_MOUNT_CHANGED] = float(I[I_SLIPPED])
+    I[I_SLIPPED] = 0
     # flight: the low run of a_v that ends the step -> toe-off, gait mode
     lo = P[P_FLIGHT_G] * G0
     m = end_n - 1
@@ -400,13 +415,40 @@ def pelvis_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
         else:
             h0 = h1 = 0.0
             h2 = 1.0
+        # a slipped sensor: the tracked vertical stays far from the posture for a while when
+        # running (a slip turns the gyro-tracked vertical at once, the posture follows over
+        # tens of seconds): start the posture, forward axis and sway afresh, flag it
+        cu = h0 * F[F_UR] + h1 * F[F_UR + 1] + h2 * F[F_UR + 2]
+        un = math.sqrt(F[F_UR] * F[F_UR] + F[F_UR + 1] * F[F_UR + 1] + F[F_UR + 2] * F[F_UR + 2])
+        running = I[I_LAST_IC_N] >= 0 and N - I[I_LAST_IC_N] <= 2 * P[P_STEP_MAX]
+        if ok and running and un > 0.0 and cu < P[P_SLIP_COS] * un:
+            I[I_TILT_RUN] += 1
+        elif I[I_TILT_RUN] > 0:
+            I[I_TILT_RUN] -= 1  # (a leaky count: the tracked vertical swings with the stride)
+        if I[I_TILT_RUN] >= P[P_SLIP_N]:
+            I[I_TILT_RUN] = 0
+            I[I_SLIPPED] = 1
+            gn_ = math.sqrt(F[F_UA] * F[F_UA] + F[F_UA + 1] * F[F_UA + 1]
+                            + F[F_UA + 2] * F[F_UA + 2])
+            F[F_UR] = h0
+            F[F_UR + 1] = h1
+            F[F_UR + 2] = h2
+            F[F_UA] = h0 * gn_
+            F[F_UA + 1] = h1 * gn_
+            F[F_UA + 2] = h2 * gn_
+            F[F_B] = 0.0
+            F[F_B + 1] = 0.0
+            F[F_B + 2] = 0.0
+            I[I_NF] = 0
+            I[I_Y_SINCE] = -1
+            I[I_REF_SINCE] = N  # the means start again: running means at first
         if ok and I[I_INIT] == 1:
-            ra = max(P[P_REF_ALPHA], 1.0 / (N + 1))
+            ra = max(P[P_REF_ALPHA], 1.0 / (N - I[I_REF_SINCE] + 1))
             F[F_UR] += ra * (h0 - F[F_UR])
             F[F_UR + 1] += ra * (h1 - F[F_UR + 1])
             F[F_UR + 2] += ra * (h2 - F[F_UR + 2])
         if ok:
-            va = max(P[P_UA_ALPHA], 1.0 / (N + 1))
+            va = max(P[P_UA_ALPHA], 1.0 / (N - I[I_REF_SINCE] + 1))
             F[F_UA] += va * (a0 - F[F_UA])
             F[F_UA + 1] += va * (a1 - F[F_UA + 1])
             F[F_UA + 2] += va * (a2 - F[F_UA + 2])
@@ -520,6 +562,7 @@ def pelvis_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     F[F_STEP] *= 1.25
                 F[F_PREV_IC_TUS] = ring_f[ic_open % R, R_TUS]
             I[I_IC_N] = ic
+            I[I_LAST_IC_N] = ic
             I[I_JPK_N] = N + int(P[P_PEAK_WIN])
             F[F_JPK_CUR] = j
             q = ic % R
