@@ -150,17 +150,18 @@ def main() -> int:
         for k, sm in real(name, 50.0, a.dev).items():
             print(row(k, sm))
     res, lat = sim(seeds, a.sim_s)
-    res_acc, _ = sim(seeds, a.sim_s, gyro=False)
+    res_acc, lat_acc = sim(seeds, a.sim_s, gyro=False)
     print(f"\n### Simulated shin, seeds {seeds[0]}–{seeds[-1]}, {a.sim_s:g} s each (±20 ms)\n\n"
           f"{HEAD}")
     for tag, r in (("", res), (" (gyro withheld)", res_acc)):
         print(row("sim" + tag, r.overall))
         for g, sm in sorted(r.by.get("gait_mode", {}).items()):
             print(row(f"sim · {g}{tag}", sm))
-    if len(lat):
-        print(f"\nIC emission latency (simulated, device clock, {len(lat)} contacts): median "
-              f"{np.median(lat):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms, "
-              f"max {lat.max():.1f} ms")
+    for tag, la in (("", lat), (", gyro withheld", lat_acc)):
+        if len(la):
+            print(f"\nIC emission latency (simulated{tag}, device clock, {len(la)} contacts): "
+                  f"median {np.median(la):.1f} ms, p90 {np.percentile(la, 90):.1f} ms, "
+                  f"max {la.max():.1f} ms")
     print(f"\n({time.time() - t0:.0f} s)")
     return 0
 

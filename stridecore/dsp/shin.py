@@ -46,17 +46,13 @@ class ShinParams:
     arm_swing_radps: float = 1.5
     arm_fraction: float = 0.4  # of the swing-peak EMA
     min_contact_ms: float = 120.0
-    jerk_floor_mps3: float = 800.0
-    jerk_fraction: float = 0.5
-    jerk_walkback_fraction: float = 0.25
-    walkback_ms: float = 40.0
-    walkback_rise: float = 1.1
     peak_window_ms: float = 60.0  # the tibial peak (sim truth: 60 ms from IC)
-    refractory_fraction: float = 0.6  # acc only: of the last stride
+    refractory_fraction: float = 0.7  # acc only: of the last stride, from the last shock peak
     refractory_min_ms: float = 400.0  # strides are longer (cadence < 300 spm)
     stride_max_s: float = 2.5
     min_rise_radps: float = 0.3
-    ic_shift_ms: float = -12.0  # the shock begins ~15 ms after touchdown (Bach dev, sim dev)
+    ic_shift_ms: float = -18.0  # acc only: the shock begins ~20 ms after touchdown (Bach dev,
+    # simulated dev seeds)
     gyro_shift_ms: float = 0.0
     loading_fraction: float = 0.4  # of the contact: the loading peak
     ring_s: float = 4.0
@@ -73,7 +69,7 @@ class ShinParams:
     toe_off_shift_ms: float = -25.0  # added to the push-off peak (simulated dev seeds)
     swing_keep_fraction: float = 0.5  # swing peaks below this × the level do not update it
     duty_walk: float = 0.5
-    jerk_decay_s: float = 4.0  # the burst-peak EMA halves in this armed time
+    jerk_decay_s: float = 4.0  # acc only: the shock level halves in this armed time
     tilt_memory_s: float = 4.0  # gravity tracking: pull toward the specific force
     still_radps: float = 0.3
     still_acc_mps2: float = 0.5
@@ -81,7 +77,26 @@ class ShinParams:
     acc_range_g: float = 0.0
     clip_fraction: float = 0.99
     clip_before_ic_ms: float = 10.0
-    jerk_keep_fraction: float = 0.7  # bursts below this × the level do not update it
+    shock_highpass_hz: float = 35.0  # acc only: the shock is the acc above this (vector)
+    shock_window_ms: float = 10.0  # shock energy: mean |high-passed acc| over this
+    shock_floor_mps2: float = 1.0  # least shock energy of a contact
+    shock_fraction: float = 0.5  # threshold: this × the level of the contacts' shocks
+    shock_keep_fraction: float = 0.7  # shocks below this × the level do not update it
+    shock_confirm_ms: float = 150.0  # a shock is the contact once none larger followed this long
+    shock_hold_fraction: float = 1.0  # ... and one stride × this passed since the last one
+    shock_start_ms: float = 800.0  # first contact of a cycle: the largest shock of this window
+    shock_onset_fraction: float = 0.2  # onset: walk back over samples ≥ this × the peak's
+    shock_onset_gap_ms: float = 4.0  # ... across gaps up to this
+    shock_onset_back_ms: float = 50.0  # ... at most this far
+    shock_relock_ratio: float = 1.3  # off-phase shocks above this × the level: relock (0 never)
+    shock_relock_after_ms: float = 150.0  # the off-phase window starts this after a shock
+    rhythm_bin_ms: float = 20.0  # acc only: the stride from the shock signal's autocorrelation
+    rhythm_window_s: float = 6.0  # ... over this much signal
+    rhythm_stride_min_s: float = 0.5  # ... among strides of this
+    rhythm_stride_max_s: float = 1.8  # ... to this
+    rhythm_min_corr: float = 0.3  # ... with at least this correlation
+    rhythm_pick_fraction: float = 0.85  # ... the shortest local maximum ≥ this × the largest
+    rhythm_keep_fraction: float = 0.6  # ... once known, the local maximum nearest it ≥ this ×
     late_swing_fraction: float = 0.25  # search for the contact once w < this × swing peak
 
 
@@ -91,6 +106,17 @@ def _samples(ms: float, fs_hz: float, minimum: int = 1) -> float:
 
 def _alpha(tau_ms: float, fs_hz: float) -> float:
     return 1.0 - math.exp(-1.0 / max(1e-9, tau_ms * 1e-3 * fs_hz))
+
+
+def highpass_biquad(cutoff_hz: float, fs_hz: float) -> tuple[float, float, float, float, float]:
+    """2nd-order Butterworth high-pass (bilinear, pre-warped; as ``scipy.signal.butter(2, fc,
+    "highpass", fs=fs)``): (b0, b1, b2, a1, a2) with a0 = 1. The cut-off is kept below 0.45 fs
+    (low rates)."""
+    fc = min(cutoff_hz, 0.45 * fs_hz)
+    k = math.tan(math.pi * fc / fs_hz)
+    q = math.sqrt(2.0)
+    norm = 1.0 / (1.0 + q * k + k * k)
+    return norm, -2.0 * norm, norm, 2.0 * (k * k - 1.0) * norm, (1.0 - q * k + k * k) * norm
 
 
 def _vector(p: ShinParams, fs: float) -> np.ndarray:
@@ -106,11 +132,6 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_ARM_RADPS] = p.arm_swing_radps
     P[sk.P_ARM_FRAC] = p.arm_fraction
     P[sk.P_MIN_CONTACT] = _samples(p.min_contact_ms, fs)
-    P[sk.P_JERK_FLOOR] = p.jerk_floor_mps3
-    P[sk.P_JERK_FRAC] = p.jerk_fraction
-    P[sk.P_JERK_LO] = p.jerk_walkback_fraction
-    P[sk.P_WALKBACK] = _samples(p.walkback_ms, fs)
-    P[sk.P_WALK_RISE] = p.walkback_rise
     P[sk.P_PEAK_WIN] = _samples(p.peak_window_ms, fs)
     P[sk.P_REFRACT_FRAC] = p.refractory_fraction
     P[sk.P_REFRACT_MIN] = _samples(p.refractory_min_ms, fs)
@@ -141,7 +162,34 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * sk.G0
     P[sk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)
     P[sk.P_LATE_FRAC] = p.late_swing_fraction
-    P[sk.P_JERK_KEEP] = p.jerk_keep_fraction
+    b0, b1, b2, a1, a2 = highpass_biquad(p.shock_highpass_hz, fs)
+    P[sk.P_HP_B0] = b0
+    P[sk.P_HP_B1] = b1
+    P[sk.P_HP_B2] = b2
+    P[sk.P_HP_A1] = a1
+    P[sk.P_HP_A2] = a2
+    P[sk.P_SH_W] = _samples(p.shock_window_ms, fs)
+    P[sk.P_SH_D] = _samples(p.shock_confirm_ms, fs)
+    P[sk.P_SH_START] = _samples(p.shock_start_ms, fs)
+    P[sk.P_SH_HOLD] = p.shock_hold_fraction
+    P[sk.P_SH_FLOOR] = p.shock_floor_mps2
+    P[sk.P_SH_FRAC] = p.shock_fraction
+    P[sk.P_SH_KEEP] = p.shock_keep_fraction
+    P[sk.P_SH_BETA] = p.shock_onset_fraction
+    P[sk.P_SH_GAP] = _samples(p.shock_onset_gap_ms, fs)
+    P[sk.P_SH_BACK] = _samples(p.shock_onset_back_ms, fs)
+    P[sk.P_SH_RELOCK] = p.shock_relock_ratio
+    P[sk.P_SH_OFF] = _samples(p.shock_relock_after_ms, fs)
+    bl = _samples(p.rhythm_bin_ms, fs)
+    bin_s = bl / fs
+    P[sk.P_AC_BIN] = bl
+    P[sk.P_AC_NB] = min(P[sk.P_RING], max(4.0, round(p.rhythm_window_s / bin_s)))
+    P[sk.P_AC_KLO] = max(1.0, round(p.rhythm_stride_min_s / bin_s))
+    P[sk.P_AC_KHI] = min(P[sk.P_AC_NB] - 2,
+                         max(P[sk.P_AC_KLO], round(p.rhythm_stride_max_s / bin_s)))
+    P[sk.P_AC_MIN] = p.rhythm_min_corr
+    P[sk.P_AC_PICK] = p.rhythm_pick_fraction
+    P[sk.P_AC_KEEP] = p.rhythm_keep_fraction
     if P[sk.P_PEAK_WIN] >= P[sk.P_MIN_CONTACT]:
         raise ValueError("peak_window_ms must be shorter than min_contact_ms")
     return P
@@ -192,8 +240,9 @@ class ShinStage(ArrayState):
                 "gyro_mode": bool(I[sk.I_GYRO] == 1),
                 "gait_mode": ["unknown", "walk", "run"][int(I[sk.I_MODE])],
                 "sagittal_axis": (s * F[sk.F_AX:sk.F_AX + 3]).tolist(),
-                "jerk_threshold_mps3": max(self.params.jerk_floor_mps3,
-                                           self.params.jerk_fraction * float(F[sk.F_JPK_EMA])),
+                "shock_threshold_mps2": max(self.params.shock_floor_mps2,
+                                            self.params.shock_fraction * float(F[sk.F_JPK_EMA])),
+                "rhythm_stride_s": float(F[sk.F_AC_STRIDE]) / self.fs_hz,
                 "swing_peak_radps": float(F[sk.F_SWPK_EMA]),
                 "long_axis_from_still": bool(I[sk.I_HAVE_STILL]),
                 "shank_angle_deg": math.degrees(float(F[sk.F_THETA])),

@@ -30,10 +30,33 @@ Events:
   swing, Aminian 2002, Salarian 2004; it lags foot-off, Catalfamo 2010). Swing peaks far below
   the level (``P_SWPK_KEEP``: an uphill push-off bump that crossed the arming level) do not
   update it. ``shin_flush`` emits the open step at the end of a stream.
-- **Accelerometer alone**: after a refractory time (``P_REFRACT_FRAC`` of the last stride, at
-  least ``P_REFRACT_MIN``) the next jerk burst above the adaptive threshold is the contact; the
-  threshold follows the contacts' burst peaks and decays while armed. Toe-off, shank angle and
-  loading rotation are NaN (not guessed); the step record is emitted ``P_PEAK_WIN`` after IC.
+- **Accelerometer alone** (orientation- and sign-free): the tibial shock. The acceleration
+  vector is high-passed (2nd-order Butterworth, ``P_HP_*``, above the swing's few Hz) and its
+  magnitude averaged over ``P_SH_W`` samples gives the shock energy ``E``. After a refractory
+  time (``P_REFRACT_FRAC`` of the last stride, at least ``P_REFRACT_MIN``, from the last shock
+  peak) the first ``E`` above the adaptive threshold (``P_SH_FRAC`` × the level of the
+  contacts' shock peaks, which decays while armed; at least ``P_SH_FLOOR``) starts a
+  candidate; a larger ``E`` replaces it; it is the contact's shock once ``P_SH_D`` passed with
+  no larger one, no sooner than one stride (``P_SH_HOLD``) after the last shock peak (a swing
+  burst far ahead of the contact waits for it), and, for the first contact of a cycle, no
+  sooner than ``P_SH_START`` after the first candidate (the largest burst of the first stride,
+  not the first one above the floor). Locked onto the wrong phase (e.g. walking's push-off
+  burst), the refractory windows (from ``P_SH_OFF`` after a shock peak) hold the larger
+  shocks: once their level (EMA of each window's largest) exceeds ``P_SH_RELOCK`` × the
+  contacts' level, a shock in that window is a candidate and relocks. The contact is the
+  shock's onset: from the largest high-passed sample of the peak's window, walk back (at most
+  ``P_SH_BACK``) over samples of at least ``P_SH_BETA`` of it, across gaps of up to
+  ``P_SH_GAP`` samples; plus ``P_IC_SHIFT`` (the shank's shock starts after touchdown). This
+  is the tibial-shock family of shank-accelerometer methods (IC at the start of the shank
+  acceleration's rise before its impact peak: Mercer et al. 2003, Sinclair et al. 2013; two
+  of the 18 methods compared by Kiernan et al. 2023, Sensors 23:5022), made streaming and
+  free of axis and sign (the high-passed vector instead of one axis). The decision comes
+  ``P_SH_D`` after the shock peak, itself ~40 ms after IC. The stride for the refractory time
+  and the hold is the shock signal's rhythm when it has one (normalised autocorrelation of
+  ``P_AC_BIN``-sample bins over the last ``P_AC_NB``, the shortest strong lag: gait
+  regularity as in Moe-Nilssen & Helbostad 2004), else the last contacts' (EMA). Toe-off,
+  shank angle and loading rotation are NaN (not guessed); the step record is emitted with the
+  decision (the peak window has passed by then).
 
 Metrics: peak axial (``a·L``, gravity included) and resultant |a| in ``P_PEAK_WIN`` after IC
 (g); shank angle to vertical at IC (+ foot ahead): gravity is tracked in the sensor frame
@@ -70,23 +93,19 @@ P_READY = 7  # moving samples before the gyro axis is trusted
 P_ARM_RADPS = 8  # swing peak floor
 P_ARM_FRAC = 9  # swing starts at this fraction of the swing-peak EMA
 P_MIN_CONTACT = 10  # samples from IC before toe-off may be taken
-P_JERK_FLOOR = 11  # m/s³
-P_JERK_FRAC = 12  # threshold = frac × burst-peak EMA
-P_JERK_LO = 13  # walk-back level as a fraction of the threshold
-P_WALKBACK = 14  # samples, max walk-back
-P_WALK_RISE = 15  # walk-back stops where the jerk rises again by this factor
+# 11–15: unused (the acc-only jerk detector before the shock detector)
 P_PEAK_WIN = 16  # samples after IC for the peaks
-P_REFRACT_FRAC = 17  # acc-only: fraction of the last stride before a new IC
+P_REFRACT_FRAC = 17  # acc-only: fraction of the last stride before a new shock search
 P_REFRACT_MIN = 18  # samples
 P_STRIDE_MAX = 19  # samples without a contact: cycle lost
 P_MIN_RISE = 20  # rad/s above the minimum that confirms it
-P_IC_SHIFT = 21  # samples added to a burst onset
+P_IC_SHIFT = 21  # samples added to a shock onset (acc only)
 P_GYRO_SHIFT = 22  # samples added to a gyro minimum
 P_LOAD_FRAC = 23  # loading rotation from IC to this fraction of the contact
 P_RING = 24
 P_KINK_M = 25  # samples: the slope of w for the contact kink is taken over this lag
 P_DUTY_WALK = 26
-P_J_DECAY = 27  # per armed sample decay of the burst-peak EMA
+P_J_DECAY = 27  # per armed sample decay of the acc-only shock level
 P_C_ALPHA = 28  # complementary filter coefficient (tilt from acc)
 P_STILL_RADPS = 29
 P_STILL_ACC = 30
@@ -95,7 +114,7 @@ P_CLIP_MPS2 = 32
 P_CLIP_PRE = 33
 P_KINK_FRAC = 34  # contact: the slope of w flattened to this fraction of its steepest
 P_LATE_FRAC = 35  # the contact search arms once w fell below this × the swing peak
-P_JERK_KEEP = 36  # a contact's burst peak updates the level only above this × level
+# 36: unused
 P_KINK_FLOOR = 37  # rad/s²: the terminal-swing deceleration must have reached this
 P_KINK_CEIL = 38  # rad/s²: ... but no more (a faster drop is a jolt in mid-swing, not a swing)
 P_IC_ANGLE_MIN = 39  # rad: shank angle below which a gyro contact is refused
@@ -106,7 +125,31 @@ P_TO_RISE = 43  # rad/s: a push-off peak must stand this far above the early-swi
 P_TO_BACK = 44  # samples: ... and lie at most this far before it
 P_TO_SHIFT = 45  # samples added to a push-off peak
 P_SWPK_KEEP = 46  # a swing peak updates the swing-peak level only above this × level
-N_P = 47
+P_HP_B0 = 47  # acc-only shock: high-pass biquad (b0, b1, b2, a1, a2; a0 = 1)
+P_HP_B1 = 48
+P_HP_B2 = 49
+P_HP_A1 = 50
+P_HP_A2 = 51
+P_SH_W = 52  # samples: the shock energy is the high-passed magnitude averaged over this
+P_SH_D = 53  # samples: a candidate is confirmed once no larger energy followed for this long
+P_SH_START = 54  # samples: first contact of a cycle: the largest burst of this window
+P_SH_HOLD = 55  # ... and no sooner than this × the last stride after the last shock peak
+P_SH_FLOOR = 56  # m/s²: least shock energy
+P_SH_FRAC = 57  # threshold = this × the shock level
+P_SH_KEEP = 58  # a shock below this × the level does not update it
+P_SH_BETA = 59  # onset: walk back over samples at least this × the window's largest
+P_SH_GAP = 60  # samples: ... across gaps of up to this
+P_SH_BACK = 61  # samples: ... at most this far back
+P_SH_RELOCK = 62  # wrong phase: the off-phase level above this × the level (0: never)
+P_SH_OFF = 63  # samples: the off-phase window starts this long after a shock peak
+P_AC_BIN = 64  # samples per bin of the shock signal for the stride autocorrelation
+P_AC_NB = 65  # bins in the autocorrelation window
+P_AC_KLO = 66  # bins: shortest stride
+P_AC_KHI = 67  # bins: longest stride
+P_AC_MIN = 68  # least normalised autocorrelation of a stride
+P_AC_PICK = 69  # the stride: the shortest local maximum at least this × the largest
+P_AC_KEEP = 70  # ... or, once known, the local maximum nearest it if at least this × the largest
+N_P = 71
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -150,7 +193,16 @@ I_ARM_N = 17  # sample at which the contact search was armed
 I_LAST_EV_N = 18  # last IC or swing: for the lost-cycle timeout
 I_TH_INIT = 19
 I_BAD_N = 20  # last missing sample or gap: no jerk or walk-back reaches across it
-N_I = 21
+I_SH_CAND = 21  # acc-only: candidate shock peak (-1 none)
+I_SH_CSTART = 22  # sample of the first candidate of the current search
+I_SH_LASTPK = 23  # last confirmed shock peak (-1 none in this cycle)
+I_SH_LOCK = 24  # 1 once a shock was confirmed in this cycle
+I_SH_REJ = 25  # strides in a row outside the stride estimate's band
+I_HP_INIT = 26  # 1 once the high-pass filter is running (0: (re)start at the next sample)
+I_SH_COFF = 27  # 1: the candidate was found in the off-phase window (a relock)
+I_AC_CNT = 28  # samples in the current bin
+I_AC_NBIN = 29  # bins since the last restart (gap)
+N_I = 30
 
 # ---- float state -------------------------------------------------------------------------
 F_M = 0  # 9: gyro second moment
@@ -162,7 +214,7 @@ F_LS = 17  # 3: still mean (long axis from a still period)
 F_STILL_SUM = 20  # 3
 F_SWPK = 23  # swing peak in this swing
 F_SWPK_EMA = 24
-F_JPK_EMA = 25
+F_JPK_EMA = 25  # acc only: the shock level (EMA of the contacts' shock energy), m/s²
 F_JPK_CUR = 26
 F_WMIN = 27
 F_TOMIN = 28
@@ -179,7 +231,13 @@ F_SMIN = 38  # steepest (most negative) slope of w since the contact search arme
 F_G = 39  # 3: tracked gravity ("up" specific force) in the sensor frame, m/s²
 F_SWANG = 42  # rad: shank rotation since the last IC (∫ w dt; from the cycle start if none)
 F_THMIN = 43  # rad: its lowest value since then
-N_F = 44
+F_HPZ = 44  # 6: high-pass biquad delays (z1, z2) per axis
+F_SH_CE = 50  # shock energy of the candidate, m/s²
+F_SH_OFF = 51  # largest shock energy in the current off-phase window, m/s²
+F_SH_OFFLVL = 52  # off-phase level: EMA of those, m/s²
+F_AC_SUM = 53  # sum of |high-passed acc| in the current bin
+F_AC_STRIDE = 54  # stride from the autocorrelation, samples (0: none)
+N_F = 55
 
 # ring columns
 R_TUS = 0
@@ -188,7 +246,10 @@ R_AN = 2
 R_W = 3  # signed sagittal rate (raw)
 R_AX = 4  # axial acc a·L
 R_TH = 5  # shank angle
-N_R = 6
+R_HP = 6  # |high-passed acc|, m/s² (0 before a restart of the filter)
+R_BIN = 7  # row b % R: bin b of |high-passed acc| (autocorrelation stride)
+R_AC = 8  # row k: autocorrelation at a lag of k bins (scratch)
+N_R = 9
 
 
 def init_state(ring: int) -> dict[str, np.ndarray]:
@@ -205,6 +266,8 @@ def init_state(ring: int) -> dict[str, np.ndarray]:
     I[I_LAST_CLIP_N] = -(1 << 40)
     I[I_GYRO] = -1
     I[I_BAD_N] = -1
+    I[I_SH_CAND] = -1
+    I[I_SH_LASTPK] = -1
     return {"F": F, "I": I, "ring_f": np.zeros((ring, N_R)),
             "ring_acc": np.zeros((ring, 3)), "ring_idx": np.zeros(ring, np.int64)}
 
@@ -224,17 +287,131 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     F[F_TOMIN] = 0.0
     F[F_SWANG] = 0.0
     F[F_THMIN] = 0.0
+    I[I_SH_CAND] = -1
+    I[I_SH_LASTPK] = -1
+    I[I_SH_LOCK] = 0
+    I[I_SH_COFF] = 0
+    F[F_SH_OFF] = 0.0
+    F[F_SH_OFFLVL] = 0.0
 
 
 @njit
-def _burst_onset(P: np.ndarray, ring_f: np.ndarray, N: int, R: int, lo: float) -> int:
-    m = 1
-    while m <= P[P_WALKBACK] and m < R - 1 and N - m >= 0:
-        jm = ring_f[(N - m) % R, R_J]
-        if jm <= lo or jm > P[P_WALK_RISE] * ring_f[(N - m + 1) % R, R_J]:
+def _shock_feature(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray, N: int,
+                   R: int, ok: bool, a0: float, a1: float, a2: float) -> float:
+    """High-pass sample ``N`` of the acceleration (per axis, biquad in transposed direct form
+    II, started in its steady state for the first sample so gravity gives no step), store
+    its magnitude in the ring and return the shock energy: the mean magnitude over the last
+    ``P_SH_W`` samples, none before the last bad sample."""
+    r = N % R
+    if not ok:
+        I[I_HP_INIT] = 0
+        ring_f[r, R_HP] = 0.0
+        return 0.0
+    b0 = P[P_HP_B0]
+    b1 = P[P_HP_B1]
+    b2 = P[P_HP_B2]
+    c1 = P[P_HP_A1]
+    c2 = P[P_HP_A2]
+    if I[I_HP_INIT] == 0 or N == I[I_BAD_N]:
+        I[I_HP_INIT] = 1
+        F[F_HPZ] = -b0 * a0
+        F[F_HPZ + 1] = b2 * a0
+        F[F_HPZ + 2] = -b0 * a1
+        F[F_HPZ + 3] = b2 * a1
+        F[F_HPZ + 4] = -b0 * a2
+        F[F_HPZ + 5] = b2 * a2
+    s = 0.0
+    for c in range(3):
+        x = a0 if c == 0 else (a1 if c == 1 else a2)
+        y = b0 * x + F[F_HPZ + 2 * c]
+        F[F_HPZ + 2 * c] = b1 * x - c1 * y + F[F_HPZ + 2 * c + 1]
+        F[F_HPZ + 2 * c + 1] = b2 * x - c2 * y
+        s += y * y
+    ring_f[r, R_HP] = math.sqrt(s)
+    W = int(P[P_SH_W])
+    lo = max(0, N - W + 1, I[I_BAD_N])
+    e = 0.0
+    for m in range(lo, N + 1):
+        e += ring_f[m % R, R_HP]
+    return e / W
+
+
+@njit
+def _ac_stride(P: np.ndarray, ring_f: np.ndarray, nbin: int, R: int, prev: float) -> float:
+    """The stride (samples) from the normalised autocorrelation of the last ``P_AC_NB`` bins
+    of the shock signal: the shortest local maximum between ``P_AC_KLO`` and ``P_AC_KHI``
+    bins at least ``P_AC_PICK`` × the largest (a stride, not two); with a stride ``prev``
+    (samples) known, the local maximum nearest it if at least ``P_AC_KEEP`` × the largest
+    (the estimate does not jump to twice the stride); 0 if the largest is below ``P_AC_MIN``
+    (no gait rhythm)."""
+    nb = int(P[P_AC_NB])
+    klo = int(P[P_AC_KLO])
+    khi = int(P[P_AC_KHI])
+    b0 = nbin - nb
+    mu = 0.0
+    for i in range(nb):
+        mu += ring_f[(b0 + i) % R, R_BIN]
+    mu /= nb
+    best = -2.0
+    for k in range(klo, khi + 1):
+        sxy = 0.0
+        sxx = 0.0
+        syy = 0.0
+        for i in range(k, nb):
+            x = ring_f[(b0 + i) % R, R_BIN] - mu
+            y = ring_f[(b0 + i - k) % R, R_BIN] - mu
+            sxy += x * y
+            sxx += x * x
+            syy += y * y
+        ac = sxy / math.sqrt(sxx * syy) if sxx * syy > 0.0 else 0.0
+        ring_f[k % R, R_AC] = ac
+        if ac > best:
+            best = ac
+    if best < P[P_AC_MIN]:
+        return 0.0
+    bl = int(P[P_AC_BIN])
+    if prev > 0.0:
+        near = -1
+        for k in range(klo, khi + 1):
+            ac = ring_f[k % R, R_AC]
+            if ac >= P[P_AC_KEEP] * best and (k == klo or ac >= ring_f[(k - 1) % R, R_AC]) \
+                    and (k == khi or ac >= ring_f[(k + 1) % R, R_AC]) \
+                    and (near < 0 or abs(k * bl - prev) < abs(near * bl - prev)):
+                near = k
+        if near >= 0:
+            return float(near * bl)
+    for k in range(klo, khi + 1):
+        ac = ring_f[k % R, R_AC]
+        if ac >= P[P_AC_PICK] * best and (k == klo or ac >= ring_f[(k - 1) % R, R_AC]) \
+                and (k == khi or ac >= ring_f[(k + 1) % R, R_AC]):
+            return float(k * bl)
+    return 0.0
+
+
+@njit
+def _shock_onset(P: np.ndarray, ring_f: np.ndarray, pk: int, lo: int) -> int:
+    """The shock's onset for the energy peak at sample ``pk``: from the largest high-passed
+    sample of the peak's window, walk back (at most ``P_SH_BACK``, never before ``lo``) over
+    samples of at least ``P_SH_BETA`` of it, across gaps of up to ``P_SH_GAP`` samples."""
+    R = int(P[P_RING])
+    W = int(P[P_SH_W])
+    jm = -1.0
+    mj = pk
+    for m in range(max(lo, pk - W + 1), pk + 1):
+        x = ring_f[m % R, R_HP]
+        if x > jm:
+            jm = x
+            mj = m
+    lim = P[P_SH_BETA] * jm
+    on = mj
+    m = mj
+    while m - 1 >= lo and mj - (m - 1) <= P[P_SH_BACK]:
+        m -= 1
+        if ring_f[m % R, R_HP] >= lim:
+            on = m
+        elif on - m > P[P_SH_GAP]:
             break
-        m += 1
-    return N - m + 1
+    return on
 
 
 @njit
@@ -366,13 +543,29 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             _lose_cycle(F, I)
             I[I_STILL_RUN] = 0
         I[I_GYRO] = gm
-        j, an = push_sample(ring_acc, ring_f, ring_idx, N, R, K, fs, a0, a1, a2,
+        _, an = push_sample(ring_acc, ring_f, ring_idx, N, R, K, fs, a0, a1, a2,
                             sample_idx[t], t_us[t], R_TUS, R_J, R_AN)
         if N >= K and ((not ok) or N - K < I[I_BAD_N]):
-            j = 0.0  # no jerk across a bad sample
-            ring_f[r, R_J] = 0.0
+            ring_f[r, R_J] = 0.0  # no jerk across a bad sample
         if is_clipped(flags[t], a0, a1, a2, P[P_CLIP_MPS2]):
             I[I_LAST_CLIP_N] = N
+        esh = _shock_feature(P, F, I, ring_f, N, R, ok, a0, a1, a2)
+        # the stride from the rhythm of the shock signal (restarted at a gap)
+        if (not ok) or (flags[t] & 16) != 0:
+            I[I_AC_NBIN] = 0
+            I[I_AC_CNT] = 0
+            F[F_AC_SUM] = 0.0
+            F[F_AC_STRIDE] = 0.0
+        if ok:
+            F[F_AC_SUM] += ring_f[r, R_HP]
+            I[I_AC_CNT] += 1
+            if I[I_AC_CNT] == int(P[P_AC_BIN]):
+                ring_f[I[I_AC_NBIN] % R, R_BIN] = F[F_AC_SUM] / P[P_AC_BIN]
+                I[I_AC_NBIN] += 1
+                I[I_AC_CNT] = 0
+                F[F_AC_SUM] = 0.0
+                if I[I_AC_NBIN] >= P[P_AC_NB]:
+                    F[F_AC_STRIDE] = _ac_stride(P, ring_f, I[I_AC_NBIN], R, F[F_AC_STRIDE])
         # long axis: a still period's mean, else a slow EMA of the acceleration
         if ok:
             if I[I_TH_INIT] == 0:
@@ -481,21 +674,10 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
         ring_f[r, R_TH] = th
 
         # ---- events -----------------------------------------------------------------------
-        thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
         ic_n = -1
         kind = 0
         ph = I[I_PHASE]
         if I[I_HAS_IC] == 1 and N - I[I_IC_N] == int(P[P_PEAK_WIN]):
-            # the burst-peak EMA follows the contacts' bursts (burst contacts only)
-            jp = 0.0
-            for m in range(I[I_IC_N], N + 1):
-                if ring_f[m % R, R_J] > jp:
-                    jp = ring_f[m % R, R_J]
-            # (a burst far below the level, e.g. the other leg's shock, does not pull it down)
-            if F[F_JPK_EMA] == 0.0:
-                F[F_JPK_EMA] = jp
-            elif I[I_IC_KIND] == 0 and jp > P[P_JERK_KEEP] * F[F_JPK_EMA]:
-                F[F_JPK_EMA] = 0.75 * F[F_JPK_EMA] + 0.25 * jp
             if I[I_PENDING] == 1:
                 _emit_step(P, F, I, ring_f, ring_idx, -1, N, sample_idx[t], t_us[t],
                            steps_out, n_steps)
@@ -583,22 +765,66 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     ic_n = -1
                     I[I_PHASE] = 0
         else:
-            # accelerometer alone (a finite gyro whose axis is still untrained gives no
-            # contact: the first moving half second is a start, not a gait the jerk level knows)
-            armed = not gok
-            if armed and (I[I_HAS_IC] == 1 or I[I_PREV_IC_N] >= 0):
-                since = N - I[I_IC_N]
-                need = max(P[P_REFRACT_MIN], P[P_REFRACT_FRAC] * F[F_STRIDE])
-                armed = I[I_IC_N] < 0 or since >= need
-            if armed:
-                F[F_JPK_EMA] *= P[P_J_DECAY]
-                if j > thr:
-                    ic_n = _burst_onset(P, ring_f, N, R, P[P_JERK_LO] * thr) \
-                        + int(P[P_IC_SHIFT])
-                    if ic_n > N:
-                        ic_n = N
-                    if I[I_IC_N] >= 0 and ic_n <= I[I_IC_N]:
-                        ic_n = -1
+            # accelerometer alone: the tibial shock (a finite gyro whose axis is still
+            # untrained gives no contact: the first moving half second is a start, not a gait)
+            if not gok:
+                st = F[F_AC_STRIDE] if F[F_AC_STRIDE] > 0.0 else F[F_STRIDE]
+                lastpk = I[I_SH_LASTPK]
+                cand = I[I_SH_CAND]
+                if cand >= 0:
+                    if esh > F[F_SH_CE]:
+                        I[I_SH_CAND] = N
+                        F[F_SH_CE] = esh
+                    elif N - cand >= P[P_SH_D] \
+                            and (I[I_SH_LOCK] == 1 or N - I[I_SH_CSTART] >= P[P_SH_START]) \
+                            and (I[I_SH_COFF] == 1 or st == 0.0 or lastpk < 0
+                                 or N - lastpk >= P[P_SH_HOLD] * st):
+                        ic_n = _shock_onset(P, ring_f, cand, max(0, I[I_BAD_N])) \
+                            + int(P[P_IC_SHIFT])
+                        if ic_n > N:
+                            ic_n = N
+                        if I[I_IC_N] >= 0 and ic_n <= I[I_IC_N]:
+                            ic_n = -1
+                        # the level follows the contacts' shocks (one far below it, e.g. a
+                        # swing burst, does not pull it down); a relock starts it afresh
+                        ce = F[F_SH_CE]
+                        if I[I_SH_COFF] == 1:
+                            F[F_JPK_EMA] = ce
+                            F[F_SH_OFFLVL] = 0.0
+                        elif F[F_JPK_EMA] == 0.0:
+                            F[F_JPK_EMA] = ce
+                        elif ce > P[P_SH_KEEP] * F[F_JPK_EMA]:
+                            F[F_JPK_EMA] = 0.75 * F[F_JPK_EMA] + 0.25 * ce
+                        F[F_SH_OFF] = 0.0
+                        I[I_SH_LASTPK] = cand
+                        I[I_SH_LOCK] = 1
+                        I[I_SH_CAND] = -1
+                        I[I_SH_COFF] = 0
+                elif lastpk < 0 or N - lastpk >= max(P[P_REFRACT_MIN], P[P_REFRACT_FRAC] * st):
+                    if lastpk >= 0 and F[F_SH_OFF] > 0.0:
+                        # the off-phase level: the largest energy of each refractory window
+                        if F[F_SH_OFFLVL] == 0.0:
+                            F[F_SH_OFFLVL] = F[F_SH_OFF]
+                        else:
+                            F[F_SH_OFFLVL] = 0.75 * F[F_SH_OFFLVL] + 0.25 * F[F_SH_OFF]
+                        F[F_SH_OFF] = 0.0
+                    F[F_JPK_EMA] *= P[P_J_DECAY]
+                    if esh > max(P[P_SH_FLOOR], P[P_SH_FRAC] * F[F_JPK_EMA]):
+                        I[I_SH_CAND] = N
+                        I[I_SH_CSTART] = N
+                        F[F_SH_CE] = esh
+                elif N - lastpk >= P[P_SH_OFF]:
+                    # refractory: the off-phase window. Locked onto the wrong phase (its
+                    # shocks beat the contacts' level), a shock here is a candidate (relock)
+                    if esh > F[F_SH_OFF]:
+                        F[F_SH_OFF] = esh
+                    if P[P_SH_RELOCK] > 0.0 and I[I_SH_LOCK] == 1 \
+                            and F[F_SH_OFFLVL] > P[P_SH_RELOCK] * F[F_JPK_EMA] \
+                            and esh > max(P[P_SH_FLOOR], P[P_SH_FRAC] * F[F_SH_OFFLVL]):
+                        I[I_SH_CAND] = N
+                        I[I_SH_CSTART] = N
+                        I[I_SH_COFF] = 1
+                        F[F_SH_CE] = esh
         if ic_n >= 0 and ic_n < I[I_BAD_N]:
             ic_n = I[I_BAD_N]
         if ic_n >= 0:
@@ -612,10 +838,17 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             if prev >= 0 and ic_n - prev <= P[P_STRIDE_MAX]:
                 I[I_PREV_IC_N] = prev
                 F[F_PREV_IC_TUS] = F[F_IC_TUS]
-                if F[F_STRIDE] == 0.0:
-                    F[F_STRIDE] = ic_n - prev
-                elif ic_n - prev > 0.75 * F[F_STRIDE]:
-                    F[F_STRIDE] = 0.7 * F[F_STRIDE] + 0.3 * (ic_n - prev)
+                # the stride (acc only: refractory and hold): strides far from it (a missed or
+                # an extra contact) do not update it, unless three in a row do
+                d = ic_n - prev
+                if F[F_STRIDE] == 0.0 or I[I_SH_REJ] >= 2:
+                    F[F_STRIDE] = d
+                    I[I_SH_REJ] = 0
+                elif 0.6 * F[F_STRIDE] < d < 1.5 * F[F_STRIDE]:
+                    F[F_STRIDE] = 0.7 * F[F_STRIDE] + 0.3 * d
+                    I[I_SH_REJ] = 0
+                else:
+                    I[I_SH_REJ] += 1
             else:
                 I[I_PREV_IC_N] = -1
                 F[F_PREV_IC_TUS] = np.nan
@@ -631,7 +864,13 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             I[I_TO_N] = -1
             I[I_PHASE] = 0
             if gm == 0:
-                I[I_PENDING] = 1
+                if N - ic_n >= P[P_PEAK_WIN]:
+                    # acc only: decided after its peak window: the record now
+                    _emit_step(P, F, I, ring_f, ring_idx, -1, N, sample_idx[t], t_us[t],
+                               steps_out, n_steps)
+                    n_steps += 1
+                else:
+                    I[I_PENDING] = 1
             ics_out[n_ics, 0] = ring_idx[rr]
             ics_out[n_ics, 1] = ring_f[rr, R_TUS]
             ics_out[n_ics, 2] = sample_idx[t]
