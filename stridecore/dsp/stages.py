@@ -80,6 +80,17 @@ class FootParams:
     still_s: float = 0.5  # ... this long: the level reference
     level_steps: int = 8  # without standing: mean flat-foot gravity of this many steps...
     level_skip_steps: int = 2  # ... after skipping the first ones
+    # the stride-path level (zero-velocity-update strapdown): from the first strides' path
+    # slopes, replaces the reference when they disagree
+    path_strides_min: int = 5  # strides before it may replace the reference...
+    path_strides: int = 32  # ... learnt from this many strides (at most 64)...
+    path_disagree_deg: float = 3.0  # ... when further than this (+ 2 SE) from the reference
+    path_noise_min_deg: float = 2.5  # per-stride spread taken at least this in the SE
+    path_slope_max_deg: float = 20.0  # a steeper stride path is not used
+    path_stride_min_m: float = 0.5  # nor a shorter stride
+    path_turn_max_deg: float = 10.0  # nor a turning one (the strapdown is sagittal)
+    path_gain: float = 0.02  # then each stride moves it this fraction of its offset...
+    path_step_deg: float = 2.0  # ... clipped to this
     flat_foot_acc_mps2: float = 3.0  # | |a| − g | at flat-foot above this voids the angles
     grade_max_deg: float = 40.0  # a steeper flat-foot voids the angles (not flat)
     # impact and clipping
@@ -207,6 +218,17 @@ class FootStage(ArrayState):
         P[fk.P_SWING_MAX] = _samples(p.swing_max_s * 1e3, fs)
         P[fk.P_LEVEL_STEPS] = p.level_steps
         P[fk.P_LEVEL_SKIP] = p.level_skip_steps
+        if not 1 <= p.path_strides <= fk.N_LBUF:
+            raise ValueError(f"path_strides must be 1–{fk.N_LBUF}, not {p.path_strides}")
+        P[fk.P_LEARN_MIN] = p.path_strides_min
+        P[fk.P_LEARN_MAX] = p.path_strides
+        P[fk.P_LEARN_T] = math.radians(p.path_disagree_deg)
+        P[fk.P_PATH_MAX] = math.radians(p.path_slope_max_deg)
+        P[fk.P_PATH_MIN_M] = p.path_stride_min_m
+        P[fk.P_PATH_YAW] = math.radians(p.path_turn_max_deg)
+        P[fk.P_PATH_SD_MIN] = math.radians(p.path_noise_min_deg)
+        P[fk.P_PATH_GAIN] = p.path_gain
+        P[fk.P_PATH_STEP] = math.radians(p.path_step_deg)
         P[fk.P_DUTY_WALK] = p.duty_walk
         P[fk.P_WALK_STRIDE] = _samples(p.walk_stride_s * 1e3, fs)
         P[fk.P_WALK_FLAT] = _samples(p.walk_flat_ms, fs)
@@ -254,6 +276,7 @@ class FootStage(ArrayState):
                 "gait_mode": ["unknown", "walk", "run"][int(I[fk.I_MODE])],
                 "jerk_threshold_mps3": max(self.params.jerk_floor_mps3,
                                            self.params.jerk_fraction * float(F[fk.F_JPK_EMA])),
-                "level_reference": ["none", "flat-foot mean", "standing"][
-                    int(I[fk.I_LEVEL_KIND])],
+                "level_reference": "stride path" if I[fk.I_PATH_ON] else
+                ["none", "flat-foot mean", "standing"][int(I[fk.I_LEVEL_KIND])],
+                "stride_path_strides": int(I[fk.I_N_PATH]),
                 "params": asdict(self.params)}

@@ -19,9 +19,30 @@ One pass per sample over a small state machine (stance -> swing -> stance):
 - **Grade**: the sole's pitch at FF, the angle about the pitch axis from gravity at FF (raw
   acceleration averaged over ``gravity_window`` up to FF) to the
   level reference (gravity of the first ≥ ``still_s`` standing period, else the mean of the
-  first ``level_steps`` flat-foot vectors, taken as level ground).
+  first ``level_steps`` flat-foot vectors, taken as level ground), checked against the
+  **stride-path level**: the strapdown below gives each stride's path slope from flat-foot to
+  flat-foot in the gravity frame set at the first one (atan(Δup / Δforward): independent of
+  the mounting and of any level reference), so path slope + the angle from a fixed anchor
+  (the first used flat-foot gravity) to this flat-foot's gravity is, stride by stride, where
+  level ground lies (the mounting's pitch offset). Its median over the first ``path_strides``
+  usable strides (path within ±``path_slope_max``, stride ≥ ``path_stride_min``, turning less
+  than ``path_turn_max`` about the vertical: the strapdown is sagittal), then a slow clipped
+  update (``path_gain``, ``path_step``: a running median's robustness), is the stride-path
+  level. Once the reference is complete (standing, or all ``level_steps`` flat-foots), from
+  ``path_strides_min`` strides on and while the first ``path_strides`` are learnt, when it
+  lies further than ``path_disagree`` + 2 standard errors of its median (1.253 × max(1.4826
+  MAD, ``path_noise_min``) / √n) from the reference, the reference was taken on a slope (a
+  session that starts on a descent, standing on one) and the stride-path level replaces it
+  for good (``S_LEVEL_KIND`` 3). Otherwise the reference stays: on level ground it is less
+  noisy (the path slope carries the strapdown's errors). A mounting change or a flip of the
+  toes-up sign forgets it. Zero-velocity-update gait integration: Foxlin 2005 (IEEE CG&A
+  25:38), Skog 2010 (IEEE TBME 57:2657, zero-velocity detection), Rampp 2015 (IEEE TBME
+  62:1089, stride integration with linear dedrifting) and gaitmap's ``RtsKalman`` (an
+  error-state Kalman filter with Rauch-Tung-Striebel smoothing; Küderle 2024, IEEE OJEMB
+  5:163) give a stride's height change this way.
 - **Stride length / push-off**: a sagittal-plane strapdown between flat-foot instants
-  (zero-velocity update, Foxlin 2005, IEEE CG&A 25:38), linear velocity-drift removal.
+  (zero-velocity update, Foxlin 2005, IEEE CG&A 25:38), linear velocity-drift removal; the
+  path slope (``S_PATH_DEG``) comes with it.
 - **Toes-up sign**: comes with the axis from the mounting kernel; angles are reported only while
   it is confirmed and did not flip during the step.
 
@@ -80,7 +101,16 @@ P_WALK_RISE = 35  # walking back from a burst stops where the jerk rises by this
 P_RUN_JERK = 36  # m/s³: a burst this strong after a walking zero crossing is a running step
 P_RUN_FACTOR = 37  # ... or this many times the walker's foot-slap jerk
 P_GRAV_N = 38  # samples before the flat-foot instant averaged (with it) for its gravity
-N_P = 39
+P_LEARN_MIN = 39  # strides before the stride-path level may replace the reference
+P_LEARN_MAX = 40  # strides the stride-path level is learnt from (<= N_LBUF)
+P_LEARN_T = 41  # rad: stride-path level vs the reference beyond this (+ 2 SE) replaces it
+P_PATH_MAX = 42  # rad: a steeper stride path is not used for the level
+P_PATH_MIN_M = 43  # m: a shorter stride is not used for the level
+P_PATH_GAIN = 44  # after P_LEARN_MAX strides: the level moves this fraction toward each stride
+P_PATH_STEP = 45  # rad: ... of its offset clipped to this (a running median's robustness)
+P_PATH_YAW = 46  # rad: a stride that turns more than this is not used for the level
+P_PATH_SD_MIN = 47  # rad: the per-stride spread taken at least this (few strides, tight MAD)
+N_P = 48
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -101,10 +131,11 @@ S_MODE = 14  # 1 walk, 2 run, 0 unknown
 S_CLIPPED = 15
 S_MOUNT_CHANGED = 16
 S_IC_KIND = 17  # 0 impact burst, 1 zero crossing
-S_LEVEL_KIND = 18  # 0 none, 1 provisional (flat-foot mean), 2 standing still
+S_LEVEL_KIND = 18  # 0 none, 1 provisional (flat-foot mean), 2 standing still, 3 stride path
 S_EMIT_TUS = 19
 S_FLAT_TUS = 20
-N_S = 21
+S_PATH_DEG = 21  # slope of the stride path from the previous flat-foot (strapdown), + uphill
+N_S = 22
 
 # IC events: sample idx, t_us, emit sample idx, kind (0 burst, 1 zero crossing, 2 late burst),
 # emit t_us
@@ -140,7 +171,9 @@ I_FF_OK = 25  # a flat period of P_FF_HOLD samples has been seen in this stance
 I_CAND_N = 26  # onset of the largest sub-threshold burst since the zero crossing
 I_FLIPPED = 27  # the toes-up sign flipped since this step's IC
 I_RULE = 28  # IC rule of this swing: 1 walking, else running
-N_I = 29
+I_N_PATH = 29  # strides in the stride-path level buffer
+I_PATH_ON = 30  # the stride-path level has replaced the reference
+N_I = 31
 
 # ---- float state ---------------------------------------------------------------------------
 F_WSM = 0
@@ -170,7 +203,11 @@ F_CAND_J = 81
 F_SWING_LOW = 82  # most toes-down pitch rate of this swing
 F_WIN_J = 83  # largest jerk since the walking zero crossing
 F_WALK_JPK = 84  # this walker's foot-slap jerk (EMA)
-N_F = 85
+F_ANCHOR = 85  # 3: unit flat-foot gravity the stride-path offsets are measured from
+F_LAM = 88  # stride-path level: the level's angle from the anchor (median of the buffer)
+F_LBUF = 89  # N_LBUF: per stride, path slope + angle from the anchor to the flat-foot gravity
+N_LBUF = 64
+N_F = F_LBUF + N_LBUF
 # integrator layout (offsets)
 J_THETA = 0
 J_VF = 1
@@ -182,6 +219,7 @@ J_FW = 8  # 3
 J_SUMTH = 11
 J_COUNT = 12
 J_N0 = 13
+J_YAW = 14  # rotation about the vertical since the flat-foot (a turn)
 
 
 def init_state(ring: int) -> dict[str, np.ndarray]:
@@ -236,14 +274,18 @@ def _int_reset(F: np.ndarray, o: int, aema: np.ndarray, u0: float, u1: float, u2
 
 
 @njit
-def _int_step(F: np.ndarray, o: int, a0: float, a1: float, a2: float, pt: float, dt: float,
-              g: float) -> None:
+def _int_step(F: np.ndarray, o: int, a0: float, a1: float, a2: float, g0: float, g1: float,
+              g2: float, pt: float, dt: float, g: float) -> None:
     th = F[o + J_THETA] + pt * dt
     F[o + J_THETA] = th
     af = a0 * F[o + J_FW] + a1 * F[o + J_FW + 1] + a2 * F[o + J_FW + 2]
     au = a0 * F[o + J_UP] + a1 * F[o + J_UP + 1] + a2 * F[o + J_UP + 2]
     c = math.cos(th)
     s = math.sin(th)
+    # the vertical in the sensor frame, pitched by th from the flat-foot: up c + forward s
+    wf_ = g0 * F[o + J_FW] + g1 * F[o + J_FW + 1] + g2 * F[o + J_FW + 2]
+    wu_ = g0 * F[o + J_UP] + g1 * F[o + J_UP + 1] + g2 * F[o + J_UP + 2]
+    F[o + J_YAW] += (wu_ * c + wf_ * s) * dt
     wf = af * c - au * s
     wu = af * s + au * c - g
     F[o + J_VF] += wf * dt
@@ -265,6 +307,61 @@ def _signed_angle(a0, a1, a2, b0, b1, b2, u0, u1, u2) -> float:
     c1 = a2 * b0 - a0 * b2
     c2 = a0 * b1 - a1 * b0
     return math.atan2(c0 * u0 + c1 * u1 + c2 * u2, a0 * b0 + a1 * b1 + a2 * b2)
+
+
+@njit
+def _path_reset(F: np.ndarray, I: np.ndarray) -> None:
+    # forget the stride-path level (a mounting change, a flip of the toes-up sign)
+    I[I_N_PATH] = 0
+    I[I_PATH_ON] = 0
+    F[F_LAM] = 0.0
+
+
+@njit
+def _path_learn(P: np.ndarray, F: np.ndarray, I: np.ndarray, gf0: float, gf1: float,
+                gf2: float, u0: float, u1: float, u2: float, path: float,
+                stride_m: float) -> bool:
+    """One stride for the stride-path level: its path slope (from the previous flat-foot, in
+    the gravity frame, so whatever the mounting) plus the angle about the pitch axis from the
+    anchor to this flat-foot's gravity is where level ground lies from the anchor. Kept for the
+    first ``P_LEARN_MAX`` usable strides; the level is their median. Returns whether used."""
+    n = I[I_N_PATH]
+    if not abs(path) <= P[P_PATH_MAX] or not stride_m >= P[P_PATH_MIN_M]:
+        return False
+    nn = math.sqrt(gf0 * gf0 + gf1 * gf1 + gf2 * gf2)
+    if not nn > 0.0:
+        return False
+    if n == 0:
+        F[F_ANCHOR] = gf0 / nn
+        F[F_ANCHOR + 1] = gf1 / nn
+        F[F_ANCHOR + 2] = gf2 / nn
+    lam = path + _signed_angle(F[F_ANCHOR], F[F_ANCHOR + 1], F[F_ANCHOR + 2], gf0, gf1, gf2,
+                               u0, u1, u2)
+    if n >= P[P_LEARN_MAX]:
+        # learnt: from now on a slow, clipped update (a running median's robustness)
+        d = min(max(lam - F[F_LAM], -P[P_PATH_STEP]), P[P_PATH_STEP])
+        F[F_LAM] += P[P_PATH_GAIN] * d
+        I[I_N_PATH] = n + 1
+        return True
+    F[F_LBUF + n] = lam
+    n += 1
+    I[I_N_PATH] = n
+    F[F_LAM] = np.median(F[F_LBUF:F_LBUF + n])
+    return True
+
+
+@njit
+def _path_disagrees(P: np.ndarray, F: np.ndarray, I: np.ndarray, lam_ref: float) -> bool:
+    """The stride-path level (``P_LEARN_MIN`` strides or more) is further than ``P_LEARN_T``
+    plus two standard errors of its median (1.253 × max(1.4826 MAD, ``P_PATH_SD_MIN``) / √n)
+    from ``lam_ref``."""
+    n = I[I_N_PATH]
+    if n < P[P_LEARN_MIN] or n < 1 or n > P[P_LEARN_MAX]:
+        return False
+    lam = F[F_LAM]
+    mad = np.median(np.abs(F[F_LBUF:F_LBUF + n] - lam))
+    se = 1.253 * max(1.4826 * mad, P[P_PATH_SD_MIN]) / math.sqrt(n)
+    return abs(lam - lam_ref) > P[P_LEARN_T] + 2.0 * se
 
 
 @njit
@@ -370,6 +467,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             I[I_A_VALID] = 0
             I[I_B_VALID] = 0
             I[I_S_VALID] = 0
+            # strides learnt with the other sign are void
+            _path_reset(F, I)
             if I[I_PHASE] == 2:
                 # the mount stage votes at a heel rise just after a flat foot: a "swing" in
                 # force then was read with the wrong sign (its toe-off was a toes-up peak, the
@@ -387,6 +486,7 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             F[F_LEVEL_SUM] = 0.0
             F[F_LEVEL_SUM + 1] = 0.0
             F[F_LEVEL_SUM + 2] = 0.0
+            _path_reset(F, I)
         # clipping
         if is_clipped(flags[t], a0, a1, a2, P[P_CLIP_MPS2]):
             I[I_LAST_CLIP_N] = N
@@ -414,9 +514,9 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
             I[I_STILL_RUN] = 0
         # strapdown integrators
         if I[I_A_VALID]:
-            _int_step(F, F_A, a0, a1, a2, pt, dt, F[F_G])
+            _int_step(F, F_A, a0, a1, a2, g0, g1, g2, pt, dt, F[F_G])
         if I[I_B_VALID]:
-            _int_step(F, F_B, a0, a1, a2, pt, dt, F[F_G])
+            _int_step(F, F_B, a0, a1, a2, g0, g1, g2, pt, dt, F[F_G])
 
         ph = I[I_PHASE]
         if ph == 0:
@@ -605,7 +705,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
 @njit
 def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                  ring_f: np.ndarray, ring_idx: np.ndarray, u0: float, u1: float, u2: float, N: int,
-                 emit_idx: int, emit_tus: float, out: np.ndarray, k: int) -> None:
+                 emit_idx: int, emit_tus: float, out: np.ndarray, k: int,
+                 final: bool = True) -> None:
     R = int(P[P_RING])
     fs = P[P_FS]
     for c in range(N_S):
@@ -674,9 +775,33 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarr
                 F[F_GREF + 1] = F[F_LEVEL_SUM + 1]
                 F[F_GREF + 2] = F[F_LEVEL_SUM + 2]
                 I[I_LEVEL_KIND] = 1
-        if I[I_LEVEL_KIND] > 0 and sure:
-            gr = _signed_angle(gf0, gf1, gf2, F[F_GREF], F[F_GREF + 1], F[F_GREF + 2],
-                               v0, v1, v2)
+        # stride: the strapdown from the previous flat-foot to this one
+        if I[I_S_VALID] == 1 and F[F_S + J_COUNT] > 0.0:
+            T = F[F_S + J_COUNT] / fs
+            df = F[F_S + J_DF] - F[F_S + J_VF] * T / 2.0
+            du = F[F_S + J_DU] - F[F_S + J_VU] * T / 2.0
+            sm = math.sqrt(df * df + du * du)
+            path = math.atan2(du, df)
+            out[k, S_STRIDE_M] = sm
+            out[k, S_PATH_DEG] = math.degrees(path)
+            if (sure and final and I[I_FF_OK] == 1
+                    and abs(F[F_S + J_YAW]) <= P[P_PATH_YAW]):
+                _path_learn(P, F, I, gf0, gf1, gf2, v0, v1, v2, path, sm)
+        if (I[I_PATH_ON] == 0 and sure and I[I_N_PATH] > 0
+                and (I[I_LEVEL_KIND] == 2 or I[I_N_LEVEL] >= P[P_LEVEL_STEPS])):
+            # the reference (standing, or the whole flat-foot mean) taken as level against the
+            # stride path's level: far apart, the reference was on a slope
+            lam_ref = _signed_angle(F[F_ANCHOR], F[F_ANCHOR + 1], F[F_ANCHOR + 2], F[F_GREF],
+                                    F[F_GREF + 1], F[F_GREF + 2], v0, v1, v2)
+            if _path_disagrees(P, F, I, lam_ref):
+                I[I_PATH_ON] = 1
+        if (I[I_LEVEL_KIND] > 0 or I[I_PATH_ON] == 1) and sure:
+            if I[I_PATH_ON] == 1:
+                gr = F[F_LAM] - _signed_angle(F[F_ANCHOR], F[F_ANCHOR + 1], F[F_ANCHOR + 2],
+                                              gf0, gf1, gf2, v0, v1, v2)
+            else:
+                gr = _signed_angle(gf0, gf1, gf2, F[F_GREF], F[F_GREF + 1], F[F_GREF + 2],
+                                   v0, v1, v2)
             if abs(gr) <= P[P_GRADE_MAX]:
                 out[k, S_GRADE_DEG] = math.degrees(gr)
                 out[k, S_FSA_WORLD_DEG] = math.degrees(fsa + gr)
@@ -684,13 +809,7 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarr
                 # no ground is that steep: the flat-foot instant was not flat, and the strike
                 # angle measured to it is void too
                 out[k, S_FSA_DEG] = np.nan
-        out[k, S_LEVEL_KIND] = I[I_LEVEL_KIND]
-        # stride: the strapdown from the previous flat-foot to this one
-        if I[I_S_VALID] == 1 and F[F_S + J_COUNT] > 0.0:
-            T = F[F_S + J_COUNT] / fs
-            df = F[F_S + J_DF] - F[F_S + J_VF] * T / 2.0
-            du = F[F_S + J_DU] - F[F_S + J_VU] * T / 2.0
-            out[k, S_STRIDE_M] = math.sqrt(df * df + du * du)
+        out[k, S_LEVEL_KIND] = 3 if I[I_PATH_ON] == 1 else I[I_LEVEL_KIND]
         if I[I_B_VALID] == 1:
             out[k, S_PUSH_MPS] = F[F_B + J_VF]
     out[k, S_PEAK_G] = F[F_PEAK] / G0
@@ -723,7 +842,7 @@ def foot_flush(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray
     q = N % R
     I[I_PMIN_N] = -1
     _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N, ring_idx[q],
-                 ring_f[q, 0], steps_out, 0)
+                 ring_f[q, 0], steps_out, 0, False)
     steps_out[0, S_TO_IDX] = -1.0
     steps_out[0, S_TO_TUS] = np.nan
     steps_out[0, S_PUSH_MPS] = np.nan
