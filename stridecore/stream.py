@@ -348,7 +348,7 @@ class DeviceStream:
             return
         placement = Placement.from_device_code(self.info.placement)
         pipe = None if placement is None else pipeline_for(float(self.config.odr_hz), placement)
-        if pipe is not None:  # thigh and pelvis sensors: joined with others (knee), later
+        if pipe is not None:  # (a thigh gets SamplesOnly: joined with its shin, the knee)
             self.feed = LiveFeed(pipe)
 
     # ------------------------------------------------------------------ results
