@@ -185,7 +185,11 @@ class LiveCoach:
         if self.coach is not None or self.run is None:
             return
         sessions = self.run.sessions
-        if not force and any(s.stream.info is None for s in sessions):
+        # the kit and the knee joins need each sensor's placement (GET_INFO) and rate
+        # (GET_CONFIG): a join built before a leg's config had arrived had no knee for the
+        # whole session (seen when a loaded machine answered GET_CONFIG late)
+        if not force and any(s.stream.info is None or s.stream.config is None
+                             for s in sessions):
             return
         self.kit = Kit.from_placements(placements_of(s.stream for s in sessions))
         self.joins = knee_joins(s.stream for s in sessions)

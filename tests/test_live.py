@@ -175,3 +175,29 @@ def test_live_knee_from_thigh_and_shin_equals_replay(tmp_path: Path) -> None:
     assert len(rec) == len(peak)
     assert np.allclose([np.nan if f["knee_peak_deg"] is None else f["knee_peak_deg"]
                         for f in rec], peak, equal_nan=True)
+
+
+def test_kit_waits_for_every_sensor_s_config() -> None:
+    """The kit (and the knee joins, which need each sensor's rate) is fixed only once every
+    sensor's GET_INFO and GET_CONFIG replies are in (or after 10 s): a join built while a
+    thigh's config was still on its way had no knee for the whole session."""
+    from types import SimpleNamespace
+
+    from stridecore.coaching import CoachConfig
+    from stridecore.live import LiveCoach
+    from stridecore.schema import Placement
+
+    def sess(key, placement, cfg):
+        info = SimpleNamespace(placement=Placement(placement).device_code)
+        stream = SimpleNamespace(info=info, config=cfg, key=key, placement=Placement(placement))
+        return SimpleNamespace(key=key, stream=stream)
+
+    sessions = [sess("left_shin", "left_shin", SimpleNamespace(odr_hz=208)),
+                sess("left_thigh", "left_thigh", None)]
+    lc = LiveCoach(CoachConfig())
+    lc.run = SimpleNamespace(sessions=sessions)
+    lc._maybe_start()
+    assert lc.coach is None  # the thigh's config is not in yet
+    sessions[1].stream.config = SimpleNamespace(odr_hz=208)
+    lc._maybe_start()
+    assert lc.coach is not None and set(lc.joins.legs) == {"left"}
