@@ -71,6 +71,7 @@ class ShinParams:
     duty_walk: float = 0.5
     jerk_decay_s: float = 4.0  # acc only: the shock level halves in this armed time
     tilt_memory_s: float = 4.0  # gravity tracking: pull toward the specific force
+    angle_settle_s: float = 15.0  # no standing seen: shank angles only after this tracking
     still_radps: float = 0.3
     still_acc_mps2: float = 0.5
     still_s: float = 0.2  # standing this long gives the long axis (vertical shank)
@@ -156,6 +157,7 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_DUTY_WALK] = p.duty_walk
     P[sk.P_J_DECAY] = 0.5 ** (1.0 / (p.jerk_decay_s * fs))
     P[sk.P_C_ALPHA] = _alpha(p.tilt_memory_s * 1e3, fs)
+    P[sk.P_ANGLE_SETTLE] = _samples(p.angle_settle_s * 1e3, fs)
     P[sk.P_STILL_RADPS] = p.still_radps
     P[sk.P_STILL_ACC] = p.still_acc_mps2
     P[sk.P_STILL_N] = _samples(p.still_s * 1e3, fs)

@@ -149,7 +149,8 @@ P_AC_KHI = 67  # bins: longest stride
 P_AC_MIN = 68  # least normalised autocorrelation of a stride
 P_AC_PICK = 69  # the stride: the shortest local maximum at least this × the largest
 P_AC_KEEP = 70  # ... or, once known, the local maximum nearest it if at least this × the largest
-N_P = 71
+P_ANGLE_SETTLE = 71  # samples of gravity tracking before the shank angle counts (no stand)
+N_P = 72
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -182,7 +183,7 @@ I_SINCE = 6
 I_GYRO = 7  # gyro mode of the current cycle (1) or acc only (0)
 I_TO_N = 8  # toe-off candidate (min of w after IC + min contact)
 I_WMIN_N = 9  # gyro minimum in the armed phase
-I_SPARE = 10
+I_G_N = 10  # gravity-tracking updates since the start
 I_PENDING = 11  # acc-only: a step record waits for its peak window
 I_IC_KIND = 12
 I_MODE = 13  # 0 unknown, 1 walk, 2 run (last step)
@@ -492,7 +493,9 @@ def _emit_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
         out[k, S_TO_TUS] = ring_f[q, R_TUS]
         contact = to_n - ic_n
         F[F_CONTACT] = contact
-        if I[I_GYRO] == 1:
+        # the shank angle needs settled axes: a standing period, or P_ANGLE_SETTLE of
+        # tracking (a stream that starts mid-run read up to ~100° off for ~12 s)
+        if I[I_GYRO] == 1 and (I[I_HAVE_STILL] == 1 or I[I_G_N] >= P[P_ANGLE_SETTLE]):
             out[k, S_ANGLE_IC_DEG] = math.degrees(ring_f[ic_n % R, R_TH])
             lo_n = ic_n + int(P[P_LOAD_FRAC] * contact + 0.5)  # contact >= 0
             th = 0.0
@@ -656,6 +659,7 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             F[F_G + 1] = G1_ - dt * (g2 * G0_ - g0 * G2_)
             F[F_G + 2] = G2_ - dt * (g0 * G1_ - g1 * G0_)
             if ok:
+                I[I_G_N] += 1
                 F[F_G] += P[P_C_ALPHA] * (a0 - F[F_G])
                 F[F_G + 1] += P[P_C_ALPHA] * (a1 - F[F_G + 1])
                 F[F_G + 2] += P[P_C_ALPHA] * (a2 - F[F_G + 2])
