@@ -921,6 +921,12 @@ class _Bout:
         return (th.v, th.d, th.dd), (kap.v, kap.d, kap.dd)
 
     # ---- support and blending
+    def row_ics(self) -> np.ndarray:
+        """IC times of this bout's rows (virtual ones included), in order (cached)."""
+        if getattr(self, "_row_ics", None) is None or len(self._row_ics) != len(self.rows):
+            self._row_ics = np.array([r.ic for r in self.rows])
+        return self._row_ics
+
     def support(self) -> tuple[float, float, float, float]:
         """(start of the start blend, its end, start of the stop blend, its end)."""
         f, last = self.rows[self.first_real], self.rows[self.last_real]
@@ -1245,7 +1251,12 @@ class Kinematics:
                 continue
             tt = t[lo:hi]
             f = np.zeros(tt.size)
-            for i in range(len(rows) - 1):
+            # only the rows whose contact overlaps these times (rows are in IC order; a
+            # contact lasts < 2 s): a whole session's rows per block made it O(rows × blocks)
+            ics = bt.row_ics()
+            i0 = max(int(np.searchsorted(ics, tt[0] - 2.0)), 0)
+            i1 = min(int(np.searchsorted(ics, tt[-1], side="right")), len(rows) - 1)
+            for i in range(i0, i1):
                 r = rows[i]
                 tc = r.contact
                 if r.ic + tc < t0 or r.ic > t1 or tc <= 0.0:
