@@ -42,7 +42,8 @@ def test_detect_pelvis_with_and_without_gyro(tmp_path, capsys, gyro):
     else:
         assert set(steps["side"]) == {""}
         assert np.isnan(steps["pelvic_drop_deg"]).all() and np.isnan(steps["pelvis_sway_m"]).all()
-    assert np.isfinite(steps["push_off_mps"]).mean() > 0.8
+    assert np.isnan(steps["push_off_mps"][:20]).all()  # the forward axis is still young
+    assert np.isfinite(steps["push_off_mps"][30:]).mean() > 0.8
 
 
 def test_detect_pelvis_ignores_side_and_rejects_unknown_placements(tmp_path, capsys):

@@ -96,6 +96,25 @@ def test_hysteresis():
     assert spoken(never) == []
 
 
+def test_brief_dips_do_not_restart_a_fault():
+    # 2 normal contacts in every 5 pull the 3-contact median below exit once per 5 contacts:
+    # with exit_steps 3 the fault stays one episode (it ends only after 3 such contacts in a
+    # row); with 1 every dip restarts its persistence
+    dips = steps(200, strike_angle_deg=lambda i: 4.0 if i % 5 in (3, 4) else 25.0)
+    cfg = CoachConfig(exit_steps=3)
+    first = spoken(run(dips, cfg=cfg), Cue.LAND_MIDFOOT)[0]
+    assert round((first.trigger_t_ic_s - 1.0) / STEP_S) <= max(
+        cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S)) + 1
+    assert spoken(run(dips, cfg=CoachConfig(exit_steps=1))) == []
+    # a real correction still ends it: no second cue, and a praise
+    fixed = run(steps(200, strike_angle_deg=lambda i: 25.0 if i < 40 else 4.0), cfg=cfg)
+    assert [d.cue for d in spoken(fixed)] == [Cue.LAND_MIDFOOT, Cue.PRAISE]
+    # push off holds through its dips by default (push_exit_steps)
+    pdips = steps(200, FOOT_PELVIS, push_off_mps=lambda i: 0.3 if i % 5 in (3, 4) else 0.0)
+    assert spoken(run(pdips, FOOT_PELVIS), Cue.PUSH_OFF)
+    assert not spoken(run(pdips, FOOT_PELVIS, CoachConfig(push_exit_steps=1)), Cue.PUSH_OFF)
+
+
 def test_cooldown_grows_and_floor_spaces_cues():
     cfg = CoachConfig()
     n = int(600 / STEP_S)

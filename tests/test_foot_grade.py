@@ -154,6 +154,13 @@ def test_descent_start_grade_follows_the_descent(descent):
     assert abs(np.median(e_on)) < 2.0
     assert np.sqrt(np.mean(e_on ** 2)) < 3.0
     assert e_on.size == e_off.size
+    print("largest |error| of a reported grade:", np.abs(e_on).max())
+    # no grade before the stride path has checked the provisional reference: the first ~10
+    # strides had read the descent as level
+    g = on["grade_deg"]
+    first = int(np.flatnonzero(np.isfinite(g))[0])
+    assert first >= FootParams().level_skip_steps + FootParams().level_steps - 1
+    assert np.abs(e_on).max() < 6.0
     assert p.report()["foot"]["level_reference"] == "stride path"
     # what does not depend on the level reference is unchanged
     for c in ("t_ic_s", "strike_angle_deg", "stride_length_m", "landing"):

@@ -32,7 +32,9 @@ class CoachConfig:
     side_window_steps: int = 3  # per-leg median (hip drop: one-sided)
     persist_steps: int = 16  # a fault must hold this many contacts ...
     persist_s: float = 6.0  # ... and this long before its cue (science.md: ~8 s or N steps)
-    backdate_steps: int = 3  # a fault's episode starts where its metric left the normal band
+    exit_steps: int = 1  # a fault ends once its window median stays past exit this many contacts
+    push_exit_steps: int = 3  # ... push off's (its step-to-step scatter spans its band)
+    backdate_steps: int = 4  # a fault's episode starts where its metric left the normal band
     # (past the exit threshold), at most this many contacts before it first passed enter
     floor_s: float = 20.0  # global minimum between two form cues (praise included)
     cooldown_s: float = 45.0  # the same cue again, after its first saying
@@ -101,8 +103,9 @@ class CoachConfig:
     pelvic_drop_max_deg: float = 9.5
     pelvic_drop_exit_deg: float = 7.5
     # --- core (pelvis_sway_m: sideways pelvis excursion toward the stance leg, per leg) -------
-    pelvis_sway_max_m: float = 0.04  # simulated fault-free running ≤ 36 mm (rocky), torso-sway
-    pelvis_sway_exit_m: float = 0.036  # fault ≥ 45 mm (p5, truth); no real running truth
+    pelvis_sway_max_m: float = 0.043  # simulated fault-free rocky running: 3-step medians up
+    pelvis_sway_exit_m: float = 0.038  # to 42 mm (truth), 45 (pipeline); a torso-sway fault's
+    # steps ≥ 44.5 mm (p10, pipeline); dev seeds; no real running truth
     # --- push off ------------------------------------------------------------------------------
     push_off_min_mps: float = 0.1  # push_off_mps (body's forward gain) below this
     push_off_exit_mps: float = 0.13
@@ -112,7 +115,8 @@ class CoachConfig:
     def __post_init__(self) -> None:
         if self.backdate_steps < 0:
             raise ValueError("backdate_steps must be ≥ 0")
-        for name in ("window_steps", "side_window_steps", "persist_steps", "grade_window_steps",
+        for name in ("window_steps", "exit_steps", "push_exit_steps", "side_window_steps",
+                     "persist_steps", "grade_window_steps",
                      "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",
                      "baseline_memory_steps"):
             if getattr(self, name) < 1:

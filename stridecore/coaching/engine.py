@@ -72,6 +72,7 @@ class _RuleState:
     entered_n: int = 0
     entered_t_s: float = _NAN
     episode: int = 0
+    out_n: int = 0  # consecutive contacts with the window median past the exit threshold
     spoken_in_episode: bool = False
     logged: set = field(default_factory=set)
     # per leg ("" for both) and for values (":v") and window medians (":m"): (contact n, IC)
@@ -83,6 +84,7 @@ class _RuleState:
         self.side_windows.clear()
         self.out_since.clear()
         self.in_fault = False
+        self.out_n = 0
         self.spoken_in_episode = False
         self.logged = set()
 
@@ -537,13 +539,19 @@ class CueEngine:
                          if x[0] >= first[0] - self.config.backdate_steps]
                 first = min([first, *early], key=lambda x: x[0])
                 st.in_fault = True
+                st.out_n = 0
                 st.entered_n = first[0]
                 st.entered_t_s = first[1]
                 st.episode += 1
                 st.spoken_in_episode = False
                 st.logged = set()
         elif s * (med - leave) < 0:
-            self._close(rule, st, c)
+            st.out_n += 1
+            if st.out_n >= (self.config.push_exit_steps if rule.cue is Cue.PUSH_OFF
+                            else self.config.exit_steps):
+                self._close(rule, st, c)
+        else:
+            st.out_n = 0
 
     def _close(self, rule: Rule, st: _RuleState, c: _Contact) -> None:
         if st.in_fault and st.spoken_in_episode:

@@ -47,6 +47,8 @@ class PelvisParams:
     peak_window_ms: float = 60.0
     brake_fraction: float = 0.2  # of the step: the braking window (forward axis)
     forward_steps: int = 4
+    push_steps: int = 24  # push-off from this many steps in the forward axis on (dev seeds:
+    # with fewer it read 0.0-0.14 m/s for a true 0.2-0.3 over the first ~8 s of a run)
     side_fraction: float = 0.4  # of the step: the side decision window
     side_min_deg: float = 0.3
     flight_g: float = 0.3
@@ -90,6 +92,7 @@ def _vector(p: PelvisParams, fs: float) -> np.ndarray:
     P[pk.P_PEAK_WIN] = _samples(p.peak_window_ms, fs)
     P[pk.P_BRAKE_FRAC] = p.brake_fraction
     P[pk.P_F_STEPS] = p.forward_steps
+    P[pk.P_PUSH_STEPS] = max(p.push_steps, p.forward_steps)
     P[pk.P_SIDE_FRAC] = p.side_fraction
     P[pk.P_SIDE_MIN_RAD] = math.radians(p.side_min_deg)
     P[pk.P_FLIGHT_G] = p.flight_g

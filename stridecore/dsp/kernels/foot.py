@@ -34,10 +34,12 @@ One pass per sample over a small state machine (stance -> swing -> stance):
   MAD, ``path_noise_min``) / √n) from the reference, the reference was taken on a slope (a
   session that starts on a descent, standing on one) and the stride-path level replaces it
   for good (``S_LEVEL_KIND`` 3). Otherwise the reference stays: on level ground it is less
-  noisy (the path slope carries the strapdown's errors). A mounting change or a flip of the
-  toes-up sign forgets it. Zero-velocity-update gait integration: Foxlin 2005 (IEEE CG&A
-  25:38), Skog 2010 (IEEE TBME 57:2657, zero-velocity detection), Rampp 2015 (IEEE TBME
-  62:1089, stride integration with linear dedrifting) and gaitmap's ``RtsKalman`` (an
+  noisy (the path slope carries the strapdown's errors). A provisional reference (flat-foot
+  mean, no standing) gives no grade (NaN) until that check has run once (or, without usable
+  strides, until ``level_skip + level_steps + path_strides`` flat-foots). A mounting change
+  or a flip of the toes-up sign forgets it. Zero-velocity-update gait integration: Foxlin
+  2005 (IEEE CG&A 25:38), Skog 2010 (IEEE TBME 57:2657, zero-velocity detection), Rampp 2015
+  (IEEE TBME 62:1089, stride integration with linear dedrifting) and gaitmap's ``RtsKalman`` (an
   error-state Kalman filter with Rauch-Tung-Striebel smoothing; Küderle 2024, IEEE OJEMB
   5:163) give a stride's height change this way.
 - **Stride length / push-off**: a sagittal-plane strapdown between flat-foot instants
@@ -795,7 +797,13 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarr
                                     F[F_GREF + 1], F[F_GREF + 2], v0, v1, v2)
             if _path_disagrees(P, F, I, lam_ref):
                 I[I_PATH_ON] = 1
-        if (I[I_LEVEL_KIND] > 0 or I[I_PATH_ON] == 1) and sure:
+        # a provisional reference (flat-foot mean) gives no grade until the stride path has
+        # been checked against it: a session that starts on a descent read it as level for its
+        # first ~10 strides, and the coach took the flat settings there
+        checked = (I[I_PATH_ON] == 1 or I[I_LEVEL_KIND] == 2
+                   or (I[I_N_LEVEL] >= P[P_LEVEL_STEPS] and I[I_N_PATH] >= P[P_LEARN_MIN])
+                   or I[I_N_FF] > P[P_LEVEL_SKIP] + P[P_LEVEL_STEPS] + P[P_LEARN_MAX])
+        if (I[I_LEVEL_KIND] > 0 or I[I_PATH_ON] == 1) and sure and checked:
             if I[I_PATH_ON] == 1:
                 gr = F[F_LAM] - _signed_angle(F[F_ANCHOR], F[F_ANCHOR + 1], F[F_ANCHOR + 2],
                                               gf0, gf1, gf2, v0, v1, v2)

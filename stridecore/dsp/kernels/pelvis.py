@@ -42,7 +42,8 @@ run of ``a_v`` (below ``P_FLIGHT_G``, at least ``P_FLIGHT_MIN`` samples) that en
 flight; gait mode = run with such a flight, else walk; push-off (running) = the forward
 velocity gained from its lowest point in stance to toe-off (∫ ``a·f`` dt from the contact;
 ``f`` is horizontal to the accelerometer's own slow mean vertical ``P_UA_ALPHA``, free of the
-gyro bias's tilt error, which would add ~0.06 m/s per degree); sideways sway (gyro) = the
+gyro bias's tilt error, which would add ~0.06 m/s per degree; reported once the forward
+axis has ``P_PUSH_STEPS`` steps in its mean); sideways sway (gyro) = the
 largest excursion toward the stance leg over the step of the pelvis's lateral position (the
 specific force along the horizontal left axis, level to the gyro-tracked vertical, integrated
 twice through leaky integrators ``P_SWAY_LEAK``, plus ``P_SWAY_ARM`` × sin(roll) for a
@@ -97,7 +98,8 @@ P_SWAY_SETTLE = 27  # samples of gyro after a restart before the position is use
 P_SWAY_ARM = 28  # m: the sensor's height above the pelvis's roll axis
 P_SLIP_COS = 29  # cos of the tilt from the posture that means the sensor moved
 P_SLIP_N = 30  # samples that tilt must last (while running)
-N_P = 31
+P_PUSH_STEPS = 31  # steps in the forward-axis mean before push-off is reported
+N_P = 32
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -295,7 +297,7 @@ def _emit_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
         ym /= end_n + 1 - lo
         out[k, S_SWAY_M] = _signed_max(ring_f, R_Y, ic, end_n, s) - s * ym
     # push-off: the forward velocity gained from its lowest point in stance to toe-off
-    if to_n > ic:
+    if to_n > ic and I[I_NF] >= P[P_PUSH_STEPS]:
         v = 0.0
         low = 0.0
         for m in range(ic + 1, to_n + 1):
