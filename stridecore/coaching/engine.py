@@ -547,8 +547,7 @@ class CueEngine:
                 st.logged = set()
         elif s * (med - leave) < 0:
             st.out_n += 1
-            if st.out_n >= (self.config.push_exit_steps if rule.cue is Cue.PUSH_OFF
-                            else self.config.exit_steps):
+            if st.out_n >= rule.exit_steps(self.config):
                 self._close(rule, st, c)
         else:
             st.out_n = 0

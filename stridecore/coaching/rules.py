@@ -102,6 +102,11 @@ class Rule:
             return cfg.toe_off_speed_min_mps, cfg.toe_off_speed_exit_mps
         raise KeyError(n)
 
+    def exit_steps(self, cfg: CoachConfig) -> int:
+        """Contacts in a row with the window median past exit that end a fault episode (push
+        off's metric scatters across its whole band step to step: 3)."""
+        return cfg.push_exit_steps if self.name == "push" else cfg.exit_steps
+
     def describe_thresholds(self, cfg: CoachConfig) -> str:
         """Human-readable thresholds for the docs and the kit matrix."""
         op = ">" if self.direction == ABOVE else "<"
