@@ -38,6 +38,7 @@ from stridecore.audio import CuePlayer, open_sink
 from stridecore.clock import _run
 from stridecore.coaching import CoachConfig
 from stridecore.live import DEFAULT_URLS, latencies_ms, live_session
+from stridecore.warmup import warm_kernels
 
 CHATTY = dict(persist_steps=2, persist_s=0.0, floor_s=3.0, cooldown_s=3.0, cooldown_growth=1.0,
               strike_max_deg=-60.0, strike_exit_deg=-70.0, strike_flat_max_deg=-60.0,
@@ -71,6 +72,7 @@ def run(seconds: float, chatty: bool) -> dict:
         for s in lc.run.sessions:
             s.on_received = timed
 
+    warm_kernels()  # as `stridecore live` does before a real-time session
     out = Path(tempfile.mkdtemp()) / "live.mcap"
     main = live_session(urls, duration_s=seconds, out=out, config=cfg, player=player,
                         on_start=observe)

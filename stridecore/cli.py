@@ -443,6 +443,14 @@ def live(
     console = Console(stderr=as_json)
     if note and not as_json:
         console.print(note)
+    if speed == 1.0:  # real time: no kernel may compile or load while the sensors stream
+        from stridecore.warmup import warm_kernels
+
+        if not as_json:
+            console.print("loading the real-time kernels (a first run compiles them: ~1 min)")
+        warm_s = warm_kernels()
+        if not as_json:
+            console.print(f"kernels ready in {warm_s:.1f} s")
     shown = {"kit": False}
 
     def on_tick(lc, t: float) -> None:
