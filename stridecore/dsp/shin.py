@@ -62,6 +62,7 @@ class ShinParams:
     kink_ceiling_radps2: float = 1000.0  # ... and no steeper (a mid-swing jolt)
     contact_angle_min_deg: float = -25.0  # a gyro contact needs the shank at least this far up
     kink_sharp_fraction: float = 0.6  # the slope one kink lag before the kink: still this steep
+    kink_local_ms: float = 30.0  # rate already turned: two lags back, vs the steepest in this
     swing_min_deg: float = 30.0  # a gyro contact needs this much forward shank swing before it
     toe_off_tolerance_radps: float = 0.5  # toe-off walk-backs: end once w leaves the extreme
     toe_off_rise_radps: float = 2.0  # push-off peak: at least this above the early-swing trough
@@ -148,6 +149,7 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_KINK_CEIL] = p.kink_ceiling_radps2
     P[sk.P_IC_ANGLE_MIN] = math.radians(p.contact_angle_min_deg)
     P[sk.P_KINK_SHARP] = p.kink_sharp_fraction
+    P[sk.P_KINK_LOCAL] = _samples(p.kink_local_ms, fs)
     P[sk.P_SWING_MIN] = math.radians(p.swing_min_deg)
     P[sk.P_TO_TOL] = p.toe_off_tolerance_radps
     P[sk.P_TO_RISE] = p.toe_off_rise_radps
