@@ -444,12 +444,14 @@ def live(
     if note and not as_json:
         console.print(note)
     if speed == 1.0:  # real time: no kernel may compile or load while the sensors stream
-        from stridecore.warmup import warm_kernels
+        from stridecore.warmup import try_warm_kernels
 
         if not as_json:
             console.print("loading the real-time kernels (a first run compiles them: ~1 min)")
-        warm_s = warm_kernels()
-        if not as_json:
+        warm_s, why = try_warm_kernels()
+        if why:
+            console.print(why)
+        elif not as_json:
             console.print(f"kernels ready in {warm_s:.1f} s")
     shown = {"kit": False}
 

@@ -44,3 +44,13 @@ def warm_kernels(seconds: float = WARM_S) -> float:
         run_live_blocking(warm_urls(), duration_s=seconds, speed=0,
                           out=Path(d) / "warm.mcap")
     return time.perf_counter() - t0
+
+
+def try_warm_kernels(seconds: float = WARM_S) -> tuple[float, str]:
+    """:func:`warm_kernels`, or why it could not run (no writable temporary directory): the
+    session then starts cold. Returns (wall s or NaN, reason or "")."""
+    try:
+        return warm_kernels(seconds), ""
+    except OSError as e:
+        return float("nan"), f"kernel warm-up skipped ({e.strerror or e}): the first samples " \
+                             "may stall while the kernels load"

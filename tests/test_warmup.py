@@ -35,3 +35,16 @@ def test_a_session_after_the_warm_up_compiles_nothing(tmp_path) -> None:
     new = {k: len(d.overloads) - before.get(k, 0) for k, d in after.items()
            if len(d.overloads) != before.get(k, 0)}
     assert new == {}, f"compiled after the warm-up: {new}"
+
+
+def test_a_warm_up_that_cannot_write_says_why(monkeypatch) -> None:
+    import tempfile
+
+    from stridecore import warmup
+
+    def no_tmp(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_tmp)
+    t, why = warmup.try_warm_kernels()
+    assert t != t and "kernel warm-up skipped (Permission denied)" in why
