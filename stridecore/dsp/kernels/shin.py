@@ -420,6 +420,12 @@ def _shock_onset(P: np.ndarray, ring_f: np.ndarray, pk: int, lo: int) -> int:
 
 
 @njit
+def _slope(ring_f: np.ndarray, R: int, n: int, km: int, fs: float) -> float:
+    """Slope of the sagittal rate ending at sample ``n``, over ``km`` samples (rad/s²)."""
+    return (ring_f[n % R, R_W] - ring_f[(n - km) % R, R_W]) * fs / km
+
+
+@njit
 def _toe_off(P: np.ndarray, ring_f: np.ndarray, N: int, lo: int, fallback: int) -> int:
     """Toe-off, decided at the swing start ``N``: walk back from ``N`` to the early-swing
     trough of w (the last minimum before the swing), then on to the push-off peak before it (w
@@ -735,32 +741,26 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 # round in the air, e.g. swing-leg retraction before a far-ahead landing), else
                 # the minimum of w once the rate rose past it
                 km = int(P[P_KINK_M])
-                if N - km >= 0 and N - km >= I[I_BAD_N] and N - km >= I[I_ARM_N]:
-                    sl = (wr - ring_f[(N - km) % R, R_W]) * fs / km
+                ok_n = max(I[I_BAD_N], I[I_ARM_N])  # slopes use samples from here on
+                if N - km >= 0 and N - km >= ok_n:
+                    sl = _slope(ring_f, R, N, km, fs)
                     if sl < F[F_SMIN]:
                         F[F_SMIN] = sl
                     elif -P[P_KINK_CEIL] < F[F_SMIN] < -P[P_KINK_FLOOR] \
                             and sl > P[P_KINK_FRAC] * F[F_SMIN]:
                         sharp = True
-                        if N - 2 * km >= I[I_BAD_N] and N - 2 * km >= I[I_ARM_N]:
-                            sl0 = (ring_f[(N - km) % R, R_W] - ring_f[(N - 2 * km) % R, R_W]) \
-                                * fs / km
-                            sharp = sl0 < P[P_KINK_SHARP] * F[F_SMIN]
-                            if not sharp and sl > 0.0 \
-                                    and N - 3 * km >= I[I_BAD_N] and N - 3 * km >= I[I_ARM_N]:
+                        if N - 2 * km >= ok_n:
+                            sharp = _slope(ring_f, R, N - km, km, fs) \
+                                < P[P_KINK_SHARP] * F[F_SMIN]
+                            if not sharp and sl > 0.0 and N - 3 * km >= ok_n:
                                 # the rate turned (a contact within the last lag): sharp if
                                 # two lags back the slope was still as steep as just before
                                 # (the early terminal swing can fall faster than its end)
-                                sl1 = (ring_f[(N - 2 * km) % R, R_W]
-                                       - ring_f[(N - 3 * km) % R, R_W]) * fs / km
+                                sl1 = _slope(ring_f, R, N - 2 * km, km, fs)
                                 loc = sl1
-                                lo = max(N - 2 * km - int(P[P_KINK_LOCAL]),
-                                         max(I[I_BAD_N], I[I_ARM_N]) + km)
-                                for m in range(lo, N - 2 * km):
-                                    sm = (ring_f[m % R, R_W] - ring_f[(m - km) % R, R_W]) \
-                                        * fs / km
-                                    if sm < loc:
-                                        loc = sm
+                                for m in range(max(N - 2 * km - int(P[P_KINK_LOCAL]),
+                                                   ok_n + km), N - 2 * km):
+                                    loc = min(loc, _slope(ring_f, R, m, km, fs))
                                 sharp = sl1 < P[P_KINK_SHARP] * loc
                         if sharp:
                             ic_n = N - int(km * (1.0 - P[P_KINK_FRAC]) + 0.5) \
