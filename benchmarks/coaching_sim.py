@@ -63,17 +63,25 @@ def run_engine(steps, placements, cfg=None) -> CueEngine:
 def pipeline_steps(runner, duration_s: float, seed: int, placements) -> dict:
     """Detector output on the rendered samples at 208 Hz: each foot, shin and pelvis sensor through
     the pipeline ``live`` runs for it (:func:`stridecore.shin_pipeline.pipeline_for`), flushed
-    at the end; true-time axis."""
+    at the end. Times are mapped from each sensor's clock to true time, as ``live``'s clock
+    sync maps them to the host's: the simulated clocks drift ±40 ppm, so two sensors' rows of
+    one contact would part by up to 0.3 s in an hour (the engine pairs them within 40 ms)."""
     from stridecore.shin_pipeline import pipeline_for
     from stridecore.simulate.session import simulate
 
     pls = [p for p in placements if p.endswith(("foot", "shin", "pelvis"))]
-    rec = simulate(duration_s, seed=seed, placements=pls, runner=runner, fs_hz=FS_HZ).recording
+    ses = simulate(duration_s, seed=seed, placements=pls, runner=runner, fs_hz=FS_HZ)
     parts = []
-    for pl, s in rec.sensors.items():
-        pipe = pipeline_for(s.fs_hz, pl)
+    for spec in ses.specs:
+        s = ses.recording.sensors[spec.placement]
+        pipe = pipeline_for(s.fs_hz, spec.placement)
         out = pipe.run(s.samples, 4096)
-        parts += [out.steps, pipe.flush().steps]
+        for steps in (out.steps, pipe.flush().steps):
+            steps = dict(steps)
+            for k in ("t_ic_s", "t_to_s", "t_emit_s"):  # the recording's device clock starts
+                # at true time 0 and runs (1 + drift) fast
+                steps[k] = np.asarray(steps[k], float) / (1.0 + spec.clock_drift_ppm * 1e-6)
+            parts.append(steps)
     return concat(parts, STEPS)
 
 

@@ -111,7 +111,8 @@ def episode_timing(decisions: Sequence[CueDecision], foot_truth: Columns,
                    ) -> EpisodeTiming:
     """The first cue said for ``episode``'s fault from its onset to ``after_s`` past its end,
     against the persistence window (``persist_steps`` contacts, the onset's included, and
-    ``persist_s`` from its IC). ``foot_truth``: the truth rows of both feet, in IC order."""
+    ``persist_s`` from its IC). ``foot_truth``: the truth rows of both feet, in IC order. The
+    cue's triggering contact is the truth contact nearest to its IC."""
     ics = foot_truth["t_ic_s"]
     has = np.array([episode.fault.value in f.split("+") for f in foot_truth["fault"]])
     on = int(np.flatnonzero(has)[0])
@@ -121,5 +122,10 @@ def episode_timing(decisions: Sequence[CueDecision], foot_truth: Columns,
             and d.cue is not Cue.PRAISE and ics[on] <= d.t_host_s < episode.t_end_s + after_s]
     if not said:
         return EpisodeTiming(float(ics[on]), window, None, -1)
-    n = int(np.searchsorted(ics, said[0].trigger_t_ic_s - 1e-6)) - on
-    return EpisodeTiming(float(ics[on]), window, said[0], n)
+    # the triggering contact is the truth contact nearest its IC: a detector's IC lies a few
+    # ms either side of the truth's (the foot's ~+15 ms on steep descents, the shin's −9 ms)
+    t = said[0].trigger_t_ic_s
+    j = int(np.searchsorted(ics, t))
+    if j == len(ics) or (j > 0 and t - ics[j - 1] < ics[j] - t):
+        j -= 1
+    return EpisodeTiming(float(ics[on]), window, said[0], j - on)
