@@ -96,6 +96,22 @@ def test_hysteresis():
     assert spoken(never) == []
 
 
+def test_soft_ground_landing_after_a_spike_is_not_a_heel_strike():
+    """On a descent, one 3-contact median above 18° followed by a heel-to-midfoot landing
+    (the guide's advice on soft ground, 15-16° downhill) is no fault; a heel strike that
+    ramps in through 14-17° is dated from where it passed 14°."""
+    cfg = CoachConfig()
+    spike = run(steps(300, grade_deg=-8.0,
+                      strike_angle_deg=lambda i: 19.0 if 100 <= i < 102 else 16.0))
+    assert spoken(spike) == []
+    n0 = 100
+    ramp = run(steps(300, grade_deg=-8.0, strike_angle_deg=lambda i: 8.0 if i < n0 else
+                     min(14.5 + 1.5 * (i - n0), 22.0)))
+    d = spoken(ramp, Cue.LAND_MIDFOOT)[0]
+    k = round((d.trigger_t_ic_s - 1.0) / STEP_S)
+    assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+
+
 def test_brief_dips_do_not_restart_a_fault():
     # 2 normal contacts in every 5 pull the 3-contact median below exit once per 5 contacts:
     # with exit_steps 3 the fault stays one episode (it ends only after 3 such contacts in a
@@ -380,11 +396,18 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
         return steps(400, FOOT, grade_deg=grade, cadence_spm=c,
                      stride_length_m=lambda i: v(i) * 120.0 / c(i))
 
-    slow_feet = run(stream(lambda i: 170.0 * (0.92 if i >= n0 else 1.0), 3.4), FOOT)
+    # steps from contact n0 on 8 % slower; a foot's cadence at a contact is the stride ending
+    # there (its two last steps): half the change at n0 + 1, all of it from n0 + 2
+    def step(k):
+        return 1 / 0.92 if k >= n0 else 1.0
+
+    slow_feet = run(stream(lambda i: 340.0 / (step(i - 2) + step(i - 1)), 3.4), FOOT)
     said = spoken(slow_feet)
     assert [d.cue for d in said][:1] == [Cue.QUICKER_STEPS] and said[0].fault == "overstride"
     cfg = CoachConfig()
     k = round((said[0].trigger_t_ic_s - 1.0) / STEP_S)
+    # the episode is dated back to the first slow step (the stride lag): cued one persistence
+    # window after n0, as a per-step cadence would be
     assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
     # 40 % slower with the cadence a runner has at that speed: silent
     slow = lambda i: 0.6 if i >= n0 else 1.0  # noqa: E731

@@ -61,7 +61,10 @@ class CoachConfig:
     shank_rotation_flat_exit_deg: float = 15.0
     # --- land midfoot (strike_angle_deg, foot) ------------------------------------------------
     strike_max_deg: float = 18.0  # descent: heel-first landing above this (class cut-off 8°)
-    strike_exit_deg: float = 14.0
+    strike_exit_deg: float = 17.0  # soft ground's heel-to-midfoot (the guide) holds 15-16°
+    # for 16 contacts on steep descents (3-median, dev seeds, 1 h): exit 14 said false cues
+    strike_normal_deg: float = 14.0  # descent: a landing above this has left the firm-ground
+    # midfoot band (dates the episode's start; a simulated heel strike ramps in through it)
     strike_flat_max_deg: float = 20.0
     strike_flat_exit_deg: float = 16.0
     # --- personal, grade-banded baselines (light feet, shorten stride; foot + shin kits) -------

@@ -121,6 +121,7 @@ class CueEngine:
         self._state = {r.name: _RuleState(deque(maxlen=self.config.window_steps))
                        for r in self.rules}
         self._n = 0  # running contacts evaluated in context since the last reset
+        self._ics: deque[tuple[int, float]] = deque(maxlen=8)  # (n, IC) of the last contacts
         self._last_contact_t_ic = -math.inf
         self._last_arrival_t = -math.inf
         self._grades: deque[float] = deque(maxlen=self.config.grade_window_steps)
@@ -483,6 +484,7 @@ class CueEngine:
             self._end_episodes()
             return
         self._n += 1
+        self._ics.append((self._n, c.t_ic_s))
         self._learn = []
         for rule in self.rules:
             self._update(rule, c, grade)
@@ -520,9 +522,10 @@ class CueEngine:
         enter, leave = thr
         s = rule.direction
         own = float(np.median([x[0] for x in w])) if rule.per_side else med
+        edge = rule.normal_edge(self.config, grade, leave)
         for key, x in (((c.side if rule.per_side else "") + ":v", v),
                        ((c.side if rule.per_side else "") + ":m", own)):
-            if s * (x - leave) > 0:
+            if s * (x - edge) > 0:
                 st.out_since.setdefault(key, (self._n, c.t_ic_s))
             else:
                 st.out_since.pop(key, None)
@@ -538,6 +541,11 @@ class CueEngine:
                 early = [x for x in st.out_since.values()
                          if x[0] >= first[0] - self.config.backdate_steps]
                 first = min([first, *early], key=lambda x: x[0])
+                # a stride-averaged metric's value at a contact describes the stride ending
+                # there: the change it shows began up to stride_lag contacts before
+                first = min([first, *(x for x in self._ics
+                                      if first[0] - rule.stride_lag <= x[0] < first[0])],
+                            key=lambda x: x[0])
                 st.in_fault = True
                 st.out_n = 0
                 st.entered_n = first[0]

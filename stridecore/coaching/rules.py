@@ -36,7 +36,9 @@ class Rule:
     ``experimental``: runs only with ``CoachConfig.personal_baselines`` (its absolute
     ``fallback_of`` partner runs otherwise); ``symptom``: silent while any higher-priority
     fault is in progress, not only while it builds up (a locked knee, a heel strike and an
-    overstride raise tibial impact: their cue is the answer).
+    overstride raise tibial impact: their cue is the answer); ``stride_lag``: the metric
+    averages the stride ending at a contact (a foot's cadence: its two last steps), so a change
+    it shows began up to this many contacts before: a fault episode is dated back that far.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Rule:
     disabled: str = ""
     experimental: bool = False
     symptom: bool = False
+    stride_lag: int = 0
     doc: str = ""
 
     def thresholds(self, cfg: CoachConfig, grade_deg: float) -> tuple[float, float] | None:
@@ -102,6 +105,15 @@ class Rule:
             return cfg.toe_off_speed_min_mps, cfg.toe_off_speed_exit_mps
         raise KeyError(n)
 
+    def normal_edge(self, cfg: CoachConfig, grade_deg: float, leave: float) -> float:
+        """Where the metric leaves the normal band, for dating an episode's start: the exit
+        threshold ``leave``, except the landing's on descents (its exit also spans soft
+        ground's heel-to-midfoot landing; a heel strike starts where a firm-ground landing
+        ends)."""
+        if self.name == "heel" and not grade_deg > cfg.descent_below_deg:
+            return min(leave, cfg.strike_normal_deg)
+        return leave
+
     def exit_steps(self, cfg: CoachConfig) -> int:
         """Contacts in a row with the window median past exit that end a fault episode (push
         off's metric scatters across its whole band step to step: 3)."""
@@ -144,7 +156,7 @@ RULES: tuple[Rule, ...] = (
          "shin", ABOVE, 1, fallback_of="stride",
          doc="shank to vertical at IC, absolute thresholds (no foot: grade unknown)"),
     Rule("cadence", Cue.QUICKER_STEPS, Fault.OVERSTRIDE, "cadence_ratio", ("foot",),
-         "foot", BELOW, 1, provisional=True,
+         "foot", BELOW, 1, provisional=True, stride_lag=1,
          doc="cadence at the runner's speed over the grade's target (own flat baseline of "
              "cadence / speed^0.25, − 0.35 %/° of descent); the speed from the feet's stride "
              "length"),
