@@ -409,6 +409,17 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
     # the episode is dated back to the first slow step (the stride lag): cued one persistence
     # window after n0, as a per-step cadence would be
     assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    # after a walk break the episode is not dated back across the break (to a contact before)
+    walk = n0 - 1
+
+    def cad(i):
+        return 170.0 * (0.92 if i > walk else 1.0)
+
+    brk = run(steps(400, FOOT, grade_deg=-6.0, cadence_spm=cad,
+                    stride_length_m=lambda i: 3.4 * 120.0 / cad(i),
+                    gait_mode=lambda i: "walk" if i == walk else "run"), FOOT)
+    k = round((spoken(brk)[0].trigger_t_ic_s - 1.0) / STEP_S)
+    assert k - walk - 1 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
     # 40 % slower with the cadence a runner has at that speed: silent
     slow = lambda i: 0.6 if i >= n0 else 1.0  # noqa: E731
     assert spoken(run(stream(lambda i: 170.0 * slow(i) ** 0.25, lambda i: 3.4 * slow(i)),

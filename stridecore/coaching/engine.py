@@ -571,6 +571,7 @@ class CueEngine:
         """A context where form is not judged (walk, climb, stop): every episode ends."""
         for st in self._state.values():
             st.reset()
+        self._ics.clear()  # an episode is never dated back across the break
         self._praise.clear()
 
     def _ready(self, rule: Rule, c: _Contact) -> bool:
