@@ -72,6 +72,8 @@ class ShinParams:
     duty_walk: float = 0.5
     jerk_decay_s: float = 4.0  # acc only: the shock level halves in this armed time
     tilt_memory_s: float = 4.0  # gravity tracking: pull toward the specific force
+    gyro_bias_memory_s: float = 60.0  # gyro bias estimate (integral term): time constant, s;
+    # 0: none (bias × tilt_memory_s is a steady tilt error: 0.02 rad/s → 4.6°)
     angle_settle_s: float = 15.0  # no standing seen: shank angles only after this tracking
     still_radps: float = 0.3
     still_acc_mps2: float = 0.5
@@ -159,6 +161,8 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_DUTY_WALK] = p.duty_walk
     P[sk.P_J_DECAY] = 0.5 ** (1.0 / (p.jerk_decay_s * fs))
     P[sk.P_C_ALPHA] = _alpha(p.tilt_memory_s * 1e3, fs)
+    if p.gyro_bias_memory_s > 0.0:  # PI loop poles at -1/tilt_memory_s, -1/gyro_bias_memory_s
+        P[sk.P_B_GAIN] = 1.0 / (p.tilt_memory_s * p.gyro_bias_memory_s * fs)
     P[sk.P_ANGLE_SETTLE] = _samples(p.angle_settle_s * 1e3, fs)
     P[sk.P_STILL_RADPS] = p.still_radps
     P[sk.P_STILL_ACC] = p.still_acc_mps2

@@ -64,8 +64,11 @@ Events:
 
 Metrics: peak axial (``a·L``, gravity included) and resultant |a| in ``P_PEAK_WIN`` after IC
 (g); shank angle to vertical at IC (+ foot ahead): gravity is tracked in the sensor frame
-(``dG/dt = −ω×G``, pulled toward the specific force with ``P_C_ALPHA``: the linear acceleration
-averages out over strides, unlike a per-sample tilt) and the angle is that of ``G`` from ``L``
+(``dG/dt = −(ω − b)×G``, pulled toward the specific force with ``P_C_ALPHA``: the linear
+acceleration averages out over strides, unlike a per-sample tilt; the gyro bias ``b`` is the
+integral of that pull, ``db/dt = k_I G×a/|G|²``, the integral term of Mahony, Hamel &
+Pflimlin 2008, IEEE TAC 53:1203: without it a bias tilts ``G`` by bias × the pull's time
+constant, 4.6° for 0.02 rad/s) and the angle is that of ``G`` from ``L``
 (projected into the sagittal plane) about ``u``; shank loading rotation = angle at IC minus
 angle ``P_LOAD_FRAC`` of the contact later (+ shank rotating forward over the foot).
 
@@ -154,7 +157,8 @@ P_AC_MIN = 68  # least normalised autocorrelation of a stride
 P_AC_PICK = 69  # the stride: the shortest local maximum at least this × the largest
 P_AC_KEEP = 70  # ... or, once known, the local maximum nearest it if at least this × the largest
 P_ANGLE_SETTLE = 71  # samples of gravity tracking before the shank angle counts (no stand)
-N_P = 72
+P_B_GAIN = 72  # gyro bias integral gain per sample (1/s² · dt; 0: no bias estimate)
+N_P = 73
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -242,7 +246,8 @@ F_SH_OFF = 51  # largest shock energy in the current off-phase window, m/s²
 F_SH_OFFLVL = 52  # off-phase level: EMA of those, m/s²
 F_AC_SUM = 53  # sum of |high-passed acc| in the current bin
 F_AC_STRIDE = 54  # stride from the autocorrelation, samples (0: none)
-N_F = 55
+F_B = 55  # 3: gyro bias estimate, rad/s (sensor frame)
+N_F = 58
 
 # ring columns
 R_TUS = 0
@@ -665,11 +670,22 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             G0_ = F[F_G]
             G1_ = F[F_G + 1]
             G2_ = F[F_G + 2]
-            F[F_G] = G0_ - dt * (g1 * G2_ - g2 * G1_)
-            F[F_G + 1] = G1_ - dt * (g2 * G0_ - g0 * G2_)
-            F[F_G + 2] = G2_ - dt * (g0 * G1_ - g1 * G0_)
+            h0 = g0 - F[F_B]
+            h1 = g1 - F[F_B + 1]
+            h2 = g2 - F[F_B + 2]
+            F[F_G] = G0_ - dt * (h1 * G2_ - h2 * G1_)
+            F[F_G + 1] = G1_ - dt * (h2 * G0_ - h0 * G2_)
+            F[F_G + 2] = G2_ - dt * (h0 * G1_ - h1 * G0_)
             if ok:
                 I[I_G_N] += 1
+                # bias: the integral of the tilt correction (G x a / |G|^2, rad), so that the
+                # pull toward the specific force averages to zero (Mahony et al. 2008)
+                gg = G0_ * G0_ + G1_ * G1_ + G2_ * G2_
+                if gok and gg > 0.0:
+                    k = P[P_B_GAIN] / gg
+                    F[F_B] += k * (G1_ * a2 - G2_ * a1)
+                    F[F_B + 1] += k * (G2_ * a0 - G0_ * a2)
+                    F[F_B + 2] += k * (G0_ * a1 - G1_ * a0)
                 F[F_G] += P[P_C_ALPHA] * (a0 - F[F_G])
                 F[F_G + 1] += P[P_C_ALPHA] * (a1 - F[F_G + 1])
                 F[F_G + 2] += P[P_C_ALPHA] * (a2 - F[F_G + 2])
