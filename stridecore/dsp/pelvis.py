@@ -32,6 +32,9 @@ class PelvisParams:
 
     jerk_lag_ms: float = 10.0
     tilt_memory_s: float = 6.0  # gravity tracking: pull toward the specific force
+    gyro_bias_memory_s: float = 60.0  # gyro bias estimate (integral term): time constant, s;
+    # 0: none (a bias tilts the tracked vertical by bias × tilt_memory_s: gravity then leaks
+    # into the lateral axis in every stance, one side's sway up, the other's down)
     posture_memory_s: float = 20.0  # reference posture (zero of the roll)
     vertical_memory_s: float = 8.0  # the accelerometer's mean vertical (forward axis, push-off)
     jerk_floor_mps3: float = 30.0
@@ -80,6 +83,11 @@ def _vector(p: PelvisParams, fs: float) -> np.ndarray:
     P[pk.P_JERK_K] = _samples(p.jerk_lag_ms, fs)
     P[pk.P_C_ALPHA] = _alpha(p.tilt_memory_s, fs)
     P[pk.P_REF_ALPHA] = _alpha(p.posture_memory_s, fs)
+    if p.gyro_bias_memory_s > 0.0:  # PI loop poles at -1/tilt_memory_s, -1/gyro_bias_memory_s
+        P[pk.P_B_GAIN] = 1.0 / (p.tilt_memory_s * p.gyro_bias_memory_s * fs)
+    # a slip's bias: the snapshot 5-10 s old, then no integral for 3 tilt memories
+    P[pk.P_GB_SNAP] = _samples(5000.0, fs)
+    P[pk.P_GB_HOLD] = _samples(3e3 * p.tilt_memory_s, fs)
     P[pk.P_JERK_FLOOR] = p.jerk_floor_mps3
     P[pk.P_JERK_FRAC] = p.jerk_fraction
     P[pk.P_JERK_KEEP] = p.jerk_weight

@@ -2,9 +2,11 @@
 
 A sensor over the sacrum, mounted any way round, sees every step of both legs.
 
-- **Vertical**: gravity tracked in the sensor frame, ``G`` (``dG/dt = −ω×G`` with a gyro,
-  pulled toward the specific force with ``P_C_ALPHA``: the linear acceleration averages out
-  over strides; without a gyro only the pull, i.e. a slow mean of the specific force);
+- **Vertical**: gravity tracked in the sensor frame, ``G`` (``dG/dt = −(ω − b)×G`` with a
+  gyro, pulled toward the specific force with ``P_C_ALPHA``: the linear acceleration averages
+  out over strides; the gyro bias ``b`` is the integral of that pull, ``P_B_GAIN``, the
+  integral term of Mahony, Hamel & Pflimlin 2008, IEEE TAC 53:1203; without a gyro only the
+  pull, i.e. a slow mean of the specific force);
   ``û = G/|G|``, vertical specific force ``a_v = a·û``. ``û_ref`` is a much slower mean of
   ``û`` (``P_REF_ALPHA``; the tilt correction of trunk accelerometry, Moe-Nilssen 1998,
   Clin Biomech 13:320): the pelvis's mean posture, the zero of the roll angle (a constant
@@ -99,7 +101,10 @@ P_SWAY_ARM = 28  # m: the sensor's height above the pelvis's roll axis
 P_SLIP_COS = 29  # cos of the tilt from the posture that means the sensor moved
 P_SLIP_N = 30  # samples that tilt must last (while running)
 P_PUSH_STEPS = 31  # steps in the forward-axis mean before push-off is reported
-N_P = 32
+P_B_GAIN = 32  # gyro bias integral gain per sample (0: no bias estimate)
+P_GB_SNAP = 33  # samples between bias snapshots
+P_GB_HOLD = 34  # samples the bias integral is held after a slip
+N_P = 35
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -139,7 +144,9 @@ I_TILT_RUN = 10  # tilted samples minus untilted ones (at least 0)
 I_SLIPPED = 11  # the mounting changed; flagged on the next record
 I_LAST_IC_N = 12  # the last contact (not forgotten with a lost cycle)
 I_REF_SINCE = 13  # first sample of the posture's current mean
-N_I = 14
+I_GB_HOLD = 14  # the bias integral resumes at this sample (held after a slip)
+I_GB_SNAP = 15  # samples since the last bias snapshot
+N_I = 16
 
 # ---- float state -------------------------------------------------------------------------
 F_G = 0  # 3: tracked gravity ("up" specific force), m/s²
@@ -152,7 +159,9 @@ F_STEP = 12  # last step, samples
 F_UA = 13  # 3: slow mean of the specific force (the accelerometer's vertical; no gyro bias)
 F_VY = 16  # lateral velocity (leaky integral), m/s
 F_Y = 17  # lateral position (leaky integral), m
-N_F = 18
+F_GB = 18  # 3: gyro bias estimate, rad/s (sensor frame)
+F_GB_OLD = 21  # 6: two snapshots of it, P_GB_SNAP apart (a slip restores the older)
+N_F = 27
 
 # ring columns
 R_TUS = 0
@@ -400,9 +409,23 @@ def pelvis_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                 G0_ = F[F_G]
                 G1_ = F[F_G + 1]
                 G2_ = F[F_G + 2]
-                F[F_G] = G0_ - dt * (g1 * G2_ - g2 * G1_)
-                F[F_G + 1] = G1_ - dt * (g2 * G0_ - g0 * G2_)
-                F[F_G + 2] = G2_ - dt * (g0 * G1_ - g1 * G0_)
+                gb0 = gb1 = gb2 = 0.0
+                if gok:
+                    gb0 = g0 - F[F_GB]
+                    gb1 = g1 - F[F_GB + 1]
+                    gb2 = g2 - F[F_GB + 2]
+                F[F_G] = G0_ - dt * (gb1 * G2_ - gb2 * G1_)
+                F[F_G + 1] = G1_ - dt * (gb2 * G0_ - gb0 * G2_)
+                F[F_G + 2] = G2_ - dt * (gb0 * G1_ - gb1 * G0_)
+                # the gyro bias: the integral of the pull (G x a / |G|^2, rad; Mahony 2008),
+                # once the start's running mean has become the slow pull
+                gg = G0_ * G0_ + G1_ * G1_ + G2_ * G2_
+                if gok and gg > 0.0 and (N + 1) * P[P_C_ALPHA] >= 1.0 \
+                        and N >= I[I_GB_HOLD]:
+                    kgb = P[P_B_GAIN] / gg
+                    F[F_GB] += kgb * (G1_ * a2 - G2_ * a1)
+                    F[F_GB + 1] += kgb * (G2_ * a0 - G0_ * a2)
+                    F[F_GB + 2] += kgb * (G0_ * a1 - G1_ * a0)
                 # the running mean of the specific force at first (a stream may start in
                 # flight or mid-stance), then the slow pull
                 ca = max(P[P_C_ALPHA], 1.0 / (N + 1))
@@ -427,9 +450,22 @@ def pelvis_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             I[I_TILT_RUN] += 1
         elif I[I_TILT_RUN] > 0:
             I[I_TILT_RUN] -= 1  # (a leaky count: the tracked vertical swings with the stride)
+        I[I_GB_SNAP] += 1
+        if I[I_GB_SNAP] >= P[P_GB_SNAP]:
+            I[I_GB_SNAP] = 0
+            for q in range(3):
+                F[F_GB_OLD + 3 + q] = F[F_GB_OLD + q]
+                F[F_GB_OLD + q] = F[F_GB + q]
         if I[I_TILT_RUN] >= P[P_SLIP_N]:
             I[I_TILT_RUN] = 0
             I[I_SLIPPED] = 1
+            # the pull toward a turned specific force fed the bias integral while the slip
+            # went unnoticed: back to the older snapshot, held while the vertical converges
+            for q in range(3):
+                F[F_GB + q] = F[F_GB_OLD + 3 + q]
+                F[F_GB_OLD + q] = F[F_GB_OLD + 3 + q]
+            I[I_GB_SNAP] = 0
+            I[I_GB_HOLD] = N + int(P[P_GB_HOLD])
             gn_ = math.sqrt(F[F_UA] * F[F_UA] + F[F_UA + 1] * F[F_UA + 1]
                             + F[F_UA + 2] * F[F_UA + 2])
             F[F_UR] = h0
