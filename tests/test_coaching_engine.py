@@ -114,14 +114,21 @@ def test_soft_ground_landing_after_a_spike_is_not_a_heel_strike():
 
 def test_brief_dips_do_not_restart_a_fault():
     # 2 normal contacts in every 5 pull the 3-contact median below exit once per 5 contacts:
-    # with exit_steps 3 the fault stays one episode (it ends only after 3 such contacts in a
-    # row); with 1 every dip restarts its persistence
+    # with 3 exit steps (land midfoot's default, strike_exit_steps) the fault stays one
+    # episode (it ends only after 3 such contacts in a row); with 1 every dip restarts its
+    # persistence
     dips = steps(200, strike_angle_deg=lambda i: 4.0 if i % 5 in (3, 4) else 25.0)
-    cfg = CoachConfig(exit_steps=3)
+    cfg = CoachConfig()
+    assert cfg.strike_exit_steps == 3
     first = spoken(run(dips, cfg=cfg), Cue.LAND_MIDFOOT)[0]
     assert round((first.trigger_t_ic_s - 1.0) / STEP_S) <= max(
         cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S)) + 1
-    assert spoken(run(dips, cfg=CoachConfig(exit_steps=1))) == []
+    assert spoken(run(dips, cfg=CoachConfig(strike_exit_steps=1))) == []
+    # on a descent too: a heel strike whose 3-median dips below exit (17°) for a contact
+    down = steps(200, grade_deg=-8.0,
+                 strike_angle_deg=lambda i: 8.0 if i % 7 in (5, 6) else 20.0)
+    assert spoken(run(down, cfg=cfg), Cue.LAND_MIDFOOT)
+    assert spoken(run(down, cfg=CoachConfig(strike_exit_steps=1))) == []
     # a real correction still ends it: no second cue, and a praise
     fixed = run(steps(200, strike_angle_deg=lambda i: 25.0 if i < 40 else 4.0), cfg=cfg)
     assert [d.cue for d in spoken(fixed)] == [Cue.LAND_MIDFOOT, Cue.PRAISE]

@@ -34,6 +34,8 @@ class CoachConfig:
     persist_s: float = 6.0  # ... and this long before its cue (science.md: ~8 s or N steps)
     exit_steps: int = 1  # a fault ends once its window median stays past exit this many contacts
     push_exit_steps: int = 3  # ... push off's (its step-to-step scatter spans its band)
+    strike_exit_steps: int = 3  # ... land midfoot's (detected heel strikes' 3-medians dip
+    # below exit for 1-2 contacts on 9 of 40 dev episodes; a dip restarted the persistence)
     backdate_steps: int = 4  # a fault's episode starts where its metric left the normal band
     # (past the exit threshold), at most this many contacts before it first passed enter
     floor_s: float = 20.0  # global minimum between two form cues (praise included)
@@ -118,7 +120,8 @@ class CoachConfig:
     def __post_init__(self) -> None:
         if self.backdate_steps < 0:
             raise ValueError("backdate_steps must be ≥ 0")
-        for name in ("window_steps", "exit_steps", "push_exit_steps", "side_window_steps",
+        for name in ("window_steps", "exit_steps", "push_exit_steps", "strike_exit_steps",
+                     "side_window_steps",
                      "persist_steps", "grade_window_steps",
                      "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",
                      "baseline_memory_steps"):

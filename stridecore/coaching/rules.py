@@ -117,7 +117,9 @@ class Rule:
     def exit_steps(self, cfg: CoachConfig) -> int:
         """Contacts in a row with the window median past exit that end a fault episode (push
         off's metric scatters across its whole band step to step: 3)."""
-        return cfg.push_exit_steps if self.name == "push" else cfg.exit_steps
+        if self.name == "push":
+            return cfg.push_exit_steps
+        return cfg.strike_exit_steps if self.name == "heel" else cfg.exit_steps
 
     def describe_thresholds(self, cfg: CoachConfig) -> str:
         """Human-readable thresholds for the docs and the kit matrix."""
