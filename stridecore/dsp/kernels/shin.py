@@ -670,9 +670,11 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
             G0_ = F[F_G]
             G1_ = F[F_G + 1]
             G2_ = F[F_G + 2]
-            h0 = g0 - F[F_B]
-            h1 = g1 - F[F_B + 1]
-            h2 = g2 - F[F_B + 2]
+            h0 = h1 = h2 = 0.0  # (no gyro: no rotation, not the bias's)
+            if gok:
+                h0 = g0 - F[F_B]
+                h1 = g1 - F[F_B + 1]
+                h2 = g2 - F[F_B + 2]
             F[F_G] = G0_ - dt * (h1 * G2_ - h2 * G1_)
             F[F_G + 1] = G1_ - dt * (h2 * G0_ - h0 * G2_)
             F[F_G + 2] = G2_ - dt * (h0 * G1_ - h1 * G0_)
