@@ -563,7 +563,6 @@ def test_contacts_on_time_on_a_steep_descent():
 def _angle_errors(gyr_bias_radps, params, dur_s=300.0):
     """Shank angle at IC minus truth (°) over the last third of a simulated run with ideal
     sensors but a constant gyro bias; truth matched to ±20 ms."""
-    from stridecore.dsp.shin import ShinParams  # noqa: F401 (params built by the caller)
     from stridecore.simulate.session import sensor_specs
 
     specs = sensor_specs(["right_shin"], SEED, fs_hz=208.0, errors=None,
