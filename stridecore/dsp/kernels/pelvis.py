@@ -65,6 +65,7 @@ import numpy as np
 
 from firmware_protocol._jit import njit
 from stridecore.dsp.kernels.jerk import is_clipped
+from stridecore.dsp.kernels.tilt import turn_gravity
 
 G0 = 9.80665
 
@@ -406,26 +407,11 @@ def pelvis_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                     F[F_UR + 2] = a2 / an0
                 I[I_INIT] = 1
             else:
-                G0_ = F[F_G]
-                G1_ = F[F_G + 1]
-                G2_ = F[F_G + 2]
-                gb0 = gb1 = gb2 = 0.0
-                if gok:
-                    gb0 = g0 - F[F_GB]
-                    gb1 = g1 - F[F_GB + 1]
-                    gb2 = g2 - F[F_GB + 2]
-                F[F_G] = G0_ - dt * (gb1 * G2_ - gb2 * G1_)
-                F[F_G + 1] = G1_ - dt * (gb2 * G0_ - gb0 * G2_)
-                F[F_G + 2] = G2_ - dt * (gb0 * G1_ - gb1 * G0_)
-                # the gyro bias: the integral of the pull (G x a / |G|^2, rad; Mahony 2008),
-                # once the start's running mean has become the slow pull
-                gg = G0_ * G0_ + G1_ * G1_ + G2_ * G2_
-                if gok and gg > 0.0 and (N + 1) * P[P_C_ALPHA] >= 1.0 \
-                        and N >= I[I_GB_HOLD]:
-                    kgb = P[P_B_GAIN] / gg
-                    F[F_GB] += kgb * (G1_ * a2 - G2_ * a1)
-                    F[F_GB + 1] += kgb * (G2_ * a0 - G0_ * a2)
-                    F[F_GB + 2] += kgb * (G0_ * a1 - G1_ * a0)
+                # the gyro bias: the integral of the pull (Mahony 2008), once the start's
+                # running mean has become the slow pull and not while held after a slip
+                bias_on = (N + 1) * P[P_C_ALPHA] >= 1.0 and N >= I[I_GB_HOLD]
+                turn_gravity(F, F_G, F_GB, g0, g1, g2, gok, a0, a1, a2,
+                             P[P_B_GAIN] if bias_on else 0.0, dt)
                 # the running mean of the specific force at first (a stream may start in
                 # flight or mid-stance), then the slow pull
                 ca = max(P[P_C_ALPHA], 1.0 / (N + 1))

@@ -85,6 +85,7 @@ import numpy as np
 from firmware_protocol._jit import njit
 from stridecore.dsp.kernels.axis import diag_start, moment_update, power_refresh
 from stridecore.dsp.kernels.jerk import is_clipped, push_sample
+from stridecore.dsp.kernels.tilt import turn_gravity
 
 G0 = 9.80665
 
@@ -667,27 +668,12 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
         # toward the specific force: the linear acceleration averages out over strides), its
         # angle about u from the long axis (projected into the sagittal plane)
         if I[I_TH_INIT] == 1:
-            G0_ = F[F_G]
-            G1_ = F[F_G + 1]
-            G2_ = F[F_G + 2]
-            h0 = h1 = h2 = 0.0  # (no gyro: no rotation, not the bias's)
-            if gok:
-                h0 = g0 - F[F_B]
-                h1 = g1 - F[F_B + 1]
-                h2 = g2 - F[F_B + 2]
-            F[F_G] = G0_ - dt * (h1 * G2_ - h2 * G1_)
-            F[F_G + 1] = G1_ - dt * (h2 * G0_ - h0 * G2_)
-            F[F_G + 2] = G2_ - dt * (h0 * G1_ - h1 * G0_)
+            # bias: the integral of the tilt correction, so that the pull toward the specific
+            # force averages to zero (Mahony et al. 2008)
+            turn_gravity(F, F_G, F_B, g0, g1, g2, gok, a0, a1, a2,
+                         P[P_B_GAIN] if ok else 0.0, dt)
             if ok:
                 I[I_G_N] += 1
-                # bias: the integral of the tilt correction (G x a / |G|^2, rad), so that the
-                # pull toward the specific force averages to zero (Mahony et al. 2008)
-                gg = G0_ * G0_ + G1_ * G1_ + G2_ * G2_
-                if gok and gg > 0.0:
-                    k = P[P_B_GAIN] / gg
-                    F[F_B] += k * (G1_ * a2 - G2_ * a1)
-                    F[F_B + 1] += k * (G2_ * a0 - G0_ * a2)
-                    F[F_B + 2] += k * (G0_ * a1 - G1_ * a0)
                 F[F_G] += P[P_C_ALPHA] * (a0 - F[F_G])
                 F[F_G + 1] += P[P_C_ALPHA] * (a1 - F[F_G + 1])
                 F[F_G + 2] += P[P_C_ALPHA] * (a2 - F[F_G + 2])
