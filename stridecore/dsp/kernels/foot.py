@@ -6,8 +6,10 @@ One pass per sample over a small state machine (stance -> swing -> stance):
   once the rate has fallen back to half of that peak (Mariani 2013, IEEE TBME 60:155: TO at the
   foot's peak pitch velocity at push-off).
 - **Initial contact** (IC), armed after the swing's toes-up lobe: the onset of the impact burst
-  (5 ms jerk above an adaptive threshold, walked back to where it began; Falbriard 2018, Front
-  Physiol 9:610 refine IC on acceleration) or, in walking, the end of the swing's toes-up
+  (5 ms jerk above an adaptive threshold and risen by ``burst_rise`` × that threshold within
+  the 5 ms: an impact steps the acceleration, while the late swing's rotation ramps the jerk
+  over tens of ms; walked back to where it began; Falbriard 2018, Front Physiol 9:610 refine
+  IC on acceleration) or, in walking, the end of the swing's toes-up
   rotation (the pitch-rate zero crossing, Rampp 2015, IEEE TBME 62:1089), declared
   ``walk_wait`` later unless a burst 2.5 times this walker's foot slap says the runner has
   started running. In running a contact without a burst above the threshold within
@@ -112,7 +114,8 @@ P_PATH_GAIN = 44  # after P_LEARN_MAX strides: the level moves this fraction tow
 P_PATH_STEP = 45  # rad: ... of its offset clipped to this (a running median's robustness)
 P_PATH_YAW = 46  # rad: a stride that turns more than this is not used for the level
 P_PATH_SD_MIN = 47  # rad: the per-stride spread taken at least this (few strides, tight MAD)
-N_P = 48
+P_BURST_RISE = 48  # a burst's jerk rises by this × the threshold within the jerk lag
+N_P = 49
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -631,7 +634,10 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                         F[F_WALK_JPK] = 0.75 * F[F_WALK_JPK] + 0.25 * F[F_WIN_J]
             elif I[I_ARMED] == 1:
                 thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
-                if j > thr:
+                # an impact is a step in acceleration: its jerk rises within one jerk lag (the
+                # late swing's rotation ramps it up over tens of ms, a later burst is the contact)
+                jk = ring_f[(N - K) % R, 1] if N >= K else 0.0
+                if j > thr and j - jk > P[P_BURST_RISE] * thr:
                     lo = P[P_JERK_LO] * thr
                     ic_n = _burst_onset(P, ring_f, N, R, lo) + int(P[P_IC_SHIFT])
                     if ic_n > N:
