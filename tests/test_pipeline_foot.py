@@ -736,7 +736,8 @@ def test_swing_rotation_ramp_is_not_the_impact():
     """In the last ~40 ms of a swing the foot's rotation can ramp the jerk smoothly past the
     burst threshold; the walk-back then dated the contact 20–50 ms early. A burst must rise
     within the jerk lag (``burst_rise_fraction``). Dev seeds where the ramp occurs, lateral
-    mount: contacts missed at ±20 ms with the rise test off and on (measured 15 and 9)."""
+    mount: contacts missed at ±20 ms with a rise fraction of 0 (any rise) and the default
+    (measured 15 and 9)."""
     fracs = (0.0, FootParams().burst_rise_fraction)
     missed = dict.fromkeys(fracs, 0)
     for seed in (3, 5, 6, 7):

@@ -636,8 +636,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 thr = max(P[P_JERK_FLOOR], P[P_JERK_FRAC] * F[F_JPK_EMA])
                 # an impact is a step in acceleration: its jerk rises within one jerk lag (the
                 # late swing's rotation ramps it up over tens of ms, a later burst is the contact)
-                jk = ring_f[(N - K) % R, 1] if N >= K else 0.0
-                if j > thr and j - jk > P[P_BURST_RISE] * thr:
+                if j > thr and j - (ring_f[(N - K) % R, 1] if N >= K else 0.0) \
+                        > P[P_BURST_RISE] * thr:
                     lo = P[P_JERK_LO] * thr
                     ic_n = _burst_onset(P, ring_f, N, R, lo) + int(P[P_IC_SHIFT])
                     if ic_n > N:
