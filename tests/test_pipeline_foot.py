@@ -21,10 +21,12 @@ import math
 
 import numpy as np
 import pytest
+from datasets_helper import requires_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_protocol.batch import SampleFlag, Samples
+from stridecore.bench import gaitmap
 from stridecore.bench.score import score
 from stridecore.dsp.kernels import foot as fk
 from stridecore.dsp.kernels import mount as mk
@@ -751,3 +753,28 @@ def test_swing_rotation_ramp_is_not_the_impact():
             missed[frac] += int(sum(np.min(np.abs(d - t)) > 0.02 for t in ti))
     off, on = missed.values()
     assert on <= 10 and off >= on + 4, missed
+
+
+@requires_dataset(gaitmap.FOLDER)
+def test_step_lifted_without_push_off_is_not_lost():
+    """gaitmap's left foot at the turn: its heel marker lands at 17.24 s (a turning step the
+    stride list does not label), the foot stays flat to 18.0 s, is lifted with no push-off
+    (toes-down rate never reaches ``toe_off_radps``) and lands at the labelled 18.43 s. Without
+    the lift rule (``lift_radps`` 0) the landing's foot slap was taken for the toe-off and the
+    contact lost; with it the 17.24 s step ends with its toe-off unknown and 18.43 s is found."""
+    rec, = (r for r in gaitmap.load() if r.split == "dev")
+    (pl, s), = rec.sensors.items()
+    got = {}
+    for lift in (0.0, FootParams().lift_radps):
+        out = Pipeline(s.fs_hz, pl, foot=FootParams(lift_radps=lift)).run(s.samples, 4096)
+        got[lift] = out.steps
+    off, on = got.values()
+    t_true = 18.43
+    assert np.min(np.abs(off["t_ic_s"] - t_true)) > 0.05
+    k = int(np.argmin(np.abs(on["t_ic_s"] - t_true)))
+    assert abs(on["t_ic_s"][k] - t_true) <= 0.02
+    assert abs(on["t_ic_s"][k - 1] - 17.24) <= 0.03 and math.isnan(on["t_to_s"][k - 1])
+    # the other contacts stay (the next one, 20.69 s, moves from 20.72 s to 20.69 s: the
+    # walking rule now follows a walking step instead of a misread stride)
+    keep = np.abs(on["t_ic_s"] - t_true) > 0.05
+    np.testing.assert_allclose(on["t_ic_s"][keep], off["t_ic_s"], atol=0.03)

@@ -67,6 +67,8 @@ class FootParams:
     walkback_rise: float = 1.1  # ... and stops where the jerk rises again by this factor
     burst_rise_fraction: float = 0.75  # a burst's jerk rises by this × threshold within
     # the jerk lag (an impact steps the acceleration; late-swing rotation ramps it: not a burst)
+    lift_radps: float = 2.0  # toes-up rate after flat-foot with no push-off yet: the foot was
+    # lifted without one (a shuffling or turning step); the step ends, toe-off unknown (0: off)
     burst_wait_ms: float = 150.0  # running: after the zero crossing, wait this for a burst
     ic_shift_ms: float = 0.0  # added to a burst onset (0: the onset is the contact)
     # walking and the gait mode
@@ -241,6 +243,7 @@ class FootStage(ArrayState):
         P[fk.P_GRADE_MAX] = math.radians(p.grade_max_deg)
         P[fk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)
         P[fk.P_BURST_RISE] = p.burst_rise_fraction
+        P[fk.P_LIFT_RADPS] = p.lift_radps
         P[fk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * fk.G0
         P[fk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)
         P[fk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)

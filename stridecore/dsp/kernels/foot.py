@@ -4,7 +4,10 @@ One pass per sample over a small state machine (stance -> swing -> stance):
 
 - **Toe-off** (TO): the peak toes-down (plantar-flexion) pitch rate after flat-foot, declared
   once the rate has fallen back to half of that peak (Mariani 2013, IEEE TBME 60:155: TO at the
-  foot's peak pitch velocity at push-off).
+  foot's peak pitch velocity at push-off). A toes-up rotation faster than ``lift`` after
+  flat-foot and before any push-off means the foot was lifted without one (a shuffling or
+  turning step): the step ends there with its toe-off unknown, and the swing goes on to the
+  next contact (otherwise that landing's foot slap would be read as the toe-off).
 - **Initial contact** (IC), armed after the swing's toes-up lobe: the onset of the impact burst
   (5 ms jerk above an adaptive threshold and risen by ``burst_rise`` × that threshold within
   the 5 ms: an impact steps the acceleration, while the late swing's rotation ramps the jerk
@@ -115,7 +118,8 @@ P_PATH_STEP = 45  # rad: ... of its offset clipped to this (a running median's r
 P_PATH_YAW = 46  # rad: a stride that turns more than this is not used for the level
 P_PATH_SD_MIN = 47  # rad: the per-stride spread taken at least this (few strides, tight MAD)
 P_BURST_RISE = 48  # a burst's jerk rises by this × the threshold within the jerk lag
-N_P = 49
+P_LIFT_RADPS = 49  # toes-up rate after flat-foot, before any push-off: the foot was lifted
+N_P = 50
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -402,6 +406,28 @@ def _begin_stance(F: np.ndarray, I: np.ndarray) -> None:
 
 
 @njit
+def _begin_swing(P: np.ndarray, F: np.ndarray, I: np.ndarray, to_n: int) -> None:
+    # to swing from toe-off sample to_n. The IC rule follows the last step's gait mode; before
+    # any step, a long flat stance (> P_WALK_FLAT) says walking
+    I[I_RULE] = I[I_MODE]
+    if I[I_MODE] == 0 and I[I_FLAT_N] >= 0:
+        I[I_RULE] = 1 if to_n - I[I_FLAT_N] > P[P_WALK_FLAT] else 2
+    I[I_TO_N] = to_n
+    I[I_PHASE] = 2
+    I[I_HAS_IC] = 0
+    I[I_ARMED] = 0
+    I[I_ZC_N] = -1
+    I[I_CAND_N] = -1
+    F[F_CAND_J] = 0.0
+    F[F_SWING_PEAK] = 0.0
+    F[F_SWING_LOW] = 0.0
+    for k in range(N_INT):
+        F[F_A + k] = F[F_B + k]
+    I[I_A_VALID] = I[I_B_VALID]
+    I[I_B_VALID] = 0
+
+
+@njit
 def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     # a gap, or a swing/stance too long: forget the cycle, keep calibration
     I[I_HAS_IC] = 0
@@ -573,24 +599,19 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                         _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N,
                                      sample_idx[t], t_us[t], steps_out, n_steps)
                         n_steps += 1
-                    # to swing. The IC rule follows the last step's gait mode; before any
-                    # step, a long flat stance (> P_WALK_FLAT) says walking
-                    I[I_RULE] = I[I_MODE]
-                    if I[I_MODE] == 0 and I[I_FLAT_N] >= 0:
-                        I[I_RULE] = 1 if I[I_PMIN_N] - I[I_FLAT_N] > P[P_WALK_FLAT] else 2
-                    I[I_TO_N] = I[I_PMIN_N]
-                    I[I_PHASE] = 2
-                    I[I_HAS_IC] = 0
-                    I[I_ARMED] = 0
-                    I[I_ZC_N] = -1
-                    I[I_CAND_N] = -1
-                    F[F_CAND_J] = 0.0
-                    F[F_SWING_PEAK] = 0.0
-                    F[F_SWING_LOW] = 0.0
-                    for k in range(N_INT):
-                        F[F_A + k] = F[F_B + k]
-                    I[I_A_VALID] = I[I_B_VALID]
-                    I[I_B_VALID] = 0
+                    _begin_swing(P, F, I, I[I_PMIN_N])
+                elif (I[I_HAS_IC] == 1 and P[P_LIFT_RADPS] > 0.0 and pt > P[P_LIFT_RADPS]
+                      and F[F_PMIN] > -P[P_TO_RADPS] and dur >= P[P_MIN_CONTACT]):
+                    # a toes-up rotation after flat-foot, before any push-off: the foot was
+                    # lifted without one (a shuffling or turning step) and is already swinging
+                    # to its next contact. The step ends with its toe-off unknown
+                    I[I_PMIN_N] = -1
+                    _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N,
+                                 sample_idx[t], t_us[t], steps_out, n_steps)
+                    steps_out[n_steps, S_PUSH_MPS] = np.nan
+                    n_steps += 1
+                    _begin_swing(P, F, I, N)
+                    F[F_SWING_PEAK] = pt
             if I[I_HAS_IC] == 1 and dur > P[P_STANCE_MAX]:
                 # standing after the contact: emit it without toe-off, keep the stance
                 I[I_PMIN_N] = -1
