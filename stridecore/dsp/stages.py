@@ -69,6 +69,7 @@ class FootParams:
     # the jerk lag (an impact steps the acceleration; late-swing rotation ramps it: not a burst)
     lift_radps: float = 2.0  # toes-up rate after flat-foot with no push-off yet: the foot was
     # lifted without one (a shuffling or turning step); the step ends, toe-off unknown (0: off)
+    lift_deg: float = 10.0  # ... once that rotation (above half lift_radps) reached this
     burst_wait_ms: float = 150.0  # running: after the zero crossing, wait this for a burst
     ic_shift_ms: float = 0.0  # added to a burst onset (0: the onset is the contact)
     # walking and the gait mode
@@ -244,6 +245,7 @@ class FootStage(ArrayState):
         P[fk.P_IC_SHIFT] = round(p.ic_shift_ms * 1e-3 * fs)
         P[fk.P_BURST_RISE] = p.burst_rise_fraction
         P[fk.P_LIFT_RADPS] = p.lift_radps
+        P[fk.P_LIFT_RAD] = math.radians(p.lift_deg)
         P[fk.P_CLIP_MPS2] = p.acc_range_g * p.clip_fraction * fk.G0
         P[fk.P_RING] = _samples(p.ring_s * 1e3, fs, 64)
         P[fk.P_CLIP_PRE] = _samples(p.clip_before_ic_ms, fs, 0)

@@ -4,10 +4,11 @@ One pass per sample over a small state machine (stance -> swing -> stance):
 
 - **Toe-off** (TO): the peak toes-down (plantar-flexion) pitch rate after flat-foot, declared
   once the rate has fallen back to half of that peak (Mariani 2013, IEEE TBME 60:155: TO at the
-  foot's peak pitch velocity at push-off). A toes-up rotation faster than ``lift`` after
-  flat-foot and before any push-off means the foot was lifted without one (a shuffling or
-  turning step): the step ends there with its toe-off unknown, and the swing goes on to the
-  next contact (otherwise that landing's foot slap would be read as the toe-off).
+  foot's peak pitch velocity at push-off). A toes-up rotation faster than ``lift`` that has
+  turned the foot by ``lift_deg`` after flat-foot and before any push-off means the foot was
+  lifted without one (a shuffling or turning step; a brief jolt on rough ground turns it
+  less): the step ends there with its toe-off unknown, and the swing goes on to the next
+  contact (otherwise that landing's foot slap would be read as the toe-off).
 - **Initial contact** (IC), armed after the swing's toes-up lobe: the onset of the impact burst
   (5 ms jerk above an adaptive threshold and risen by ``burst_rise`` × that threshold within
   the 5 ms: an impact steps the acceleration, while the late swing's rotation ramps the jerk
@@ -119,7 +120,8 @@ P_PATH_YAW = 46  # rad: a stride that turns more than this is not used for the l
 P_PATH_SD_MIN = 47  # rad: the per-stride spread taken at least this (few strides, tight MAD)
 P_BURST_RISE = 48  # a burst's jerk rises by this × the threshold within the jerk lag
 P_LIFT_RADPS = 49  # toes-up rate after flat-foot, before any push-off: the foot was lifted
-N_P = 50
+P_LIFT_RAD = 50  # ... once that rotation has turned the foot this far (rad)
+N_P = 51
 
 # ---- step record fields --------------------------------------------------------------------
 S_IC_IDX = 0
@@ -216,7 +218,8 @@ F_ANCHOR = 85  # 3: unit flat-foot gravity the stride-path offsets are measured 
 F_LAM = 88  # stride-path level: the level's angle from the anchor (median of the buffer)
 F_LBUF = 89  # N_LBUF: per stride, path slope + angle from the anchor to the flat-foot gravity
 N_LBUF = 64
-N_F = F_LBUF + N_LBUF
+F_UP = F_LBUF + N_LBUF  # rad: the toes-up rotation in progress (while faster than half lift)
+N_F = F_UP + 1
 # integrator layout (offsets)
 J_THETA = 0
 J_VF = 1
@@ -556,6 +559,10 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
         if ph == 1:
             dur = N - I[I_IC_N]
             F[F_THETA_IC] += pt * dt
+            if pt > 0.5 * P[P_LIFT_RADPS]:
+                F[F_UP] += pt * dt
+            else:
+                F[F_UP] = 0.0
             if I[I_HAS_IC] == 1:
                 if dur <= P[P_PEAK_WIN]:
                     if an > F[F_PEAK]:
@@ -601,7 +608,8 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                         n_steps += 1
                     _begin_swing(P, F, I, I[I_PMIN_N])
                 elif (I[I_HAS_IC] == 1 and P[P_LIFT_RADPS] > 0.0 and pt > P[P_LIFT_RADPS]
-                      and F[F_PMIN] > -P[P_TO_RADPS] and dur >= P[P_MIN_CONTACT]):
+                      and F[F_UP] > P[P_LIFT_RAD] and F[F_PMIN] > -P[P_TO_RADPS]
+                      and dur >= P[P_MIN_CONTACT]):
                     # a toes-up rotation after flat-foot, before any push-off: the foot was
                     # lifted without one (a shuffling or turning step) and is already swinging
                     # to its next contact. The step ends with its toe-off unknown
