@@ -406,6 +406,7 @@ def _begin_stance(F: np.ndarray, I: np.ndarray) -> None:
     F[F_FF_BEST] = np.inf
     F[F_PMIN] = 0.0
     F[F_THETA_IC] = 0.0
+    F[F_UP] = 0.0
 
 
 @njit
