@@ -410,6 +410,15 @@ def _begin_stance(F: np.ndarray, I: np.ndarray) -> None:
 
 
 @njit
+def _disarm(F: np.ndarray, I: np.ndarray) -> None:
+    # no contact search in progress: not armed, no zero crossing, no candidate burst
+    I[I_ARMED] = 0
+    I[I_ZC_N] = -1
+    I[I_CAND_N] = -1
+    F[F_CAND_J] = 0.0
+
+
+@njit
 def _begin_swing(P: np.ndarray, F: np.ndarray, I: np.ndarray, to_n: int) -> None:
     # to swing from toe-off sample to_n. The IC rule follows the last step's gait mode; before
     # any step, a long flat stance (> P_WALK_FLAT) says walking
@@ -419,10 +428,7 @@ def _begin_swing(P: np.ndarray, F: np.ndarray, I: np.ndarray, to_n: int) -> None
     I[I_TO_N] = to_n
     I[I_PHASE] = 2
     I[I_HAS_IC] = 0
-    I[I_ARMED] = 0
-    I[I_ZC_N] = -1
-    I[I_CAND_N] = -1
-    F[F_CAND_J] = 0.0
+    _disarm(F, I)
     F[F_SWING_PEAK] = 0.0
     F[F_SWING_LOW] = 0.0
     for k in range(N_INT):
@@ -438,10 +444,7 @@ def _lose_cycle(F: np.ndarray, I: np.ndarray) -> None:
     I[I_A_VALID] = 0
     I[I_B_VALID] = 0
     I[I_S_VALID] = 0
-    I[I_ARMED] = 0
-    I[I_ZC_N] = -1
-    I[I_CAND_N] = -1
-    F[F_CAND_J] = 0.0
+    _disarm(F, I)
     I[I_IC_N] = -1
     I[I_PREV_IC_N] = -1
     F[F_PREV_IC_TUS] = np.nan
