@@ -755,15 +755,22 @@ def test_swing_rotation_ramp_is_not_the_impact():
     assert on <= 10 and off >= on + 4, missed
 
 
+@pytest.fixture(scope="module")
+def gaitmap_left():
+    """gaitmap's dev recording: the left foot, lateral shoe mount, 204.8 Hz (placement, stream)."""
+    rec, = (r for r in gaitmap.load() if r.split == "dev")
+    (pl, s), = rec.sensors.items()
+    return pl, s
+
+
 @requires_dataset(gaitmap.FOLDER)
-def test_step_lifted_without_push_off_is_not_lost():
+def test_step_lifted_without_push_off_is_not_lost(gaitmap_left):
     """gaitmap's left foot at the turn: its heel marker lands at 17.24 s (a turning step the
     stride list does not label), the foot stays flat to 18.0 s, is lifted with no push-off
     (toes-down rate never reaches ``toe_off_radps``) and lands at the labelled 18.43 s. Without
     the lift rule (``lift_radps`` 0) the landing's foot slap was taken for the toe-off and the
     contact lost; with it the 17.24 s step ends with its toe-off unknown and 18.43 s is found."""
-    rec, = (r for r in gaitmap.load() if r.split == "dev")
-    (pl, s), = rec.sensors.items()
+    pl, s = gaitmap_left
     got = {}
     for lift in (0.0, FootParams().lift_radps):
         out = Pipeline(s.fs_hz, pl, foot=FootParams(lift_radps=lift)).run(s.samples, 4096)
@@ -781,13 +788,12 @@ def test_step_lifted_without_push_off_is_not_lost():
 
 
 @requires_dataset(gaitmap.FOLDER)
-def test_toes_up_jolt_in_stance_is_not_a_lift():
+def test_toes_up_jolt_in_stance_is_not_a_lift(gaitmap_left):
     """A brief toes-up jolt in mid-stance (rough ground: 3 rad/s for 40 ms, 6.9°, about the
     pitch axis, added to gaitmap's left foot in six stances) turns the foot less than
     ``lift_deg``: no contact is invented. Without the angle (``lift_deg`` 0) each jolt was taken
     for a lift and a contact followed (measured: 6 extra)."""
-    rec, = (r for r in gaitmap.load() if r.split == "dev")
-    (pl, s), = rec.sensors.items()
+    pl, s = gaitmap_left
     t = s.samples.t_device_us / 1e6
     axis, _ = MountStage(s.fs_hz).step(np.ascontiguousarray(s.samples.gyr_radps),
                                        np.ascontiguousarray(s.samples.acc_mps2))

@@ -620,7 +620,6 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                     I[I_PMIN_N] = -1
                     _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N,
                                  sample_idx[t], t_us[t], steps_out, n_steps)
-                    steps_out[n_steps, S_PUSH_MPS] = np.nan
                     n_steps += 1
                     _begin_swing(P, F, I, N)
                     F[F_SWING_PEAK] = pt
@@ -629,9 +628,6 @@ def foot_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray,
                 I[I_PMIN_N] = -1
                 _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N, sample_idx[t],
                              t_us[t], steps_out, n_steps)
-                steps_out[n_steps, S_TO_IDX] = -1.0
-                steps_out[n_steps, S_TO_TUS] = np.nan
-                steps_out[n_steps, S_PUSH_MPS] = np.nan
                 n_steps += 1
                 I[I_HAS_IC] = 0
                 I[I_IC_N] = -1
@@ -857,7 +853,8 @@ def _finish_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarr
                 # angle measured to it is void too
                 out[k, S_FSA_DEG] = np.nan
         out[k, S_LEVEL_KIND] = 3 if I[I_PATH_ON] == 1 else I[I_LEVEL_KIND]
-        if I[I_B_VALID] == 1:
+        if I[I_B_VALID] == 1 and to_n >= 0:
+            # the foot's speed at toe-off: none without one
             out[k, S_PUSH_MPS] = F[F_B + J_VF]
     out[k, S_PEAK_G] = F[F_PEAK] / G0
     out[k, S_CLIPPED] = 1.0 if I[I_LAST_CLIP_N] >= I[I_IC_N] - P[P_CLIP_PRE] else 0.0
@@ -890,9 +887,6 @@ def foot_flush(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_acc: np.ndarray
     I[I_PMIN_N] = -1
     _finish_step(P, F, I, ring_acc, ring_f, ring_idx, u0, u1, u2, N, ring_idx[q],
                  ring_f[q, 0], steps_out, 0, False)
-    steps_out[0, S_TO_IDX] = -1.0
-    steps_out[0, S_TO_TUS] = np.nan
-    steps_out[0, S_PUSH_MPS] = np.nan
     # the stance was cut: its flat-foot (the minimum of |ω| over the stance) is not final, so
     # no angle or stride is reported (on Marpino most such last steps read as midfoot)
     steps_out[0, S_FSA_DEG] = np.nan
