@@ -366,10 +366,10 @@ def _rhythm_reference(h, P):
         new = 0.0
         if best >= P[sk.P_AC_MIN]:
             near = [k for k in peaks if ac[k] >= P[sk.P_AC_KEEP] * best]
-            if cur > 0 and near:
-                new = float(min(near, key=lambda k: (abs(k * bl - cur), k)) * bl)
-            else:
-                new = float(min(k for k in peaks if ac[k] >= P[sk.P_AC_PICK] * best) * bl)
+            fresh = min(k for k in peaks if ac[k] >= P[sk.P_AC_PICK] * best)
+            keep = min(near, key=lambda k: (abs(k * bl - cur), k)) if cur > 0 and near else 0
+            # the kept lag gives way to the fresh pick when it is (about) a multiple of it
+            new = float((keep if keep and keep < 1.7 * fresh else fresh) * bl)
         cur = new
         out[b * bl - 1:] = cur  # in force from the bin's last sample on
     return out
@@ -440,6 +440,8 @@ def _shock_reference(acc, fs, P, p):
                 off_level = off_max if off_level == 0.0 else 0.75 * off_level + 0.25 * off_max
                 off_max = 0.0
             level *= P[sk.P_J_DECAY]
+            if stride_ac > 0 and last_pk >= 0 and k - last_pk > P[sk.P_SH_MISS] * stride_ac:
+                level *= 0.5 ** (1.0 / (P[sk.P_SH_MISS_HALF] * stride_ac))
             if e > max(P[sk.P_SH_FLOOR], P[sk.P_SH_FRAC] * level):
                 cand, cand_e, cstart = k, e, k
         elif k - last_pk >= P[sk.P_SH_OFF]:
@@ -476,25 +478,34 @@ def test_shock_detector_equals_reference(fs):
     np.testing.assert_allclose(got, h[n - R:], rtol=1e-9, atol=1e-9)
 
 
-def _two_phase_stream(fs, n_strides=24, stride_s=0.8, switch=8, seed=0):
-    """A synthetic shank accelerometer (gravity on a random axis direction, sign included) with
-    two shocks per stride, A at k·stride and B 0.45 stride later: B is the larger for the
-    first ``switch`` strides (the detector locks onto it), then A (the phase to relock to)."""
+def _shock_stream(fs, dur_s, t_sh, amps, swing_hz, seed=0):
+    """A synthetic shank accelerometer: gravity on a random axis direction (sign included),
+    a 60 Hz, 12 ms shock of ``amps[k]`` (m/s²) at each ``t_sh[k]`` (s) along another random
+    direction, and a 0.3 m/s² swing at ``swing_hz``."""
     rng = np.random.default_rng(seed)
-    n = int(n_strides * stride_s * fs)
+    n = int(dur_s * fs)
     t = np.arange(n) / fs
     g = rng.normal(size=3)
     g *= 9.80665 / np.linalg.norm(g)
     d = rng.normal(size=3)
     d /= np.linalg.norm(d)
     x = np.zeros(n)
+    for t0, amp in zip(t_sh, amps, strict=True):
+        m = t >= t0
+        tau = t[m] - t0
+        x[m] += amp * np.sin(2 * np.pi * 60.0 * tau) * np.exp(-tau / 0.012)
+    return g[None, :] + x[:, None] * d[None, :] + 0.3 * np.sin(2 * np.pi * swing_hz * t)[:, None]
+
+
+def _two_phase_stream(fs, n_strides=24, stride_s=0.8, switch=8, seed=0):
+    """Two shocks per stride, A at k·stride and B 0.45 stride later: B is the larger for the
+    first ``switch`` strides (the detector locks onto it), then A (the phase to relock to)."""
+    t_sh, amps = [], []
     for k in range(n_strides):
         for off, amp in ((0.0, 1.5 if k < switch else 40.0), (0.45, 30.0)):
-            t0 = (k + off) * stride_s + 0.3
-            m = t >= t0
-            tau = t[m] - t0
-            x[m] += amp * np.sin(2 * np.pi * 60.0 * tau) * np.exp(-tau / 0.012)
-    acc = g[None, :] + x[:, None] * d[None, :] + 0.3 * np.sin(2 * np.pi * 1.25 * t)[:, None]
+            t_sh.append((k + off) * stride_s + 0.3)
+            amps.append(amp)
+    acc = _shock_stream(fs, n_strides * stride_s, t_sh, amps, 1.0 / stride_s, seed)
     return acc, 0.3 + np.arange(n_strides) * stride_s
 
 
@@ -596,3 +607,57 @@ def test_gyro_bias_is_estimated():
     off = np.median(_angle_errors(bias, ShinParams(gyro_bias_memory_s=0.0)))
     assert abs(est - ref) <= 0.5, (est, ref)
     assert abs(off - ref) > 2.0, (off, ref)
+
+
+def _shock_train(fs, amps, stride_s=0.75, seed=0):
+    """One shock per stride of amplitude ``amps[k]`` at 0.3 s + k·stride. Returns (acc, shock
+    times s)."""
+    t_sh = 0.3 + np.arange(len(amps)) * stride_s
+    acc = _shock_stream(fs, (len(amps) + 1) * stride_s, t_sh, amps, 1.0 / stride_s, seed)
+    return acc, t_sh
+
+
+def _acc_only_ics(acc, fs, params=None):
+    n = len(acc)
+    stg = ShinStage(fs, params)
+    _, ics = stg.step(np.arange(n), np.arange(n) * 1e6 / fs, acc, np.full((n, 3), np.nan),
+                      np.zeros(n, np.uint8))
+    return ics[:, 0] / fs, stg
+
+
+def _found(t_ic, t_sh, tol_s=0.05):
+    return np.array([np.min(np.abs(t_ic - x)) <= tol_s if len(t_ic) else False for x in t_sh])
+
+
+def test_rhythm_lets_go_of_twice_the_stride():
+    """Every second shock tiny for 12 strides (the rhythm is two strides), then all alike: the
+    autocorrelation correlates at two strides as well as at one, so the kept estimate alone
+    would hold two strides and the hold would skip every other contact for good. The fresh
+    pick (the shortest strong lag) takes over: every contact is found once a rhythm window of
+    the even train has passed."""
+    fs = 208.0
+    amps = [40.0 if k % 2 == 0 or k >= 12 else 1.0 for k in range(40)]
+    acc, t_sh = _shock_train(fs, amps)
+    t_ic, stg = _acc_only_ics(acc, fs)
+    late = t_sh > 0.3 + 12 * 0.75 + stg.params.rhythm_window_s + 1.5
+    assert late.sum() >= 15
+    assert _found(t_ic, t_sh[late]).all()
+    assert abs(stg.report()["rhythm_stride_s"] - 0.75) < 0.05
+
+
+def test_shock_level_follows_a_several_fold_drop():
+    """Shocks 10× smaller after 20 strides (a climb after a steep descent): once a stride and a
+    half pass without a shock the level halves every half stride, so contacts are found again
+    within a few strides; without it (``shock_missed_strides`` 0) the slow armed-time decay
+    misses many more."""
+    from stridecore.dsp.shin import ShinParams
+
+    fs = 208.0
+    amps = [60.0] * 20 + [6.0] * 30
+    acc, t_sh = _shock_train(fs, amps)
+    after = t_sh > t_sh[19] + 0.1
+    miss_new = int((~_found(_acc_only_ics(acc, fs)[0], t_sh[after])).sum())
+    miss_old = int((~_found(_acc_only_ics(acc, fs, ShinParams(shock_missed_strides=0.0))[0],
+                            t_sh[after])).sum())
+    assert miss_new <= 3, miss_new
+    assert miss_old >= miss_new + 3, (miss_old, miss_new)

@@ -71,6 +71,8 @@ class ShinParams:
     swing_keep_fraction: float = 0.5  # swing peaks below this × the level do not update it
     duty_walk: float = 0.5
     jerk_decay_s: float = 4.0  # acc only: the shock level halves in this armed time
+    shock_missed_strides: float = 1.5  # acc only: this long without a shock (strides) ...
+    shock_missed_halving_strides: float = 0.5  # ... and the level halves every this many
     tilt_memory_s: float = 4.0  # gravity tracking: pull toward the specific force
     gyro_bias_memory_s: float = 60.0  # gyro bias estimate (integral term): time constant, s;
     # 0: none (bias × tilt_memory_s is a steady tilt error: 0.02 rad/s → 4.6°)
@@ -160,6 +162,8 @@ def _vector(p: ShinParams, fs: float) -> np.ndarray:
     P[sk.P_SWPK_KEEP] = p.swing_keep_fraction
     P[sk.P_DUTY_WALK] = p.duty_walk
     P[sk.P_J_DECAY] = 0.5 ** (1.0 / (p.jerk_decay_s * fs))
+    P[sk.P_SH_MISS] = p.shock_missed_strides
+    P[sk.P_SH_MISS_HALF] = p.shock_missed_halving_strides
     P[sk.P_C_ALPHA] = _alpha(p.tilt_memory_s * 1e3, fs)
     if p.gyro_bias_memory_s > 0.0:  # PI loop poles at -1/tilt_memory_s, -1/gyro_bias_memory_s
         P[sk.P_B_GAIN] = 1.0 / (p.tilt_memory_s * p.gyro_bias_memory_s * fs)

@@ -58,7 +58,9 @@ Events:
   ``P_SH_D`` after the shock peak, itself ~40 ms after IC. The stride for the refractory time
   and the hold is the shock signal's rhythm when it has one (normalised autocorrelation of
   ``P_AC_BIN``-sample bins over the last ``P_AC_NB``, the shortest strong lag: gait
-  regularity as in Moe-Nilssen & Helbostad 2004), else the last contacts' (EMA). Toe-off,
+  regularity as in Moe-Nilssen & Helbostad 2004), else the last contacts' (EMA). Once
+  ``P_SH_MISS`` strides pass without a shock, the level halves every ``P_SH_MISS_HALF``
+  strides (a several-fold drop of the shocks, e.g. a climb after a descent). Toe-off,
   shank angle and loading rotation are NaN (not guessed); the step record is emitted with the
   decision (the peak window has passed by then).
 
@@ -159,7 +161,9 @@ P_AC_PICK = 69  # the stride: the shortest local maximum at least this × the la
 P_AC_KEEP = 70  # ... or, once known, the local maximum nearest it if at least this × the largest
 P_ANGLE_SETTLE = 71  # samples of gravity tracking before the shank angle counts (no stand)
 P_B_GAIN = 72  # gyro bias integral gain per sample (1/s² · dt; 0: no bias estimate)
-N_P = 73
+P_SH_MISS = 73  # acc-only: strides without a shock after which the level falls faster (0: never)
+P_SH_MISS_HALF = 74  # ... halving every this many strides
+N_P = 75
 
 # ---- step record fields ------------------------------------------------------------------
 S_IC_IDX = 0
@@ -381,6 +385,13 @@ def _ac_stride(P: np.ndarray, ring_f: np.ndarray, nbin: int, R: int, prev: float
     if best < P[P_AC_MIN]:
         return 0.0
     bl = int(P[P_AC_BIN])
+    fresh = -1
+    for k in range(klo, khi + 1):
+        ac = ring_f[k % R, R_AC]
+        if ac >= P[P_AC_PICK] * best and (k == klo or ac >= ring_f[(k - 1) % R, R_AC]) \
+                and (k == khi or ac >= ring_f[(k + 1) % R, R_AC]):
+            fresh = k
+            break
     if prev > 0.0:
         near = -1
         for k in range(klo, khi + 1):
@@ -389,14 +400,12 @@ def _ac_stride(P: np.ndarray, ring_f: np.ndarray, nbin: int, R: int, prev: float
                     and (k == khi or ac >= ring_f[(k + 1) % R, R_AC]) \
                     and (near < 0 or abs(k * bl - prev) < abs(near * bl - prev)):
                 near = k
-        if near >= 0:
+        # kept at a multiple of the strong shortest lag (held on two strides after missed
+        # contacts): every periodic signal correlates at twice its period, so the keep rule
+        # alone never lets go; the shortest strong lag is the stride
+        if near >= 0 and not (fresh > 0 and near >= 1.7 * fresh):
             return float(near * bl)
-    for k in range(klo, khi + 1):
-        ac = ring_f[k % R, R_AC]
-        if ac >= P[P_AC_PICK] * best and (k == klo or ac >= ring_f[(k - 1) % R, R_AC]) \
-                and (k == khi or ac >= ring_f[(k + 1) % R, R_AC]):
-            return float(k * bl)
-    return 0.0
+    return float(fresh * bl) if fresh >= 0 else 0.0
 
 
 @njit
@@ -837,6 +846,12 @@ def shin_step(P: np.ndarray, F: np.ndarray, I: np.ndarray, ring_f: np.ndarray,
                             F[F_SH_OFFLVL] = 0.75 * F[F_SH_OFFLVL] + 0.25 * F[F_SH_OFF]
                         F[F_SH_OFF] = 0.0
                     F[F_JPK_EMA] *= P[P_J_DECAY]
+                    if P[P_SH_MISS] > 0.0 and st > 0.0 and lastpk >= 0 \
+                            and N - lastpk > P[P_SH_MISS] * st:
+                        # a stride went by without a shock over the threshold (the shocks
+                        # fell several-fold, e.g. a climb after a steep descent): the level
+                        # halves every P_SH_MISS_HALF strides until one is found
+                        F[F_JPK_EMA] *= 0.5 ** (1.0 / (P[P_SH_MISS_HALF] * st))
                     if esh > max(P[P_SH_FLOOR], P[P_SH_FRAC] * F[F_JPK_EMA]):
                         I[I_SH_CAND] = N
                         I[I_SH_CSTART] = N
