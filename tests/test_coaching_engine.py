@@ -414,8 +414,10 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
     cfg = CoachConfig()
     k = round((said[0].trigger_t_ic_s - 1.0) / STEP_S)
     # the episode is dated back to the first slow step (the stride lag): cued one persistence
-    # window after n0, as a per-step cadence would be
-    assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    # window (quick feet's own, longer than the default) after n0, as a per-step cadence would be
+    assert cfg.cadence_persist_steps > cfg.persist_steps
+    window = max(cfg.cadence_persist_steps - 1, math.ceil(cfg.cadence_persist_s / STEP_S))
+    assert k - n0 == window
     # after a walk break the episode is not dated back across the break (to a contact before)
     walk = n0 - 1
 
@@ -426,7 +428,7 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
                     stride_length_m=lambda i: 3.4 * 120.0 / cad(i),
                     gait_mode=lambda i: "walk" if i == walk else "run"), FOOT)
     k = round((spoken(brk)[0].trigger_t_ic_s - 1.0) / STEP_S)
-    assert k - walk - 1 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    assert k - walk - 1 == window
     # 40 % slower with the cadence a runner has at that speed: silent
     slow = lambda i: 0.6 if i >= n0 else 1.0  # noqa: E731
     assert spoken(run(stream(lambda i: 170.0 * slow(i) ** 0.25, lambda i: 3.4 * slow(i)),

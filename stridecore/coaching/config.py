@@ -32,6 +32,9 @@ class CoachConfig:
     side_window_steps: int = 3  # per-leg median (hip drop: one-sided)
     persist_steps: int = 16  # a fault must hold this many contacts ...
     persist_s: float = 6.0  # ... and this long before its cue (science.md: ~8 s or N steps)
+    cadence_persist_steps: int = 20  # quick feet's: a step's cadence on rocky ground scatters
+    cadence_persist_s: float = 7.5  # ±6 %, against a −5.5 % threshold (dev seeds, 35 h: 16
+    # contacts / 6 s said one false "Quick feet" on fault-free rocky running, 20 / 7.5 none)
     exit_steps: int = 1  # a fault ends once its window median stays past exit this many contacts
     push_exit_steps: int = 3  # ... push off's (its step-to-step scatter spans its band)
     strike_exit_steps: int = 3  # ... land midfoot's (detected heel strikes' 3-medians dip
@@ -122,7 +125,7 @@ class CoachConfig:
             raise ValueError("backdate_steps must be ≥ 0")
         for name in ("window_steps", "exit_steps", "push_exit_steps", "strike_exit_steps",
                      "side_window_steps",
-                     "persist_steps", "grade_window_steps",
+                     "persist_steps", "cadence_persist_steps", "grade_window_steps",
                      "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",
                      "baseline_memory_steps"):
             if getattr(self, name) < 1:

@@ -14,7 +14,8 @@ Flow per STEPS row (in the order given; any grouping of rows into calls gives th
    (no contact for ``stop_s``) ends every fault episode: no form cue there.
 4. Each enabled rule updates the window median of its metric (NaN = not measured: no update)
    and its fault state with hysteresis; a fault held ``persist_steps`` contacts and
-   ``persist_s`` seconds is ready. The ready fault of highest priority is said if the global
+   ``persist_s`` seconds (quick feet: ``cadence_persist_steps``, ``cadence_persist_s``) is
+   ready. The ready fault of highest priority is said if the global
    floor, its cue's (growing) cooldown, the snooze and the clip gap allow; otherwise the
    suppression is logged once per fault episode and reason.
 5. A cued fault that leaves its state and stays out ``praise_hold_steps`` contacts within
@@ -576,9 +577,8 @@ class CueEngine:
 
     def _ready(self, rule: Rule, c: _Contact) -> bool:
         st = self._state[rule.name]
-        cfg = self.config
-        return (st.in_fault and self._n - st.entered_n + 1 >= cfg.persist_steps
-                and c.t_ic_s - st.entered_t_s >= cfg.persist_s)
+        n, s = rule.persistence(self.config)
+        return st.in_fault and self._n - st.entered_n + 1 >= n and c.t_ic_s - st.entered_t_s >= s
 
     def _building_above(self, rule: Rule, c: _Contact) -> bool:
         """A fault of higher priority (another cue) is in its persistence: ``rule`` waits for

@@ -114,6 +114,13 @@ class Rule:
             return min(leave, cfg.strike_normal_deg)
         return leave
 
+    def persistence(self, cfg: CoachConfig) -> tuple[int, float]:
+        """(contacts, seconds) a fault must hold before its cue (quick feet's are longer: the
+        cadence of single steps scatters most on technical ground)."""
+        if self.name == "cadence":
+            return cfg.cadence_persist_steps, cfg.cadence_persist_s
+        return cfg.persist_steps, cfg.persist_s
+
     def exit_steps(self, cfg: CoachConfig) -> int:
         """Contacts in a row with the window median past exit that end a fault episode (push
         off's metric scatters across its whole band step to step: 3)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from stridecore.coaching.config import CoachConfig
 from stridecore.coaching.events import CueDecision
+from stridecore.coaching.rules import RULES
 from stridecore.schema import Cue, Fault, Placement, Terrain
 from stridecore.simulate.imu import SensorSpec
 from stridecore.simulate.profiles import default_session, get_profile
@@ -110,16 +111,20 @@ def episode_timing(decisions: Sequence[CueDecision], foot_truth: Columns,
                    episode: FaultEpisode, config: CoachConfig, after_s: float = 2.0
                    ) -> EpisodeTiming:
     """The first cue said for ``episode``'s fault from its onset to ``after_s`` past its end,
-    against the persistence window (``persist_steps`` contacts, the onset's included, and
-    ``persist_s`` from its IC). ``foot_truth``: the truth rows of both feet, in IC order. The
-    cue's triggering contact is the truth contact nearest to its IC."""
+    against the persistence window of the rule that said it (``persist_steps`` contacts, the
+    onset's included, and ``persist_s`` from its IC; quick feet's ``cadence_persist_*``).
+    ``foot_truth``: the truth rows of both feet, in IC order. The cue's triggering contact is
+    the truth contact nearest to its IC."""
     ics = foot_truth["t_ic_s"]
     has = np.array([episode.fault.value in f.split("+") for f in foot_truth["fault"]])
     on = int(np.flatnonzero(has)[0])
-    window = max(config.persist_steps - 1,
-                 int(np.searchsorted(ics, ics[on] + config.persist_s - 1e-9)) - on)
     said = [d for d in decisions if d.spoken and d.fault == episode.fault.value
             and d.cue is not Cue.PRAISE and ics[on] <= d.t_host_s < episode.t_end_s + after_s]
+    # the persistence of the rule that said it (quick feet's is longer), else the default
+    rule = next((r for r in RULES if said and r.cue is said[0].cue
+                 and r.fault is episode.fault), None)
+    n_p, s_p = rule.persistence(config) if rule else (config.persist_steps, config.persist_s)
+    window = max(n_p - 1, int(np.searchsorted(ics, ics[on] + s_p - 1e-9)) - on)
     if not said:
         return EpisodeTiming(float(ics[on]), window, None, -1)
     # the triggering contact is the truth contact nearest its IC: a detector's IC lies a few
