@@ -223,7 +223,8 @@ def main() -> int:
     except ImportError:
         pass
     print(f"seeds {seeds[0]}–{seeds[-1]}, personal baselines {cfg.personal_baselines}  ")
-    print(f"config: persist {cfg.persist_steps} steps and {cfg.persist_s:g} s, floor "
+    print(f"config: persist {cfg.persist_steps} steps and {cfg.persist_s:g} s (Quick feet "
+          f"{cfg.cadence_persist_steps} and {cfg.cadence_persist_s:g} s), floor "
           f"{cfg.floor_s:g} s, cooldown {cfg.cooldown_s:g} s × {cfg.cooldown_growth:g}")
     with ProcessPoolExecutor(a.jobs) as pool:
         fault_free(a.hours, seeds, a.pipeline, cfg, pool)
