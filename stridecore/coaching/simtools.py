@@ -121,9 +121,10 @@ def episode_timing(decisions: Sequence[CueDecision], foot_truth: Columns,
     said = [d for d in decisions if d.spoken and d.fault == episode.fault.value
             and d.cue is not Cue.PRAISE and ics[on] <= d.t_host_s < episode.t_end_s + after_s]
     # the persistence of the rule that said it (quick feet's is longer), else the default
-    rule = next((r for r in RULES if said and r.cue is said[0].cue
-                 and r.fault is episode.fault), None)
-    n_p, s_p = rule.persistence(config) if rule else (config.persist_steps, config.persist_s)
+    n_p, s_p = config.persist_steps, config.persist_s
+    if said:
+        rule = next(r for r in RULES if r.cue is said[0].cue and r.fault is episode.fault)
+        n_p, s_p = rule.persistence(config)
     window = max(n_p - 1, int(np.searchsorted(ics, ics[on] + s_p - 1e-9)) - on)
     if not said:
         return EpisodeTiming(float(ics[on]), window, None, -1)

@@ -403,7 +403,7 @@ def _ac_stride(P: np.ndarray, ring_f: np.ndarray, nbin: int, R: int, prev: float
         # kept at a multiple of the strong shortest lag (held on two strides after missed
         # contacts): every periodic signal correlates at twice its period, so the keep rule
         # alone never lets go; the shortest strong lag is the stride
-        if near >= 0 and not (fresh > 0 and near >= 1.7 * fresh):
+        if near >= 0 and not (fresh >= 0 and near >= 1.7 * fresh):
             return float(near * bl)
     return float(fresh * bl) if fresh >= 0 else 0.0
 
