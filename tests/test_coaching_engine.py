@@ -452,3 +452,33 @@ def test_knee_without_feet_takes_the_flat_setting():
     # with feet on a descent the descent setting (< 30°) holds
     with_feet = ("left_foot", "right_foot", *kit)
     assert spoken(run(steps(300, with_feet, knee_peak_deg=28.0, grade_deg=-6.0), with_feet))
+
+
+def test_hard_landing_on_broken_ground_is_judged_at_each_footfalls_slope():
+    """A −8.5° rocky descent whose footfalls tilt ±3° (white, seeded): impacts follow each
+    footfall's own slope (× exp(0.048/° of descent)). A hard landing (1.5× the runner's level
+    from contact 60) is cued within the persistence window + 2 contacts, and the same run
+    without it says nothing."""
+    cfg = CoachConfig()
+    rng = np.random.default_rng(2)  # judged against the smoothed grade's threshold: 24 contacts
+    n = 200
+    own = -8.5 + rng.uniform(-3.0, 3.0, n)
+    level = 0.72 * cfg.tibial_max_g  # the runner's normal flat-equivalent impact, g
+    jitter = np.exp(rng.normal(0.0, 0.08, n))
+
+    def tib(fault_from: int):
+        def f(i: int) -> float:
+            hard = 1.5 if i >= fault_from else 1.0
+            return level * hard * jitter[i] * math.exp(cfg.impact_prior_per_deg * -own[i])
+        return f
+
+    calm = run(steps(n, FOOT_SHIN, grade_deg=lambda i: own[i], peak_tibial_acc_g=tib(n)),
+               FOOT_SHIN, cfg)
+    assert spoken(calm) == []
+    e = run(steps(n, FOOT_SHIN, grade_deg=lambda i: own[i], peak_tibial_acc_g=tib(60)),
+            FOOT_SHIN, cfg)
+    said = spoken(e, Cue.SOFTER_LANDING)
+    assert said, "no light feet"
+    t_fault = 1.0 + 60 * STEP_S
+    n_said = round((said[0].trigger_t_ic_s - t_fault) / STEP_S) + 1
+    assert n_said <= cfg.persist_steps + 2

@@ -103,7 +103,9 @@ class CoachConfig:
     impact_ratio_enter: float = 1.35  # × own baseline = hard landing (foot + shin)
     impact_ratio_exit: float = 1.25
     # shin without feet (grade unknown): absolute settings
-    tibial_max_g: float = 10.8  # flat: impact above this ...
+    tibial_max_g: float = 10.4  # flat: impact above this (each contact's impact carried to
+    # the smoothed grade from its own; dev seeds, 25 h fault-free: 0 false cues at 10.2-10.4,
+    # hard landing ≤ window + 3; without the carry 9.6 said 2, 10.4 was up to +17 late) ...
     # ... × exp(impact_prior_per_deg × ° of descent) (the grade prior above) ...
     tibial_cap_g: float = 20.0  # ... up to this; the setting without a foot (grade unknown)
     tibial_hysteresis_g: float = 2.0  # exit = enter − this

@@ -362,7 +362,23 @@ class CueEngine:
         v = self._metric(c, rule.metric, rule.sources)
         if rule.baseline and math.isfinite(v):
             return self._relative(rule, v)
+        if rule.name == "impact_abs" and math.isfinite(v):
+            return self._impact_at_grade(c, v)
         return v
+
+    def _impact_at_grade(self, c: _Contact, v: float) -> float:
+        """A contact's tibial peak ``v`` (g) carried from the slope it landed on (its own foot
+        grade) to the smoothed grade its threshold is set at, with the grade prior:
+        v × exp(k · (descent_smoothed − descent_own)), k = ``impact_prior_per_deg``. A footfall
+        on broken ground lands on its own slope, several degrees off the 5-contact median, and
+        its impact follows that slope (Gottschall & Kram 2005); judged against the median's
+        threshold it read 5–15 % high or low. Unchanged without a foot grade."""
+        own = self._metric(c, "grade_deg", ("foot",))
+        g = self._grade()
+        if not (math.isfinite(own) and math.isfinite(g)):
+            return v
+        k = self.config.impact_prior_per_deg
+        return v * math.exp(k * (max(-g, 0.0) - max(-own, 0.0)))
 
     def _band(self, grade: float) -> str:
         cfg = self.config

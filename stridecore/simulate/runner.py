@@ -25,7 +25,11 @@ its profile and its state (grade, terrain, fatigue, active faults, cues it has t
   at −9°, Gottschall & Kram 2005 — and knee factors);
 - step-to-step variability by terrain (rocky: ±5 % timing, ±8 % step length, 2× strike SD);
   left/right asymmetry; fatigue drift from a start time to the end (stance knee flexion
-  −30 %, impact +35 %; Mizrahi 2000: 13.6 → 8.1° and 6.9 → 11.1 g after 30 min).
+  −30 %; Mizrahi 2000: 13.6 → 8.1° after 30 min). Impact does not drift with fatigue by
+  itself: its rise (Mizrahi 2000: 6.9 → 11.1 g, +61 %; Clansey 2012: none) is the profiles'
+  hard-landing trigger on tired legs, a labelled fault (+60 %). Drifting it as well (+35 %,
+  until 2026-11-27) counted the effect twice (2.2× on a tired descent) and gave runs with
+  their faults removed an unlabelled hard landing.
 
 Faults (:class:`~stridecore.schema.Fault`) have a level 0…1 per leg that ramps up/down over
 ``fault_ramp_steps`` steps toward 1 while a source is active: a scheduled episode (time window
@@ -755,7 +759,7 @@ class Runner:
         # what the renderer's impact model (render.impact_peak_g) does not read from the row:
         # gait, speed, strike, grade and knee angle are its own factors, not repeated here
         imp = tv.impact_base
-        imp *= (1 + 0.35 * fat) * (0.95 if boost else 1.0) * (1 + 0.3 * lk) * (1 + 0.2 * os_)
+        imp *= (0.95 if boost else 1.0) * (1 + 0.3 * lk) * (1 + 0.2 * os_)  # fatigue: no
         imp *= (1 + 0.6 * hl) * math.exp(tv.impact_cv * vs * z[8])
 
         bits = 0
