@@ -16,7 +16,7 @@ raises the impact force peak 54 %; Cheung 2019 / science.md: shoe peaks ~3–4×
 long axis with a smaller sagittal component, written as the derivative of an enveloped sine so
 it adds no net velocity or angle. Its size (:func:`impact_peak_g`) comes from the contact's own
 speed, strike, grade and knee angle times the plan's ``impact_scale``, which carries only what
-the row does not (terrain, fatigue, faults, step-to-step variation); it levels off at
+the row does not (terrain, faults, step-to-step variation); it levels off at
 :data:`TIBIAL_MAX_G` at the shin and :data:`FOOT_MAX_G` at the foot (science.md: tibial peaks
 reach ~25 g, foot peaks up to ~70 g), however the factors compound on a steep descent.
 
@@ -155,7 +155,7 @@ def impact_peak_g(row: _Row, segment: str, model: ImpactModel = IMPACT) -> float
     """Peak of the modelled transient (g) for a contact at a segment.
 
     The tibial size follows the contact's speed, strike, grade and knee at IC, times the plan's
-    ``impact_scale`` (terrain, fatigue, faults, variation: none of these factors again); the
+    ``impact_scale`` (terrain, faults, variation: none of these factors again); the
     shin's levels off at :data:`TIBIAL_MAX_G` (thigh and pelvis in proportion), the foot's at
     :data:`FOOT_MAX_G`."""
     strike = math.degrees(row.strike)

@@ -20,7 +20,7 @@ its profile and its state (grade, terrain, fatigue, active faults, cues it has t
 - knee: at contact 21° level, −0.78°/° of descent (~17° at 9 % down); stance peak 36° level,
   +1.3°/° of descent (~43° at 9 % down); walking 2–5° / ~17°;
 - vertical oscillation (flight + stance compression), push-off (less downhill: braking),
-  pelvic drop (~5°), trunk sway, impact scale (terrain, fatigue, faults, variation: a
+  pelvic drop (~5°), trunk sway, impact scale (terrain, faults, variation: a
   multiplier on the renderer's impact model, which has its own speed, strike, grade — +54 %
   at −9°, Gottschall & Kram 2005 — and knee factors);
 - step-to-step variability by terrain (rocky: ±5 % timing, ±8 % step length, 2× strike SD);
