@@ -348,11 +348,11 @@ class CueEngine:
         # a pelvis that reports contacts (a step row seen this session) is waited for too
         return not (self._pelvis_reports and Placement.PELVIS not in c.rows)
 
-    def _value(self, c: _Contact, rule: Rule) -> float:
+    def _value(self, c: _Contact, rule: Rule, g: float) -> float:
+        """Rule ``rule``'s metric at contact ``c``; ``g``: the smoothed grade (°, NaN unknown)."""
         if rule.metric == "cadence_ratio":
             norm = self._cadence_norm(c)
             base = self._cadence_baseline()
-            g = self._grade()
             if not (math.isfinite(norm) and math.isfinite(base) and math.isfinite(g)):
                 return _NAN
             down = max(-g, 0.0)
@@ -361,12 +361,12 @@ class CueEngine:
             return _NAN
         v = self._metric(c, rule.metric, rule.sources)
         if rule.baseline and math.isfinite(v):
-            return self._relative(rule, v)
+            return self._relative(rule, v, g)
         if rule.name == "impact_abs" and math.isfinite(v):
-            return self._impact_at_grade(c, v)
+            return self._impact_at_grade(c, v, g)
         return v
 
-    def _impact_at_grade(self, c: _Contact, v: float) -> float:
+    def _impact_at_grade(self, c: _Contact, v: float, g: float) -> float:
         """A contact's tibial peak ``v`` (g) carried from the slope it landed on (its own foot
         grade) to the smoothed grade its threshold is set at, with the grade prior:
         v × exp(k · (descent_smoothed − descent_own)), k = ``impact_prior_per_deg``. A footfall
@@ -374,7 +374,6 @@ class CueEngine:
         its impact follows that slope (Gottschall & Kram 2005); judged against the median's
         threshold it read 5–15 % high or low. Unchanged without a foot grade."""
         own = self._metric(c, "grade_deg", ("foot",))
-        g = self._grade()
         if not (math.isfinite(own) and math.isfinite(g)):
             return v
         k = self.config.impact_prior_per_deg
@@ -386,7 +385,7 @@ class CueEngine:
             return "flat"
         return "moderate" if grade > cfg.steep_below_deg else "steep"
 
-    def _relative(self, rule: Rule, v: float) -> float:
+    def _relative(self, rule: Rule, v: float, g: float) -> float:
         """``v`` against the runner's own baseline at the current grade: a ratio
         (``baseline="ratio"``) or a difference. The value is grade-normalised with the prior
         (impact × exp(k·descent), shank angle + k·descent) and compared with the median of the
@@ -395,7 +394,6 @@ class CueEngine:
         or without a grade. The normalised value is learnt after the contact
         (:meth:`_finalize`) if no rule is in a fault then."""
         cfg = self.config
-        g = self._grade()
         if not math.isfinite(g):
             return _NAN
         down = max(-g, 0.0)
@@ -523,7 +521,7 @@ class CueEngine:
         if thr is None:
             self._close(rule, st, c)
             return
-        v = self._value(c, rule)
+        v = self._value(c, rule, grade)
         if not math.isfinite(v):
             return
         if rule.per_side:

@@ -759,7 +759,8 @@ class Runner:
         # what the renderer's impact model (render.impact_peak_g) does not read from the row:
         # gait, speed, strike, grade and knee angle are its own factors, not repeated here
         imp = tv.impact_base
-        imp *= (0.95 if boost else 1.0) * (1 + 0.3 * lk) * (1 + 0.2 * os_)  # fatigue: no
+        # (fatigue raises impact only through the hard-landing fault: module doc)
+        imp *= (0.95 if boost else 1.0) * (1 + 0.3 * lk) * (1 + 0.2 * os_)
         imp *= (1 + 0.6 * hl) * math.exp(tv.impact_cv * vs * z[8])
 
         bits = 0
