@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from stridecore.coaching import CoachConfig, CueEngine, Kit, SystemEvent
+from stridecore.coaching.rules import RULES_BY_NAME
 from stridecore.schema import CUE_LOG, STEPS, Cue
 
 FOOT = ("left_foot", "right_foot")
@@ -418,6 +420,20 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
     assert cfg.cadence_persist_steps > cfg.persist_steps
     window = max(cfg.cadence_persist_steps - 1, math.ceil(cfg.cadence_persist_s / STEP_S))
     assert k - n0 == window
+    # one window median just past exit (0.965) does not restart the persistence
+    # (``cadence_exit_steps`` = 2); with an exit after 1 contact it does
+    dip = {n0 + 8: 0.97, n0 + 10: 0.965}
+
+    def dipped(i):
+        return 170.0 * (1.0 if i < n0 else dip.get(i, 0.92))
+
+    def first_at(c):
+        d = spoken(run(stream(dipped, 3.4), FOOT, c))[0]
+        assert d.cue is Cue.QUICKER_STEPS
+        return round((d.trigger_t_ic_s - 1.0) / STEP_S)
+
+    steady = first_at(replace(cfg, cadence_exit_steps=99))
+    assert first_at(cfg) == steady and first_at(replace(cfg, cadence_exit_steps=1)) > steady
     # after a walk break the episode is not dated back across the break (to a contact before)
     walk = n0 - 1
 
@@ -452,6 +468,14 @@ def test_knee_without_feet_takes_the_flat_setting():
     # with feet on a descent the descent setting (< 30°) holds
     with_feet = ("left_foot", "right_foot", *kit)
     assert spoken(run(steps(300, with_feet, knee_peak_deg=28.0, grade_deg=-6.0), with_feet))
+    # a knee that locks from 48° through 31° is dated from where it passed the descent's
+    # exit (33°), not the flat setting's (28°): one persistence after the 31° contacts
+    cfg, n0 = CoachConfig(), 100
+    ramp = run(steps(300, kit, knee_peak_deg=lambda i: 48.0 if i < n0 else
+                     (31.0 if i < n0 + 3 else 19.0)), kit, cfg)
+    d = spoken(ramp, Cue.SOFTEN_KNEES)[0]
+    window = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window
 
 
 def test_hard_landing_on_broken_ground_is_judged_at_each_footfalls_slope():
@@ -482,3 +506,42 @@ def test_hard_landing_on_broken_ground_is_judged_at_each_footfalls_slope():
     t_fault = 1.0 + 60 * STEP_S
     n_said = round((said[0].trigger_t_ic_s - t_fault) / STEP_S) + 1
     assert n_said <= cfg.persist_steps + 2
+
+
+def test_hard_landing_that_ramps_in_is_dated_from_where_it_left_the_normal_band():
+    """A −10° descent, impacts at a steady 0.75 × ``tibial_max_g`` flat-equivalent; a hard
+    landing ramps in with three contacts at 1.15 × (past ``tibial_normal_g``, below the exit
+    threshold) before 1.5 ×. Its episode is dated from the ramp's first contact, so the cue
+    comes one persistence after it; with the normal edge at the exit threshold, 3 contacts
+    later."""
+    cfg = CoachConfig()
+    g, n0 = -10.0, 100
+    prior = math.exp(cfg.impact_prior_per_deg * -g)
+    level = 0.75 * cfg.tibial_max_g * prior
+    enter, leave = RULES_BY_NAME["impact_abs"].thresholds(cfg, g)
+    ramp = 1.15 * level
+    assert cfg.tibial_normal_g * prior < ramp < leave < enter < 1.5 * level
+
+    def tib(i: int) -> float:
+        return level if i < n0 else (ramp if i < n0 + 3 else 1.5 * level)
+
+    stream = steps(300, FOOT_SHIN, grade_deg=g, peak_tibial_acc_g=tib)
+    window = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    for c, late in ((cfg, 0), (replace(cfg, tibial_normal_g=cfg.tibial_max_g), 3)):
+        d = spoken(run(stream, FOOT_SHIN, c), Cue.SOFTER_LANDING)[0]
+        assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window + late
+
+
+def test_a_fault_that_left_the_normal_band_long_before_is_dated_backdate_steps_back():
+    """A heel strike that lingers 6 contacts at 15° (past the firm-ground edge, below enter)
+    before 25°: its episode is dated ``backdate_steps`` contacts before the first contact past
+    enter, not from that contact (a longer lead-in does not shorten the persistence more)."""
+    cfg = CoachConfig()
+    n0, lead = 100, 6
+    assert lead > cfg.backdate_steps
+    stream = steps(300, grade_deg=-8.0, strike_angle_deg=lambda i: 8.0 if i < n0 else
+                   (15.0 if i < n0 + lead else 25.0))
+    d = spoken(run(stream, FOOT, cfg), Cue.LAND_MIDFOOT)[0]
+    window = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    k = round((d.trigger_t_ic_s - 1.0) / STEP_S)
+    assert k - (n0 + lead - cfg.backdate_steps) == window

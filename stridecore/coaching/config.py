@@ -37,10 +37,13 @@ class CoachConfig:
     # contacts / 6 s said one false "Quick feet" on fault-free rocky running, 20 / 7.5 none)
     exit_steps: int = 1  # a fault ends once its window median stays past exit this many contacts
     push_exit_steps: int = 3  # ... push off's (its step-to-step scatter spans its band)
+    cadence_exit_steps: int = 2  # ... quick feet's (a slow-feet 3-median touched 0.961 for
+    # one contact and restarted its persistence, +9 late on a dev seed; 3 said false cues)
     strike_exit_steps: int = 3  # ... land midfoot's (detected heel strikes' 3-medians dip
     # below exit for 1-2 contacts on 9 of 40 dev episodes; a dip restarted the persistence)
     backdate_steps: int = 4  # a fault's episode starts where its metric left the normal band
-    # (past the exit threshold), at most this many contacts before it first passed enter
+    # (past the exit threshold), at most this many contacts before it first passed enter (a
+    # run that began earlier is dated there)
     floor_s: float = 20.0  # global minimum between two form cues (praise included)
     cooldown_s: float = 45.0  # the same cue again, after its first saying
     cooldown_growth: float = 1.5  # × per further saying of that cue (fading)
@@ -109,6 +112,9 @@ class CoachConfig:
     # ... × exp(impact_prior_per_deg × ° of descent) (the grade prior above) ...
     tibial_cap_g: float = 20.0  # ... up to this; the setting without a foot (grade unknown)
     tibial_hysteresis_g: float = 2.0  # exit = enter − this
+    tibial_normal_g: float = 8.8  # flat, × the grade prior: a contact above this has left the
+    # normal band (dates the episode's start where below the exit; p90 of fault-free dev
+    # contacts; a hard landing ramps in through it)
     # --- hips level (pelvic_drop_deg, pelvis sensor, per leg) ---------------------------------
     pelvic_drop_max_deg: float = 9.5
     pelvic_drop_exit_deg: float = 7.5
@@ -126,6 +132,7 @@ class CoachConfig:
         if self.backdate_steps < 0:
             raise ValueError("backdate_steps must be ≥ 0")
         for name in ("window_steps", "exit_steps", "push_exit_steps", "strike_exit_steps",
+                     "cadence_exit_steps",
                      "side_window_steps",
                      "persist_steps", "cadence_persist_steps", "grade_window_steps",
                      "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",

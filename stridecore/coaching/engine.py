@@ -547,14 +547,16 @@ class CueEngine:
         if not st.in_fault:
             if s * (med - enter) > 0:
                 # the episode starts where the metric left the normal band (the contact that
-                # began the current run of values, or of window medians, past the exit
-                # threshold, at most backdate_steps contacts before) or at the first faulted
-                # contact of the confirming window, whichever is earliest
+                # began the current run of values, or of window medians, past the rule's
+                # normal edge; a run that began more than backdate_steps contacts before is
+                # dated there) or at the first faulted contact of the confirming window,
+                # whichever is earliest
                 first = min((x[1:] for q in ([w] if not rule.per_side else
                                              st.side_windows.values()) for x in q
                              if s * (x[0] - enter) > 0), key=lambda x: x[0])
-                early = [x for x in st.out_since.values()
-                         if x[0] >= first[0] - self.config.backdate_steps]
+                lim = first[0] - self.config.backdate_steps
+                early = [x if x[0] >= lim else next(y for y in self._ics if y[0] >= lim)
+                         for x in st.out_since.values()]
                 first = min([first, *early], key=lambda x: x[0])
                 # a stride-averaged metric's value at a contact describes the stride ending
                 # there: the change it shows began up to stride_lag contacts before

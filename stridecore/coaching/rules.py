@@ -109,9 +109,18 @@ class Rule:
         """Where the metric leaves the normal band, for dating an episode's start: the exit
         threshold ``leave``, except the landing's on descents (its exit also spans soft
         ground's heel-to-midfoot landing; a heel strike starts where a firm-ground landing
-        ends)."""
+        ends), the knee's without a grade (the flat setting's exit, 28°, lies well inside a
+        descent's locked knee: dated from the descent's exit) and light feet's with a known
+        grade (``tibial_normal_g`` × the grade prior, where that is lower: a fixed 2 g
+        hysteresis leaves the exit ~1.2× the runner's level on steep descents, above a hard
+        landing's first contacts)."""
         if self.name == "heel" and not grade_deg > cfg.descent_below_deg:
             return min(leave, cfg.strike_normal_deg)
+        if self.name == "knee" and math.isnan(grade_deg):
+            return max(leave, cfg.knee_peak_exit_deg)
+        if self.name == "impact_abs" and math.isfinite(grade_deg):
+            return min(leave, cfg.tibial_normal_g
+                       * math.exp(cfg.impact_prior_per_deg * max(-grade_deg, 0.0)))
         return leave
 
     def persistence(self, cfg: CoachConfig) -> tuple[int, float]:
@@ -126,6 +135,8 @@ class Rule:
         off's metric scatters across its whole band step to step: 3)."""
         if self.name == "push":
             return cfg.push_exit_steps
+        if self.name == "cadence":
+            return cfg.cadence_exit_steps
         return cfg.strike_exit_steps if self.name == "heel" else cfg.exit_steps
 
     def describe_thresholds(self, cfg: CoachConfig) -> str:
