@@ -37,8 +37,8 @@ class CoachConfig:
     # contacts / 6 s said one false "Quick feet" on fault-free rocky running, 20 / 7.5 none)
     exit_steps: int = 1  # a fault ends once its window median stays past exit this many contacts
     push_exit_steps: int = 3  # ... push off's (its step-to-step scatter spans its band)
-    cadence_exit_steps: int = 2  # ... quick feet's (a slow-feet 3-median touched 0.961 for
-    # one contact and restarted its persistence, +9 late on a dev seed; 3 said false cues)
+    cadence_exit_steps: int = 1  # ... quick feet's (2 would keep a slow-feet episode through
+    # one 3-median at 0.961, +9 late on a dev seed, but said false cues on rocky ground)
     strike_exit_steps: int = 3  # ... land midfoot's (detected heel strikes' 3-medians dip
     # below exit for 1-2 contacts on 9 of 40 dev episodes; a dip restarted the persistence)
     backdate_steps: int = 4  # a fault's episode starts where its metric left the normal band
