@@ -57,6 +57,13 @@ def spoken(e: CueEngine, cue: Cue | None = None) -> list:
     return [d for d in e.decisions if d.spoken and (cue is None or d.cue is cue)]
 
 
+def window(cfg: CoachConfig, quick_feet: bool = False) -> int:
+    """Contacts after an episode's first at which its cue is ready (``STEP_S`` apart)."""
+    if quick_feet:
+        return max(cfg.cadence_persist_steps - 1, math.ceil(cfg.cadence_persist_s / STEP_S))
+    return max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+
+
 def test_good_form_is_silent():
     e = run(steps(2000, ALL), ALL)
     assert e.decisions == []
@@ -69,7 +76,7 @@ def test_persistence_needs_steps_and_seconds():
     # the fault enters on contact 0 (median of one value): cue on contact persist - 1 at the
     # earliest, and persist_s after the entry contact's IC
     k = round((first.trigger_t_ic_s - 1.0) / STEP_S)
-    assert k == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    assert k == window(cfg)
     assert first.trigger_t_ic_s - 1.0 >= cfg.persist_s
     assert first.fault == "heel_strike" and first.text == "Land midfoot"
     # steps only: with a long persist_s the seconds decide
@@ -111,7 +118,7 @@ def test_soft_ground_landing_after_a_spike_is_not_a_heel_strike():
                      min(14.5 + 1.5 * (i - n0), 22.0)))
     d = spoken(ramp, Cue.LAND_MIDFOOT)[0]
     k = round((d.trigger_t_ic_s - 1.0) / STEP_S)
-    assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    assert k - n0 == window(cfg)
 
 
 def test_brief_dips_do_not_restart_a_fault():
@@ -123,8 +130,7 @@ def test_brief_dips_do_not_restart_a_fault():
     cfg = CoachConfig()
     assert cfg.strike_exit_steps == 3
     first = spoken(run(dips, cfg=cfg), Cue.LAND_MIDFOOT)[0]
-    assert round((first.trigger_t_ic_s - 1.0) / STEP_S) <= max(
-        cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S)) + 1
+    assert round((first.trigger_t_ic_s - 1.0) / STEP_S) <= window(cfg) + 1
     assert spoken(run(dips, cfg=CoachConfig(strike_exit_steps=1))) == []
     # on a descent too: a heel strike whose 3-median dips below exit (17°) for a contact
     down = steps(200, grade_deg=-8.0,
@@ -341,7 +347,7 @@ def test_cause_first_a_lower_priority_fault_waits_for_a_building_one():
     assert said[0].cue is Cue.LAND_MIDFOOT and light
     assert all(d.cue in (Cue.LAND_MIDFOOT, Cue.PRAISE) for d in said
                if d.t_host_s < light[0].t_host_s)
-    persist = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    persist = window(cfg)
     k = round((said[0].trigger_t_ic_s - 1.0) / STEP_S)
     assert k - 5 == persist
     # no light-feet decision at all (spoken or suppressed) while the heel strike lasts
@@ -376,7 +382,7 @@ def test_personal_baseline_impact_and_stride():
     said = spoken(e)
     assert [d.cue for d in said] [:1] == [Cue.SOFTER_LANDING]
     k = round((said[0].trigger_t_ic_s - 1.0) / STEP_S)
-    assert k - n0 == max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
+    assert k - n0 == window(cfg)
     # × 1.2 is within the runner's spread: silent
     assert spoken(run(steps(400, FOOT_SHIN, peak_tibial_acc_g=lambda i: 36.0 if i >= n0
                             else 30.0, **base), FOOT_SHIN, cfg)) == []
@@ -418,11 +424,10 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
     # the episode is dated back to the first slow step (the stride lag): cued one persistence
     # window (quick feet's own, longer than the default) after n0, as a per-step cadence would be
     assert cfg.cadence_persist_steps > cfg.persist_steps
-    window = max(cfg.cadence_persist_steps - 1, math.ceil(cfg.cadence_persist_s / STEP_S))
-    assert k - n0 == window
+    assert k - n0 == window(cfg, quick_feet=True)
     # one window median just past exit (0.965) restarts the persistence with the default
-    # exit after 1 contact, not with ``cadence_exit_steps`` = 2 (rocky ground's scatter then
-    # says false cues: the default stays 1)
+    # exit after 1 contact, not with ``exit_steps`` = 2 (rocky ground's scatter then says
+    # false "Quick feet": the default stays 1)
     dip = {n0 + 8: 0.97, n0 + 10: 0.965}
 
     def dipped(i):
@@ -433,9 +438,9 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
         assert d.cue is Cue.QUICKER_STEPS
         return round((d.trigger_t_ic_s - 1.0) / STEP_S)
 
-    steady = first_at(replace(cfg, cadence_exit_steps=99))
-    assert first_at(replace(cfg, cadence_exit_steps=2)) == steady
-    assert cfg.cadence_exit_steps == 1 and first_at(cfg) > steady
+    steady = first_at(replace(cfg, exit_steps=99))
+    assert first_at(replace(cfg, exit_steps=2)) == steady
+    assert cfg.exit_steps == 1 and first_at(cfg) > steady
     # after a walk break the episode is not dated back across the break (to a contact before)
     walk = n0 - 1
 
@@ -446,7 +451,7 @@ def test_quick_feet_is_cadence_at_the_runners_speed():
                     stride_length_m=lambda i: 3.4 * 120.0 / cad(i),
                     gait_mode=lambda i: "walk" if i == walk else "run"), FOOT)
     k = round((spoken(brk)[0].trigger_t_ic_s - 1.0) / STEP_S)
-    assert k - walk - 1 == window
+    assert k - walk - 1 == window(cfg, quick_feet=True)
     # 40 % slower with the cadence a runner has at that speed: silent
     slow = lambda i: 0.6 if i >= n0 else 1.0  # noqa: E731
     assert spoken(run(stream(lambda i: 170.0 * slow(i) ** 0.25, lambda i: 3.4 * slow(i)),
@@ -476,8 +481,7 @@ def test_knee_without_feet_takes_the_flat_setting():
     ramp = run(steps(300, kit, knee_peak_deg=lambda i: 48.0 if i < n0 else
                      (31.0 if i < n0 + 3 else 19.0)), kit, cfg)
     d = spoken(ramp, Cue.SOFTEN_KNEES)[0]
-    window = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
-    assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window
+    assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window(cfg)
 
 
 def test_hard_landing_on_broken_ground_is_judged_at_each_footfalls_slope():
@@ -528,10 +532,9 @@ def test_hard_landing_that_ramps_in_is_dated_from_where_it_left_the_normal_band(
         return level if i < n0 else (ramp if i < n0 + 3 else 1.5 * level)
 
     stream = steps(300, FOOT_SHIN, grade_deg=g, peak_tibial_acc_g=tib)
-    window = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
     for c, late in ((cfg, 0), (replace(cfg, tibial_normal_g=cfg.tibial_max_g), 3)):
         d = spoken(run(stream, FOOT_SHIN, c), Cue.SOFTER_LANDING)[0]
-        assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window + late
+        assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window(cfg) + late
 
 
 def test_a_fault_that_left_the_normal_band_long_before_is_dated_backdate_steps_back():
@@ -544,6 +547,5 @@ def test_a_fault_that_left_the_normal_band_long_before_is_dated_backdate_steps_b
     stream = steps(300, grade_deg=-8.0, strike_angle_deg=lambda i: 8.0 if i < n0 else
                    (15.0 if i < n0 + lead else 25.0))
     d = spoken(run(stream, FOOT, cfg), Cue.LAND_MIDFOOT)[0]
-    window = max(cfg.persist_steps - 1, math.ceil(cfg.persist_s / STEP_S))
     k = round((d.trigger_t_ic_s - 1.0) / STEP_S)
-    assert k - (n0 + lead - cfg.backdate_steps) == window
+    assert k - (n0 + lead - cfg.backdate_steps) == window(cfg)

@@ -36,9 +36,9 @@ class CoachConfig:
     cadence_persist_s: float = 7.5  # ±6 %, against a −5.5 % threshold (dev seeds, 35 h: 16
     # contacts / 6 s said one false "Quick feet" on fault-free rocky running, 20 / 7.5 none)
     exit_steps: int = 1  # a fault ends once its window median stays past exit this many contacts
+    # (quick feet's too: 2 kept a slow-feet episode through one 3-median at 0.961, +9 late on
+    # a dev seed, but said false cues on rocky ground)
     push_exit_steps: int = 3  # ... push off's (its step-to-step scatter spans its band)
-    cadence_exit_steps: int = 1  # ... quick feet's (2 would keep a slow-feet episode through
-    # one 3-median at 0.961, +9 late on a dev seed, but said false cues on rocky ground)
     strike_exit_steps: int = 3  # ... land midfoot's (detected heel strikes' 3-medians dip
     # below exit for 1-2 contacts on 9 of 40 dev episodes; a dip restarted the persistence)
     backdate_steps: int = 4  # a fault's episode starts where its metric left the normal band
@@ -132,7 +132,6 @@ class CoachConfig:
         if self.backdate_steps < 0:
             raise ValueError("backdate_steps must be ≥ 0")
         for name in ("window_steps", "exit_steps", "push_exit_steps", "strike_exit_steps",
-                     "cadence_exit_steps",
                      "side_window_steps",
                      "persist_steps", "cadence_persist_steps", "grade_window_steps",
                      "praise_hold_steps", "cadence_baseline_steps", "baseline_min_steps",

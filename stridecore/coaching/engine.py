@@ -37,7 +37,7 @@ from stridecore.coaching.config import CoachConfig
 from stridecore.coaching.events import SYSTEM_EVENT_CUE, CueDecision, SystemEvent
 from stridecore.coaching.kit import Kit, segment
 from stridecore.coaching.phrases import PHRASES
-from stridecore.coaching.rules import ABOVE, RULES_BY_NAME, Rule
+from stridecore.coaching.rules import ABOVE, RULES_BY_NAME, Rule, impact_prior
 from stridecore.schema import CUE_LOG, Cue, GaitMode, Placement
 
 _NAN = math.nan
@@ -403,7 +403,7 @@ class CueEngine:
             speed = float(np.median(sp)) if sp else _NAN
             if not speed > 0.5:
                 return _NAN
-            norm = v / (math.exp(cfg.impact_prior_per_deg * down) * speed)
+            norm = v / (impact_prior(cfg, g) * speed)
         else:
             norm = v - cfg.shank_ic_prior_deg_per_deg * down
         band = self._band(g)
@@ -555,9 +555,9 @@ class CueEngine:
                                              st.side_windows.values()) for x in q
                              if s * (x[0] - enter) > 0), key=lambda x: x[0])
                 lim = first[0] - self.config.backdate_steps
-                early = [x if x[0] >= lim else next(y for y in self._ics if y[0] >= lim)
-                         for x in st.out_since.values()]
-                first = min([first, *early], key=lambda x: x[0])
+                floor = next(x for x in self._ics if x[0] >= lim)
+                first = min([first, *(max(x, floor, key=lambda y: y[0])
+                                      for x in st.out_since.values())], key=lambda x: x[0])
                 # a stride-averaged metric's value at a contact describes the stride ending
                 # there: the change it shows began up to stride_lag contacts before
                 first = min([first, *(x for x in self._ics

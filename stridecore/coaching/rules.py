@@ -19,6 +19,12 @@ ABOVE = 1  # fault when the window median is above the enter threshold
 BELOW = -1  # fault when below
 
 
+def impact_prior(cfg: CoachConfig, grade_deg: float) -> float:
+    """Tibial impact at ``grade_deg`` over the flat: exp(``impact_prior_per_deg`` × ° of
+    descent), 1 on climbs (Gottschall & Kram 2005: +54 % at −9°)."""
+    return math.exp(cfg.impact_prior_per_deg * max(-grade_deg, 0.0))
+
+
 @dataclass(frozen=True)
 class Rule:
     """One fault detector.
@@ -92,8 +98,7 @@ class Rule:
         if n == "impact_abs":
             if unknown:
                 return cfg.tibial_cap_g, cfg.tibial_cap_g - cfg.tibial_hysteresis_g
-            enter = min(cfg.tibial_max_g * math.exp(cfg.impact_prior_per_deg * max(-g, 0.0)),
-                        cfg.tibial_cap_g)
+            enter = min(cfg.tibial_max_g * impact_prior(cfg, g), cfg.tibial_cap_g)
             return enter, enter - cfg.tibial_hysteresis_g
         if n == "hips":
             return cfg.pelvic_drop_max_deg, cfg.pelvic_drop_exit_deg
@@ -119,8 +124,7 @@ class Rule:
         if self.name == "knee" and math.isnan(grade_deg):
             return max(leave, cfg.knee_peak_exit_deg)
         if self.name == "impact_abs" and math.isfinite(grade_deg):
-            return min(leave, cfg.tibial_normal_g
-                       * math.exp(cfg.impact_prior_per_deg * max(-grade_deg, 0.0)))
+            return min(leave, cfg.tibial_normal_g * impact_prior(cfg, grade_deg))
         return leave
 
     def persistence(self, cfg: CoachConfig) -> tuple[int, float]:
@@ -135,8 +139,6 @@ class Rule:
         off's metric scatters across its whole band step to step: 3)."""
         if self.name == "push":
             return cfg.push_exit_steps
-        if self.name == "cadence":
-            return cfg.cadence_exit_steps
         return cfg.strike_exit_steps if self.name == "heel" else cfg.exit_steps
 
     def describe_thresholds(self, cfg: CoachConfig) -> str:
