@@ -535,7 +535,7 @@ class RecordingReader:
             raise self._damaged(pos, e) from None
 
     def _damaged(self, pos: int, e: Exception | str) -> RecordingError:
-        what = e if isinstance(e, str) else f"{type(e).__name__}: {e}"
+        what = e if isinstance(e, str) else f"{type(e).__name__}: {e}".removesuffix(": ")
         return self._fail(f"is damaged at byte {pos}: {what}")
 
     def _channel(self, pos: int, body: bytes) -> Channel:
