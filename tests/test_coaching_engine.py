@@ -549,3 +549,25 @@ def test_a_fault_that_left_the_normal_band_long_before_is_dated_backdate_steps_b
     d = spoken(run(stream, FOOT, cfg), Cue.LAND_MIDFOOT)[0]
     k = round((d.trigger_t_ic_s - 1.0) / STEP_S)
     assert k - (n0 + lead - cfg.backdate_steps) == window(cfg)
+
+
+def test_one_contact_back_in_the_normal_band_does_not_restart_the_dating():
+    """A hard landing whose second contact reads at the runner's own level (a noisy ramp-in):
+    its episode is still dated from its first contact past the normal edge
+    (``backdate_gap_steps`` 1); with no gap allowed, from the contact after the dip (2
+    later)."""
+    cfg = CoachConfig()
+    g, n0 = -10.0, 100
+    prior = math.exp(cfg.impact_prior_per_deg * -g)
+    level = 0.75 * cfg.tibial_max_g * prior
+    enter, leave = RULES_BY_NAME["impact_abs"].thresholds(cfg, g)
+    ramp = 1.15 * level
+    assert cfg.tibial_normal_g * prior < ramp < leave < enter < 1.5 * level
+
+    def tib(i: int) -> float:
+        return {n0: ramp, n0 + 1: level}.get(i, level if i < n0 else 1.5 * level)
+
+    stream = steps(300, FOOT_SHIN, grade_deg=g, peak_tibial_acc_g=tib)
+    for c, late in ((cfg, 0), (replace(cfg, backdate_gap_steps=0), 2)):
+        d = spoken(run(stream, FOOT_SHIN, c), Cue.SOFTER_LANDING)[0]
+        assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window(cfg) + late

@@ -44,6 +44,10 @@ class CoachConfig:
     backdate_steps: int = 4  # a fault's episode starts where its metric left the normal band
     # (past the exit threshold), at most this many contacts before it first passed enter (a
     # run that began earlier is dated there)
+    backdate_gap_steps: int = 1  # contacts back inside the normal band that a run past it
+    # may hold (a single in-band contact between two past the edge does not restart it)
+    push_backdate_gap_steps: int = 0  # ... push off's (1 dated scatter on rocky ground into
+    # a false "Push off")
     floor_s: float = 20.0  # global minimum between two form cues (praise included)
     cooldown_s: float = 45.0  # the same cue again, after its first saying
     cooldown_growth: float = 1.5  # × per further saying of that cue (fading)
@@ -129,8 +133,8 @@ class CoachConfig:
     toe_off_speed_exit_mps: float = 0.7
 
     def __post_init__(self) -> None:
-        if self.backdate_steps < 0:
-            raise ValueError("backdate_steps must be ≥ 0")
+        if min(self.backdate_steps, self.backdate_gap_steps, self.push_backdate_gap_steps) < 0:
+            raise ValueError("backdate_steps and the backdate gaps must be ≥ 0")
         for name in ("window_steps", "exit_steps", "push_exit_steps", "strike_exit_steps",
                      "side_window_steps",
                      "persist_steps", "cadence_persist_steps", "grade_window_steps",

@@ -79,11 +79,13 @@ class _RuleState:
     # per leg ("" for both) and for values (":v") and window medians (":m"): (contact n, IC)
     # where the current run past the exit threshold began (the metric left the normal band)
     out_since: dict[str, tuple[int, float]] = field(default_factory=dict)
+    back_in: dict[str, int] = field(default_factory=dict)  # ... its contacts since back inside
 
     def reset(self) -> None:
         self.window.clear()
         self.side_windows.clear()
         self.out_since.clear()
+        self.back_in.clear()
         self.in_fault = False
         self.out_n = 0
         self.spoken_in_episode = False
@@ -542,8 +544,11 @@ class CueEngine:
                        ((c.side if rule.per_side else "") + ":m", own)):
             if s * (x - edge) > 0:
                 st.out_since.setdefault(key, (self._n, c.t_ic_s))
-            else:
-                st.out_since.pop(key, None)
+                st.back_in[key] = 0
+            elif key in st.out_since:
+                st.back_in[key] = st.back_in.get(key, 0) + 1
+                if st.back_in[key] > rule.backdate_gap_steps(self.config):
+                    del st.out_since[key]
         if not st.in_fault:
             if s * (med - enter) > 0:
                 # the episode starts where the metric left the normal band (the contact that

@@ -141,6 +141,11 @@ class Rule:
             return cfg.push_exit_steps
         return cfg.strike_exit_steps if self.name == "heel" else cfg.exit_steps
 
+    def backdate_gap_steps(self, cfg: CoachConfig) -> int:
+        """Contacts back inside the normal band that a run past it may hold and still date an
+        episode (push off's metric scatters across its whole band step to step: none)."""
+        return cfg.push_backdate_gap_steps if self.name == "push" else cfg.backdate_gap_steps
+
     def describe_thresholds(self, cfg: CoachConfig) -> str:
         """Human-readable thresholds for the docs and the kit matrix."""
         op = ">" if self.direction == ABOVE else "<"
