@@ -514,27 +514,39 @@ def test_hard_landing_on_broken_ground_is_judged_at_each_footfalls_slope():
     assert n_said <= cfg.persist_steps + 2
 
 
-def test_hard_landing_that_ramps_in_is_dated_from_where_it_left_the_normal_band():
-    """A −10° descent, impacts at a steady 0.75 × ``tibial_max_g`` flat-equivalent; a hard
-    landing ramps in with three contacts at 1.15 × (past ``tibial_normal_g``, below the exit
-    threshold) before 1.5 ×. Its episode is dated from the ramp's first contact, so the cue
-    comes one persistence after it; with the normal edge at the exit threshold, 3 contacts
-    later."""
-    cfg = CoachConfig()
-    g, n0 = -10.0, 100
+def _descent_impacts(cfg: CoachConfig) -> tuple[float, float, float]:
+    """(grade °, the runner's impact level g, a ramp-in impact g) on a −10° descent: impacts
+    at a steady 0.75 × ``tibial_max_g`` flat-equivalent, and 1.15 × that, past
+    ``tibial_normal_g`` but below light feet's exit threshold."""
+    g = -10.0
     prior = math.exp(cfg.impact_prior_per_deg * -g)
     level = 0.75 * cfg.tibial_max_g * prior
     enter, leave = RULES_BY_NAME["impact_abs"].thresholds(cfg, g)
     ramp = 1.15 * level
     assert cfg.tibial_normal_g * prior < ramp < leave < enter < 1.5 * level
+    return g, level, ramp
+
+
+def _light_feet_contact(tib, grade_deg: float, cfg: CoachConfig) -> int:
+    """The contact number whose step said the first "Light feet" (impacts ``tib(i)``)."""
+    stream = steps(300, FOOT_SHIN, grade_deg=grade_deg, peak_tibial_acc_g=tib)
+    d = spoken(run(stream, FOOT_SHIN, cfg), Cue.SOFTER_LANDING)[0]
+    return round((d.trigger_t_ic_s - 1.0) / STEP_S)
+
+
+def test_hard_landing_that_ramps_in_is_dated_from_where_it_left_the_normal_band():
+    """A hard landing ramps in with three contacts at the ramp value before 1.5 × the level.
+    Its episode is dated from the ramp's first contact, so the cue comes one persistence
+    after it; with the normal edge at the exit threshold, 3 contacts later."""
+    cfg = CoachConfig()
+    g, level, ramp = _descent_impacts(cfg)
+    n0 = 100
 
     def tib(i: int) -> float:
         return level if i < n0 else (ramp if i < n0 + 3 else 1.5 * level)
 
-    stream = steps(300, FOOT_SHIN, grade_deg=g, peak_tibial_acc_g=tib)
     for c, late in ((cfg, 0), (replace(cfg, tibial_normal_g=cfg.tibial_max_g), 3)):
-        d = spoken(run(stream, FOOT_SHIN, c), Cue.SOFTER_LANDING)[0]
-        assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window(cfg) + late
+        assert _light_feet_contact(tib, g, c) - n0 == window(cfg) + late
 
 
 def test_a_fault_that_left_the_normal_band_long_before_is_dated_backdate_steps_back():
@@ -557,17 +569,11 @@ def test_one_contact_back_in_the_normal_band_does_not_restart_the_dating():
     (``backdate_gap_steps`` 1); with no gap allowed, from the contact after the dip (2
     later)."""
     cfg = CoachConfig()
-    g, n0 = -10.0, 100
-    prior = math.exp(cfg.impact_prior_per_deg * -g)
-    level = 0.75 * cfg.tibial_max_g * prior
-    enter, leave = RULES_BY_NAME["impact_abs"].thresholds(cfg, g)
-    ramp = 1.15 * level
-    assert cfg.tibial_normal_g * prior < ramp < leave < enter < 1.5 * level
+    g, level, ramp = _descent_impacts(cfg)
+    n0 = 100
 
     def tib(i: int) -> float:
         return {n0: ramp, n0 + 1: level}.get(i, level if i < n0 else 1.5 * level)
 
-    stream = steps(300, FOOT_SHIN, grade_deg=g, peak_tibial_acc_g=tib)
     for c, late in ((cfg, 0), (replace(cfg, backdate_gap_steps=0), 2)):
-        d = spoken(run(stream, FOOT_SHIN, c), Cue.SOFTER_LANDING)[0]
-        assert round((d.trigger_t_ic_s - 1.0) / STEP_S) - n0 == window(cfg) + late
+        assert _light_feet_contact(tib, g, c) - n0 == window(cfg) + late
