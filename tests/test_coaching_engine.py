@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from stridecore.coaching import CoachConfig, CueEngine, Kit, SystemEvent
-from stridecore.coaching.rules import RULES_BY_NAME
+from stridecore.coaching.rules import RULES_BY_NAME, impact_prior
 from stridecore.schema import CUE_LOG, STEPS, Cue
 
 FOOT = ("left_foot", "right_foot")
@@ -519,7 +520,7 @@ def _descent_impacts(cfg: CoachConfig) -> tuple[float, float, float]:
     at a steady 0.75 × ``tibial_max_g`` flat-equivalent, and 1.15 × that, past
     ``tibial_normal_g`` but below light feet's exit threshold."""
     g = -10.0
-    prior = math.exp(cfg.impact_prior_per_deg * -g)
+    prior = impact_prior(cfg, g)
     level = 0.75 * cfg.tibial_max_g * prior
     enter, leave = RULES_BY_NAME["impact_abs"].thresholds(cfg, g)
     ramp = 1.15 * level
@@ -527,7 +528,7 @@ def _descent_impacts(cfg: CoachConfig) -> tuple[float, float, float]:
     return g, level, ramp
 
 
-def _light_feet_contact(tib, grade_deg: float, cfg: CoachConfig) -> int:
+def _light_feet_contact(tib: Callable[[int], float], grade_deg: float, cfg: CoachConfig) -> int:
     """The contact number whose step said the first "Light feet" (impacts ``tib(i)``)."""
     stream = steps(300, FOOT_SHIN, grade_deg=grade_deg, peak_tibial_acc_g=tib)
     d = spoken(run(stream, FOOT_SHIN, cfg), Cue.SOFTER_LANDING)[0]

@@ -548,7 +548,7 @@ class CueEngine:
             elif key in st.out_since:
                 st.back_in[key] = st.back_in.get(key, 0) + 1
                 if st.back_in[key] > rule.backdate_gap_steps(self.config):
-                    del st.out_since[key]
+                    del st.out_since[key], st.back_in[key]
         if not st.in_fault:
             if s * (med - enter) > 0:
                 # the episode starts where the metric left the normal band (the contact that
