@@ -8,9 +8,14 @@ Fault-free: the trail runner's default session (scaled to ``--hours``) with ever
 removed (``stridecore.coaching.simtools``), every section on one terrain (dirt, rocky, soft),
 seeds 0…N−1; form cues per hour by kit. Faulted: one persistent episode (40 s) per fault on a
 constant −15 % descent; time and steps from the fault's onset (first step with its truth bit)
-to its cue. Truth steps always; ``--pipeline`` also runs the foot, shin and pelvis pipelines
-that ``live`` runs (``stridecore.shin_pipeline.pipeline_for``) on the rendered samples at
-208 Hz and feeds their steps (the thigh's knee join runs on truth only in this script).
+to its cue. A kit with no foot sensor has no grade, so its light feet and shorten stride catch
+gross faults only (``Kit.gross_only``): they are also run on gross faults
+(``GROSS_SEVERITIES``: the fault's level doubled or tripled; truth tibial impact × 1.6–1.9 or
+× 1.8–2.05 over the runner's level rather than × 1.3–1.55, shank angle +6.5–7° or +10–11°
+rather than +3–3.5°). Truth steps always;
+``--pipeline`` also runs the foot, shin and pelvis pipelines that ``live`` runs
+(``stridecore.shin_pipeline.pipeline_for``) on the rendered samples at 208 Hz and feeds their
+steps (the thigh's knee join runs on truth only in this script).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from stridecore.coaching import CoachConfig, CueEngine, Kit
+from stridecore.coaching.rules import RULES
 from stridecore.coaching.simtools import (
     episode_timing,
     fault_free_runner,
+    half_level_onset_s,
     rows_of,
     single_fault_runner,
     truth_stream,
@@ -49,10 +56,22 @@ FAULTS = (Fault.HEEL_STRIKE, Fault.LOCKED_KNEE, Fault.HIP_DROP, Fault.TORSO_SWAY
 FS_HZ = 208.0
 TERRAINS = (Terrain.DIRT, Terrain.ROCKY, Terrain.SOFT)
 PIPE_KITS = ("foot", "foot+shin", "foot+shin+pelvis")
+GROSS_FAULTS = (Fault.HARD_LANDING, Fault.OVERSTRIDE)
+GROSS_SEVERITIES = (2.0, 3.0)
+GROSS_RANGE_G = 32.0
+GROSS_KITS = {"shin+thigh+pelvis": KITS["shin+thigh+pelvis"],
+              "shin+pelvis": ("left_shin", "right_shin", "pelvis")}
+"""Kits without a foot sensor, on gross faults; detector output for shin + pelvis (the thigh's
+knee join runs on truth only here) with its sensors at ±``GROSS_RANGE_G``: at ±16 g a clipped
+tibial peak reads 16 g, under the 20 g no-grade setting, and the kit matrix turns light feet
+off (``Kit.clipped_out``)."""
 
 
-def run_engine(steps, placements, cfg=None) -> CueEngine:
-    e = CueEngine(Kit.from_placements(placements), cfg)
+def run_engine(steps, placements, cfg=None, acc_range_g: float | None = None) -> CueEngine:
+    """The engine over ``steps`` for the kit of ``placements`` (sensor ranges unknown, or
+    every sensor at ±``acc_range_g``)."""
+    rng = None if acc_range_g is None else dict.fromkeys(placements, acc_range_g)
+    e = CueEngine(Kit.from_placements(placements, rng), cfg)
     arr = np.where(np.isfinite(steps.get("t_emit_s", steps["t_to_s"])),
                    steps.get("t_emit_s", steps["t_to_s"]), steps["t_ic_s"])
     o = np.lexsort((steps["placement"].astype(str), arr))
@@ -60,7 +79,8 @@ def run_engine(steps, placements, cfg=None) -> CueEngine:
     return e
 
 
-def pipeline_steps(runner, duration_s: float, seed: int, placements) -> dict:
+def pipeline_steps(runner, duration_s: float, seed: int, placements,
+                   acc_range_g: float = 16.0) -> dict:
     """Detector output on the rendered samples at 208 Hz: each foot, shin and pelvis sensor through
     the pipeline ``live`` runs for it (:func:`stridecore.shin_pipeline.pipeline_for`), flushed
     at the end. Times are mapped from each sensor's clock to true time, as ``live``'s clock
@@ -70,7 +90,8 @@ def pipeline_steps(runner, duration_s: float, seed: int, placements) -> dict:
     from stridecore.simulate.session import simulate
 
     pls = [p for p in placements if p.endswith(("foot", "shin", "pelvis"))]
-    ses = simulate(duration_s, seed=seed, placements=pls, runner=runner, fs_hz=FS_HZ)
+    ses = simulate(duration_s, seed=seed, placements=pls, runner=runner, fs_hz=FS_HZ,
+                   acc_range_g=acc_range_g)
     parts = []
     for spec in ses.specs:
         s = ses.recording.sensors[spec.placement]
@@ -146,26 +167,34 @@ SYSTEM = {Cue.SENSOR_LOST, Cue.SENSOR_BACK, Cue.LOW_BATTERY, Cue.SENSOR_SLIPPED,
 
 def _faulted_job(args) -> tuple[dict[tuple[str, str, str], object], str]:
     """One seed: for each source × kit × fault, (s from onset to cue, steps from onset to the
-    triggering contact, the persistence window in steps, cue) or None (missed)."""
-    seed, pipeline, cfg, log = args
-    runner, eps, dur = single_fault_runner(FAULTS, seed)
+    triggering contact, the persistence window in steps, cue) or None (missed). ``gross``:
+    the gross faults on the kits without a foot sensor."""
+    seed, pipeline, cfg, log, sev = args
+    gross = sev != 1.0
+    faults = GROSS_FAULTS if gross else FAULTS
+    kits, pipe_kits = (GROSS_KITS, ("shin+pelvis",)) if gross else (KITS, PIPE_KITS)
+    runner, eps, dur = single_fault_runner(faults, seed, severity=sev)
     truth = truth_stream(runner, ALL, dur, FS_HZ)
     sources = {"truth": truth}
     if pipeline:
-        runner2, _, _ = single_fault_runner(FAULTS, seed)
-        sources["pipeline"] = pipeline_steps(runner2, dur, seed, ALL)
+        runner2, _, _ = single_fault_runner(faults, seed, severity=sev)
+        sources["pipeline"] = pipeline_steps(runner2, dur, seed,
+                                             GROSS_KITS["shin+pelvis"] if gross else ALL,
+                                             GROSS_RANGE_G if gross else 16.0)
     foot = rows_of(truth, ("left_foot", "right_foot"))
     res: dict[tuple[str, str, str], object] = {}
     text = ""
     for src, steps in sources.items():
-        for k, pls in KITS.items():
-            if src == "pipeline" and k not in PIPE_KITS:
+        for k, pls in kits.items():
+            if src == "pipeline" and k not in pipe_kits:
                 continue
-            e = run_engine(rows_of(steps, pls), pls, cfg)
+            rng = GROSS_RANGE_G if gross and src == "pipeline" else None
+            e = run_engine(rows_of(steps, pls), pls, cfg, rng)
             if log and src == "pipeline":
                 text += log_text(f"faulted seed {seed} pipeline {k}", e)
             for ep in eps:
-                tm = episode_timing(e.decisions, foot, ep, cfg)
+                tm = episode_timing(e.decisions, foot, ep, cfg,
+                                    onset_t_s=half_level_onset_s(runner, ep) if gross else None)
                 d = tm.decision
                 res[(src, k, ep.fault.value)] = None if d is None else (
                     d.t_host_s - tm.onset_t_s, tm.steps, tm.window_steps, d.cue.value)
@@ -173,23 +202,37 @@ def _faulted_job(args) -> tuple[dict[tuple[str, str, str], object], str]:
 
 
 def faulted(seeds: list[int], pipeline: bool, cfg: CoachConfig,
-            pool: ProcessPoolExecutor) -> None:
+            pool: ProcessPoolExecutor, severity: float = 1.0) -> None:
+    """The faulted runs' table; ``severity`` > 1: the gross faults on kits without a foot."""
+    gross = severity != 1.0
     res: dict[tuple[str, str, str], list] = {}
-    for r, text in pool.map(_faulted_job, [(seed, pipeline, cfg, LOG) for seed in seeds]):
+    jobs = [(seed, pipeline, cfg, LOG, severity) for seed in seeds]
+    for r, text in pool.map(_faulted_job, jobs):
         print(text, end="")
         for key, v in r.items():
             res.setdefault(key, []).append(v)
-    print(f"\n### Faulted runs: one 40 s episode per fault on a −15 % descent, seeds "
-          f"{seeds[0]}–{seeds[-1]}\n")
-    print("Steps: contacts (both feet) from the fault's onset (its first contact at ≥ half "
-          "level) to the contact that triggered the cue; window: the persistence window in "
-          "contacts from the onset at that cadence; over: steps − window (bar: ≤ 2).\n")
+    if gross:
+        print(f"\n### Gross faults on kits without a foot sensor: one 40 s episode per fault at "
+              f"severity {severity:g} on a −15 % descent, seeds {seeds[0]}–{seeds[-1]}\n")
+        print("Onset: the first contact at half the episode's level (the truth bit, level ≥ "
+              "0.5, is set a sixth of the way up its ramp).\n")
+    else:
+        print(f"\n### Faulted runs: one 40 s episode per fault on a −15 % descent, seeds "
+              f"{seeds[0]}–{seeds[-1]}\n")
+        print("Steps: contacts (both feet) from the fault's onset (its first contact at ≥ half "
+              "level) to the contact that triggered the cue; window: the persistence window in "
+              "contacts from the onset at that cadence; over: steps − window (bar: ≤ 2). "
+              "*gross only*: the kit has no foot sensor, hence no grade, and its rule for this "
+              "fault catches gross faults only (`Kit.gross_only`; next table).\n")
     print("| steps | kit | fault | cue | cued / episodes | onset → cue s (median, max) | "
           "steps (median, max) | window | over (median, max) |\n"
           "|---|---|---|---|---:|---:|---:|---:|---:|")
     for (src, k, f), v in res.items():
         ok = [x for x in v if x is not None]
         cue = ok[0][3] if ok else "—"
+        fault_cue = next(r.cue for r in RULES if r.fault.value == f)
+        if not gross and Kit.from_placements(KITS[k]).gross_only(fault_cue):
+            cue += " (*gross only*)"
         s = (f"{np.median([x[0] for x in ok]):.1f}, {max(x[0] for x in ok):.1f}" if ok
              else "—")
         n = (f"{np.median([x[1] for x in ok]):.0f}, {max(x[1] for x in ok)}" if ok else "—")
@@ -229,6 +272,8 @@ def main() -> int:
     with ProcessPoolExecutor(a.jobs) as pool:
         fault_free(a.hours, seeds, a.pipeline, cfg, pool)
         faulted(seeds, a.pipeline, cfg, pool)
+        for sev in GROSS_SEVERITIES:
+            faulted(seeds, a.pipeline, cfg, pool, severity=sev)
     print(f"\n({time.time() - t0:.0f} s)")
     return 0
 

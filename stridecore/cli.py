@@ -459,7 +459,7 @@ def live(
         if lc.kit is not None and not shown["kit"]:
             shown["kit"] = True
             if not as_json:
-                view.console.print(lc.kit.matrix())
+                view.console.print(lc.kit.matrix(lc.config))
         if not as_json:
             view.update(live_table(lc, t), refresh=True)
 

@@ -72,6 +72,14 @@ def placements_of(run_or_streams) -> list[Placement]:
     return [p for p in (s.placement for s in run_or_streams) if p is not None]
 
 
+def kit_of(streams) -> Kit:
+    """The kit of ``streams``: their placements and configured accelerometer ranges."""
+    streams = [s for s in streams if s.placement is not None]
+    return Kit.from_placements([s.placement for s in streams],
+                               {s.placement: float(s.config.acc_range_g) for s in streams
+                                if s.config is not None})
+
+
 def _json_row(table: Columns, i: int) -> dict:
     out = {}
     for c in STEPS.columns:
@@ -191,7 +199,7 @@ class LiveCoach:
         if not force and any(s.stream.info is None or s.stream.config is None
                              for s in sessions):
             return
-        self.kit = Kit.from_placements(placements_of(s.stream for s in sessions))
+        self.kit = kit_of(s.stream for s in sessions)
         self.joins = knee_joins(s.stream for s in sessions)
         engine = CueEngine(self.kit, self.config)
         self.coach = SessionCoach(engine, self.keys, on_decision=self._decided)
@@ -347,7 +355,7 @@ def coach_recording(path: str | Path, config: CoachConfig | None = None
     if kit_msg and "keys" in kit_msg[0]:
         keys = [k for k in kit_msg[0]["keys"] if k in res.streams] + [
             k for k in res.streams if k not in kit_msg[0]["keys"]]
-    kit = Kit.from_placements(placements_of(res.streams[k] for k in keys))
+    kit = kit_of(res.streams[k] for k in keys)
     coach = SessionCoach(CueEngine(kit, config or CoachConfig()), keys)
     # the knee joins see each leg's thigh first, then its shin: their result does not depend
     # on the interleaving (knee_join), so this equals what live decided as data came

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stridecore.coaching import STANDARD_KITS, Kit, kit_table
+from stridecore.coaching import STANDARD_KITS, CueEngine, Kit, kit_table
 from stridecore.coaching.phrases import SYSTEM_CUES
 from stridecore.schema import Cue, Placement
 
@@ -73,3 +73,39 @@ def test_disabled_and_experimental_rules():
     # without a foot the grade is unknown: the absolute rules even when asked
     shin = Kit.from_placements(["left_shin", "right_shin"])
     assert "impact_abs" in [r.name for r in shin.rules(experimental=True)]
+
+
+def test_no_grade_without_a_foot_gross_only():
+    shin = Kit.from_placements(STANDARD_KITS["shin+thigh+pelvis"])
+    assert not shin.grade_known()
+    assert shin.gross_only(Cue.SOFTER_LANDING) and shin.gross_only(Cue.SHORTEN_STRIDE)
+    assert not shin.gross_only(Cue.SOFTEN_KNEES)  # its flat setting: not "gross"
+    text = shin.matrix()
+    assert "grade: unknown" in text and "> 20 g on any slope" in text
+    assert "gross faults only: > 13° on any slope" in text
+    assert "< 25° on any slope" in text
+    fs = Kit.from_placements(STANDARD_KITS["foot+shin"])
+    assert fs.grade_known() and not fs.gross_only(Cue.SOFTER_LANDING)
+    assert "grade: from the feet" in fs.matrix() and "any slope" not in fs.matrix()
+    assert "†" in kit_table() and "needs a pelvis sensor or" not in Kit.from_placements(
+        STANDARD_KITS["foot"]).why(Cue.HIPS_LEVEL)
+
+
+def test_a_shin_range_below_the_setting_turns_light_feet_off():
+    """A clipped tibial peak reads the range (a floor): a ±16 g shin never passes the 20 g
+    no-grade setting, so without a foot the kit says light feet is off, and why."""
+    pls = STANDARD_KITS["shin+thigh+pelvis"]
+    at16 = Kit.from_placements(pls, dict.fromkeys(pls, 16))
+    assert not at16.enabled(Cue.SOFTER_LANDING)
+    assert "±16 g range clips below its 20 g setting" in at16.why(Cue.SOFTER_LANDING)
+    assert "impact_abs" not in [r.name for r in CueEngine(at16).rules]
+    assert at16.enabled(Cue.SHORTEN_STRIDE)
+    assert Kit.from_placements(pls, dict.fromkeys(pls, 32)).enabled(Cue.SOFTER_LANDING)
+    assert Kit.from_placements(pls).enabled(Cue.SOFTER_LANDING)  # range unknown
+    # with feet the threshold follows the grade: measurable up to ~−15 % at ±16 g
+    fs = STANDARD_KITS["foot+shin"]
+    k = Kit.from_placements(fs, dict.fromkeys(fs, 16))
+    assert k.enabled(Cue.SOFTER_LANDING)
+    assert "blind on descents steeper than −15 %" in k.why(Cue.SOFTER_LANDING)
+    assert "blind" not in Kit.from_placements(fs, dict.fromkeys(fs, 32)).why(
+        Cue.SOFTER_LANDING)

@@ -14,6 +14,7 @@ from stridecore.coaching import CoachConfig, CueEngine, Kit
 from stridecore.coaching.simtools import (
     episode_timing,
     fault_free_runner,
+    half_level_onset_s,
     rows_of,
     single_fault_runner,
     truth_stream,
@@ -91,3 +92,54 @@ def test_grouping_does_not_change_the_log(fault_truth, cuts):
     for k in la:
         assert la[k].tobytes() == lb[k].tobytes() if la[k].dtype != object else \
             list(la[k]) == list(lb[k])
+
+
+NO_FOOT = ("left_shin", "right_shin", "left_thigh", "right_thigh", "pelvis")
+
+
+def test_without_a_foot_only_gross_impact_and_overstride_are_cued():
+    """No foot sensor, no grade: light feet and shorten stride hold one setting above a steep
+    descent's normal values. The profile's faults (impact × 1.6, shank +3.3°) stay under it;
+    the same faults at severity 3 are cued within the persistence + 2 from their half level."""
+    faults = (Fault.HARD_LANDING, Fault.OVERSTRIDE)
+    cfg = CoachConfig()
+    kit = Kit.from_placements(NO_FOOT)
+    assert kit.gross_only(Cue.SOFTER_LANDING) and kit.gross_only(Cue.SHORTEN_STRIDE)
+    said = {}
+    for sev in (1.0, 3.0):
+        runner, eps, dur = single_fault_runner(faults, seed=1, severity=sev)
+        t = truth_stream(runner, ALL, dur)
+        e = feed(t, NO_FOOT, cfg)
+        foot = rows_of(t, ("left_foot", "right_foot"))
+        for ep in eps:
+            tm = episode_timing(e.decisions, foot, ep, cfg,
+                                onset_t_s=half_level_onset_s(runner, ep))
+            said[sev, ep.fault] = tm
+    assert said[1.0, Fault.HARD_LANDING].decision is None
+    assert said[1.0, Fault.OVERSTRIDE].decision is None
+    for f, cue in ((Fault.HARD_LANDING, Cue.SOFTER_LANDING),
+                   (Fault.OVERSTRIDE, Cue.SHORTEN_STRIDE)):
+        tm = said[3.0, f]
+        assert tm.decision is not None and tm.decision.cue is cue, f
+        assert tm.steps <= tm.window_steps + 2, (f, tm.steps, tm.window_steps)
+
+
+def test_severity_scales_the_fault_and_keeps_its_ramp():
+    """An episode at severity 3 ramps to level 3 in the same steps: truth tibial impact
+    × 1.8–2.05 over the runner's level (the profile's fault: × 1.3–1.55; dev seeds 0–7); its
+    half level comes on the contact where severity 1's truth bit starts."""
+    ratio, onsets = {}, {}
+    for sev in (1.0, 3.0):
+        runner, eps, dur = single_fault_runner((Fault.HARD_LANDING,), seed=2, severity=sev)
+        t = rows_of(truth_stream(runner, ALL, dur), ("left_shin",))
+        ep = eps[0]
+        ics, g = t["t_ic_s"], t["peak_tibial_acc_g"]
+        before = np.median(g[(ics > ep.t_start_s - 20) & (ics < ep.t_start_s)])
+        during = np.median(g[(ics > ep.t_start_s + 10) & (ics < ep.t_end_s)])
+        ratio[sev] = during / before
+        onsets[sev] = half_level_onset_s(runner, ep)
+        if sev == 1.0:
+            has = np.array(["hard_landing" in f for f in t["fault"]])
+            assert abs(ics[np.flatnonzero(has)[0]] - onsets[sev]) < 0.4
+    assert 1.25 < ratio[1.0] < 1.6 and 1.75 < ratio[3.0] < 2.1, ratio
+    assert abs(onsets[3.0] - onsets[1.0]) < 0.4

@@ -192,12 +192,14 @@ def test_kit_waits_for_every_sensor_s_config() -> None:
         stream = SimpleNamespace(info=info, config=cfg, key=key, placement=Placement(placement))
         return SimpleNamespace(key=key, stream=stream)
 
-    sessions = [sess("left_shin", "left_shin", SimpleNamespace(odr_hz=208)),
+    sessions = [sess("left_shin", "left_shin", SimpleNamespace(odr_hz=208, acc_range_g=16)),
                 sess("left_thigh", "left_thigh", None)]
     lc = LiveCoach(CoachConfig())
     lc.run = SimpleNamespace(sessions=sessions)
     lc._maybe_start()
     assert lc.coach is None  # the thigh's config is not in yet
-    sessions[1].stream.config = SimpleNamespace(odr_hz=208)
+    sessions[1].stream.config = SimpleNamespace(odr_hz=208, acc_range_g=16)
     lc._maybe_start()
     assert lc.coach is not None and set(lc.joins.legs) == {"left"}
+    # the kit knows each sensor's range: a ±16 g shin cannot pass the no-grade impact setting
+    assert dict(lc.kit.acc_range_g)[Placement.LEFT_SHIN] == 16.0

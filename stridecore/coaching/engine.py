@@ -106,7 +106,8 @@ class CueEngine:
     def __init__(self, kit: Kit, config: CoachConfig | None = None) -> None:
         self.kit = kit
         self.config = config or CoachConfig()
-        self.rules: tuple[Rule, ...] = kit.rules(experimental=self.config.personal_baselines)
+        self.rules: tuple[Rule, ...] = kit.rules(experimental=self.config.personal_baselines,
+                                                   cfg=self.config)
         self._knee_sides = kit.knee_sides()
         # each rule's causes: the rules of higher priority and another cue (said first)
         self._causes: dict[str, tuple[Rule, ...]] = {

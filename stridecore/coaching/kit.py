@@ -7,13 +7,18 @@ ignored by the engine, and each rule reads its metric only from its own source s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stridecore.coaching.config import CoachConfig
 from stridecore.coaching.phrases import PHRASES, SYSTEM_CUES
 from stridecore.coaching.rules import RULES, RULES_BY_NAME, Rule
 from stridecore.schema import Cue, Placement
+
+CLIP_FRACTION = 0.99
+"""A reading at this fraction of the accelerometer's range counts as clipped (the pipelines'
+``clipped`` rule): a threshold at or above it can never be passed."""
 
 TERRAIN_CUES = frozenset({Cue.LAND_FOREFOOT, Cue.QUICK_ROLL})
 """Terrain-specific landing cues: not fired until the pipeline knows the terrain."""
@@ -47,14 +52,52 @@ def segment(p: Placement) -> str:
 
 @dataclass(frozen=True)
 class Kit:
-    """The placements worn. Build with :meth:`from_placements`."""
+    """The placements worn, and the accelerometer range (±g) of those whose configuration is
+    known. Build with :meth:`from_placements`."""
 
     placements: frozenset[Placement]
+    acc_range_g: tuple[tuple[Placement, float], ...] = ()
 
     @classmethod
-    def from_placements(cls, placements: Iterable[Placement | str]) -> Kit:
-        """A kit from :class:`~stridecore.schema.Placement` values or enums."""
-        return cls(frozenset(Placement(p) for p in placements))
+    def from_placements(cls, placements: Iterable[Placement | str],
+                        acc_range_g: Mapping[Placement | str, float] | None = None) -> Kit:
+        """A kit from :class:`~stridecore.schema.Placement` values or enums; ``acc_range_g``:
+        each sensor's configured range (±g), where known."""
+        ranges = tuple(sorted((Placement(p), float(g)) for p, g in (acc_range_g or {}).items()))
+        return cls(frozenset(Placement(p) for p in placements), ranges)
+
+    def tibial_range_g(self) -> float:
+        """The widest configured range among the kit's shins (±g); inf when a shin's range is
+        not known (or there is no shin)."""
+        known = dict(self.acc_range_g)
+        shins = [p for p in self.placements if segment(p) == "shin"]
+        if not shins or any(p not in known for p in shins):
+            return math.inf
+        return max(known[p] for p in shins)
+
+    def clipped_out(self, rule: Rule, cfg: CoachConfig | None = None) -> str:
+        """Why the shins' range hides ``rule``'s tibial impact wherever it could fire, or "".
+        Without a grade the impact rule holds its 20 g setting on every slope, above a ±16 g
+        sensor's reach (a clipped peak reads 16 g, a floor): it could never fire."""
+        if rule.metric != "peak_tibial_acc_g" or rule.baseline or self.grade_known():
+            return ""
+        t = rule.thresholds(cfg or CoachConfig(), math.nan)
+        rng = self.tibial_range_g()
+        if t is None or t[0] < CLIP_FRACTION * rng:
+            return ""
+        return (f"the shins' ±{rng:g} g range clips below its {t[0]:g} g setting (no grade "
+                f"without a foot sensor): needs a range above ±{t[0]:g} g or a foot sensor")
+
+    def steepest_measured_deg(self, rule: Rule, cfg: CoachConfig | None = None) -> float:
+        """With a grade: the steepest descent (°, negative) at which ``rule``'s tibial impact
+        threshold is still below the shins' clipping level; -inf if none is reached."""
+        cfg = cfg or CoachConfig()
+        if rule.metric != "peak_tibial_acc_g" or rule.baseline or not self.grade_known():
+            return -math.inf
+        clip = CLIP_FRACTION * self.tibial_range_g()
+        if not math.isfinite(clip) or cfg.tibial_cap_g < clip:
+            return -math.inf
+        return -math.log(clip / cfg.tibial_max_g) / cfg.impact_prior_per_deg
 
     # --- what the kit measures ---------------------------------------------------------------
     def has(self, seg: str) -> bool:
@@ -75,10 +118,22 @@ class Kit:
             return all(self.has(s) for s in needs.split("&"))
         return any(self.has(s) for s in needs.split("|"))
 
-    def rule_enabled(self, rule: Rule, experimental: bool = False) -> bool:
+    def grade_known(self) -> bool:
+        """True if the kit measures the slope under the foot (a foot sensor's stride)."""
+        return self.has("foot")
+
+    def gross_only(self, cue: Cue | str, cfg: CoachConfig | None = None) -> bool:
+        """True if ``cue`` is on but, with no grade, only for gross faults
+        (:attr:`Rule.gross_without_grade`)."""
+        on = [r for r in self.rules(cfg=cfg) if r.cue is Cue(cue)]
+        return bool(on) and not self.grade_known() and all(r.gross_without_grade for r in on)
+
+    def rule_enabled(self, rule: Rule, experimental: bool = False,
+                     cfg: CoachConfig | None = None) -> bool:
         """True if the kit runs ``rule``; ``experimental`` rules only when asked (the
-        engine asks with ``CoachConfig.personal_baselines``)."""
-        if rule.disabled or not self._meets(rule.needs):
+        engine asks with ``CoachConfig.personal_baselines``); not where the sensors' range
+        hides its metric (:meth:`clipped_out`)."""
+        if rule.disabled or not self._meets(rule.needs) or self.clipped_out(rule, cfg):
             return False
         if rule.experimental and not experimental:
             return False
@@ -89,53 +144,77 @@ class Kit:
             return not self._meets(base.needs)
         return True
 
-    def rules(self, experimental: bool = False) -> tuple[Rule, ...]:
+    def rules(self, experimental: bool = False, cfg: CoachConfig | None = None
+              ) -> tuple[Rule, ...]:
         """The rules this kit runs, in priority order (``experimental``: with the rules that
         need ``CoachConfig.personal_baselines``)."""
-        return tuple(r for r in RULES if self.rule_enabled(r, experimental))
+        return tuple(r for r in RULES if self.rule_enabled(r, experimental, cfg))
 
-    def enabled(self, cue: Cue | str) -> bool:
+    def enabled(self, cue: Cue | str, cfg: CoachConfig | None = None) -> bool:
         """True if ``cue`` can fire with this kit (system cues always; praise with any rule)."""
         cue = Cue(cue)
         if cue in SYSTEM_CUES:
             return True
         if cue is Cue.PRAISE:
-            return bool(self.rules())
-        return any(r.cue is cue for r in self.rules())
+            return bool(self.rules(cfg=cfg))
+        return any(r.cue is cue for r in self.rules(cfg=cfg))
 
-    def why(self, cue: Cue) -> str:
-        """Why ``cue`` is on or off with this kit (one short line)."""
+    def why(self, cue: Cue, cfg: CoachConfig | None = None) -> str:
+        """Why ``cue`` is on or off with this kit (one short line; with no grade, the one
+        setting an on rule holds for every slope; where the shins' range clips the metric)."""
+        cfg = cfg or CoachConfig()
         if cue in SYSTEM_CUES:
             return "system cue: any kit"
         if cue in TERRAIN_CUES:
             return "terrain-specific: off until the pipeline knows the terrain"
         if cue is Cue.PRAISE:
-            return "after a cued fault is corrected" if self.rules() else "no form rule"
+            return "after a cued fault is corrected" if self.rules(cfg=cfg) else "no form rule"
         rules = [r for r in RULES if r.cue is cue]
-        on = [r for r in rules if self.rule_enabled(r)]
+        on = [r for r in rules if self.rule_enabled(r, cfg=cfg)]
         if on:
-            return "; ".join(f"{r.metric}{' (provisional)' if r.provisional else ''}"
-                             for r in on)
+            return "; ".join(self._on_text(r, cfg) for r in on)
         off = [f"{r.metric} disabled: {r.disabled}" for r in rules
                if r.disabled and self._meets(r.needs)
-               and not (r.fallback_of and self.rule_enabled(RULES_BY_NAME[r.fallback_of]))]
+               and not (r.fallback_of and self.rule_enabled(RULES_BY_NAME[r.fallback_of],
+                                                            cfg=cfg))]
+        off += [f"{r.metric} off: {self.clipped_out(r, cfg)}" for r in rules
+                if self._meets(r.needs) and self.clipped_out(r, cfg)]
         if off:
             return "; ".join(off)
-        return "needs " + " or ".join(_NEEDS_TEXT[r.needs] for r in rules
-                                      if not r.fallback_of and not r.disabled)
+        needs = dict.fromkeys(_NEEDS_TEXT[r.needs] for r in rules
+                              if not r.fallback_of and not r.disabled)
+        return "needs " + " or ".join(needs)
+
+    def _on_text(self, r: Rule, cfg: CoachConfig) -> str:
+        out = f"{r.metric}{' (provisional)' if r.provisional else ''}"
+        if not self.grade_known() and r.describe_no_grade(cfg):
+            out += f", {r.describe_no_grade(cfg)}"
+        steep = self.steepest_measured_deg(r, cfg)
+        if math.isfinite(steep):
+            out += (f", blind on descents steeper than −{100 * math.tan(math.radians(-steep)):.0f}"
+                    f" % (the shins' ±{self.tibial_range_g():g} g range clips below its "
+                    "threshold there)")
+        return out
 
     def matrix(self, cfg: CoachConfig | None = None) -> str:
         """A text table of every cue: enabled or not, and why (metric used / sensor missing)."""
         names = ", ".join(sorted(p.value for p in self.placements)) or "(no sensors)"
-        rows = [(c.value, "yes" if self.enabled(c) else "no", self.why(c)) for c in Cue]
+        rows = [(c.value, "yes" if self.enabled(c, cfg) else "no", self.why(c, cfg))
+                for c in Cue]
         w0 = max(len(r[0]) for r in rows)
-        lines = [f"kit: {names}", f"{'cue':<{w0}}  on   why / metric"]
+        gross = [f'"{PHRASES[c]}"' for c in Cue if self.gross_only(c, cfg)]
+        grade = ("grade: from the feet" if self.grade_known() else
+                 "grade: unknown (no foot sensor): one setting on every slope, climbs not muted"
+                 + (f"; {' and '.join(gross)} catch{'' if len(gross) > 1 else 'es'} gross "
+                    "faults only" if gross else ""))
+        lines = [f"kit: {names}", grade, f"{'cue':<{w0}}  on   why / metric"]
         lines += [f"{a:<{w0}}  {b:<3}  {c}" for a, b, c in rows]
         return "\n".join(lines)
 
 
 def kit_table(kits: dict[str, Sequence[str]] | None = None, md: bool = True) -> str:
-    """Every form cue × kit: the metric used or "—" (markdown by default)."""
+    """Every form cue × kit: the metric used or "—" (markdown by default); ``*``: provisional,
+    ``†``: gross faults only (no foot sensor, so no grade: :meth:`Kit.gross_only`)."""
     kits = STANDARD_KITS if kits is None else kits
     built = {k: Kit.from_placements(v) for k, v in kits.items()}
     head = ["cue (words)", *built]
@@ -150,7 +229,7 @@ def kit_table(kits: dict[str, Sequence[str]] | None = None, md: bool = True) -> 
                 row.append("yes" if kit.enabled(cue) else "—")
             else:
                 row.append(", ".join(f"`{r.metric}`{'*' if r.provisional else ''}" for r in on)
-                           or "—")
+                           + ("†" if kit.gross_only(cue) else "") or "—")
         rows.append(row)
     rows.append(["system cues (sensor lost/back, battery, slipped, snooze)", *["yes"] * len(built)])
     if md:

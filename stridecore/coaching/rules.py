@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from stridecore.coaching.config import CoachConfig
 from stridecore.schema import Cue, Fault
 
+_UNITS = (("_deg", "°"), ("_mps", " m/s"), ("_g", " g"), ("_m", " m"))
 ABOVE = 1  # fault when the window median is above the enter threshold
 BELOW = -1  # fault when below
 
@@ -44,7 +45,10 @@ class Rule:
     fault is in progress, not only while it builds up (a locked knee, a heel strike and an
     overstride raise tibial impact: their cue is the answer); ``stride_lag``: the metric
     averages the stride ending at a contact (a foot's cadence: its two last steps), so a change
-    it shows began up to this many contacts before: a fault episode is dated back that far.
+    it shows began up to this many contacts before: a fault episode is dated back that far;
+    ``gross_without_grade``: without a grade (no foot sensor) the rule holds one setting for
+    every slope, set above a steep descent's normal values, so it catches gross faults only
+    (the kit matrix says so).
     """
 
     name: str
@@ -63,6 +67,7 @@ class Rule:
     experimental: bool = False
     symptom: bool = False
     stride_lag: int = 0
+    gross_without_grade: bool = False
     doc: str = ""
 
     def thresholds(self, cfg: CoachConfig, grade_deg: float) -> tuple[float, float] | None:
@@ -146,6 +151,17 @@ class Rule:
         episode (push off's metric scatters across its whole band step to step: none)."""
         return cfg.push_backdate_gap_steps if self.name == "push" else cfg.backdate_gap_steps
 
+    def describe_no_grade(self, cfg: CoachConfig) -> str:
+        """The setting without a grade (no foot sensor), for the kit matrix."""
+        t = self.thresholds(cfg, math.nan)
+        steep = self.thresholds(cfg, cfg.descent_below_deg - 10.0)
+        if t is None or self.baseline or steep == self.thresholds(cfg, 0.0):
+            return ""  # the same on every slope anyway
+        op = ">" if self.direction == ABOVE else "<"
+        unit = next((u for suffix, u in _UNITS if self.metric.endswith(suffix)), "")
+        what = "gross faults only: " if self.gross_without_grade else ""
+        return f"{what}{op} {t[0]:g}{unit} on any slope (no foot sensor: no grade)"
+
     def describe_thresholds(self, cfg: CoachConfig) -> str:
         """Human-readable thresholds for the docs and the kit matrix."""
         op = ">" if self.direction == ABOVE else "<"
@@ -180,7 +196,7 @@ RULES: tuple[Rule, ...] = (
          doc="shank to vertical at IC (+ foot ahead) above the runner's own baseline for the "
              "grade band (the grade from the feet)"),
     Rule("stride_abs", Cue.SHORTEN_STRIDE, Fault.OVERSTRIDE, "shank_angle_ic_deg", ("shin",),
-         "shin", ABOVE, 1, fallback_of="stride",
+         "shin", ABOVE, 1, fallback_of="stride", gross_without_grade=True,
          doc="shank to vertical at IC, absolute thresholds (no foot: grade unknown)"),
     Rule("cadence", Cue.QUICKER_STEPS, Fault.OVERSTRIDE, "cadence_ratio", ("foot",),
          "foot", BELOW, 1, provisional=True, stride_lag=1,
@@ -194,7 +210,7 @@ RULES: tuple[Rule, ...] = (
          doc="peak axial tibial acceleration over the runner's own baseline for the grade band "
              "(never a foot sensor's peak)"),
     Rule("impact_abs", Cue.SOFTER_LANDING, Fault.HARD_LANDING, "peak_tibial_acc_g", ("shin",),
-         "shin", ABOVE, 3, fallback_of="impact", symptom=True,
+         "shin", ABOVE, 3, fallback_of="impact", symptom=True, gross_without_grade=True,
          doc="peak axial tibial acceleration, absolute cap (no foot: grade unknown)"),
     Rule("hips", Cue.HIPS_LEVEL, Fault.HIP_DROP, "pelvic_drop_deg", ("pelvis",), "pelvis",
          ABOVE, 5, per_side=True, doc="contralateral pelvic drop in stance, per leg"),

@@ -19,6 +19,7 @@ from stridecore.coaching.events import CueDecision
 from stridecore.coaching.rules import RULES
 from stridecore.schema import Cue, Fault, Placement, Terrain
 from stridecore.simulate.imu import SensorSpec
+from stridecore.simulate.plan import FAULTS
 from stridecore.simulate.profiles import default_session, get_profile
 from stridecore.simulate.render import step_truth
 from stridecore.simulate.route import Route, Section
@@ -60,14 +61,15 @@ def fault_free_runner(duration_s: float, seed: int, profile: str = "trail",
 
 def single_fault_runner(faults: Sequence[Fault], seed: int = 0, *, grade_pct: float = -15.0,
                         lead_s: float = 30.0, fault_s: float = 40.0, gap_s: float = 50.0,
-                        terrain: Terrain = Terrain.DIRT, profile: str = "trail"
-                        ) -> tuple[Runner, list[FaultEpisode], float]:
+                        terrain: Terrain = Terrain.DIRT, profile: str = "trail",
+                        severity: float = 1.0) -> tuple[Runner, list[FaultEpisode], float]:
     """A fault-free runner on one long constant descent with one scheduled episode per fault
-    (``fault_s`` long, ``gap_s`` apart, the first after ``lead_s``). Returns the runner, the
-    episodes and the session duration (s)."""
+    (``fault_s`` long, ``gap_s`` apart, the first after ``lead_s``; ``severity``: the level
+    each ramps to, :class:`FaultEpisode`). Returns the runner, the episodes and the session
+    duration (s)."""
     eps, t = [], lead_s
     for f in faults:
-        eps.append(FaultEpisode(f, t, t + fault_s))
+        eps.append(FaultEpisode(f, t, t + fault_s, severity=severity))
         t += fault_s + gap_s
     duration = t
     prof = fault_free_profile(profile)
@@ -107,17 +109,33 @@ class EpisodeTiming:
     steps: int  # contacts from the onset to the cue's triggering contact (-1: not cued)
 
 
+def half_level_onset_s(runner: Runner, episode: FaultEpisode) -> float:
+    """IC (s) of the first planned contact in ``episode`` whose fault level is at least half
+    the episode's severity: the onset of a severe episode, whose truth bit (level ≥ 0.5) is
+    set a sixth of the way up a severity-3 ramp. The same contact as the bit's for severity 1."""
+    plan = runner.plan_until(episode.t_end_s)
+    lv = runner.fault_levels[:, FAULTS.index(episode.fault)]
+    ok = np.flatnonzero((plan["t_ic_s"] >= episode.t_start_s)
+                        & (lv >= 0.5 * episode.severity - 1e-6))
+    return float(plan["t_ic_s"][ok[0]])
+
+
 def episode_timing(decisions: Sequence[CueDecision], foot_truth: Columns,
-                   episode: FaultEpisode, config: CoachConfig, after_s: float = 2.0
-                   ) -> EpisodeTiming:
+                   episode: FaultEpisode, config: CoachConfig, after_s: float = 2.0,
+                   onset_t_s: float | None = None) -> EpisodeTiming:
     """The first cue said for ``episode``'s fault from its onset to ``after_s`` past its end,
     against the persistence window of the rule that said it (``persist_steps`` contacts, the
     onset's included, and ``persist_s`` from its IC; quick feet's ``cadence_persist_*``).
-    ``foot_truth``: the truth rows of both feet, in IC order. The cue's triggering contact is
-    the truth contact nearest to its IC."""
+    ``foot_truth``: the truth rows of both feet, in IC order. The onset is the first contact
+    with the fault's truth bit, or the first at or after ``onset_t_s`` if given
+    (:func:`half_level_onset_s`). The cue's triggering contact is the truth contact nearest
+    to its IC."""
     ics = foot_truth["t_ic_s"]
-    has = np.array([episode.fault.value in f.split("+") for f in foot_truth["fault"]])
-    on = int(np.flatnonzero(has)[0])
+    if onset_t_s is None:
+        has = np.array([episode.fault.value in f.split("+") for f in foot_truth["fault"]])
+        on = int(np.flatnonzero(has)[0])
+    else:
+        on = int(np.searchsorted(ics, onset_t_s - 1e-6))
     said = [d for d in decisions if d.spoken and d.fault == episode.fault.value
             and d.cue is not Cue.PRAISE and ics[on] <= d.t_host_s < episode.t_end_s + after_s]
     # the persistence of the rule that said it (quick feet's is longer), else the default
