@@ -667,8 +667,8 @@ class Runner:
                 tgt = 0.0 if sup else src[fi][s]
                 lv = self._lv[fi][s]
                 dn = max(rate, 0.25) if sup else rate
-                up = rate * max(tgt, 1.0)  # a severe episode ramps up in the same steps
-                self._lv[fi][s] = lv + min(max(tgt - lv, -dn), up)
+                rise = rate * max(tgt, 1.0)  # a severe episode ramps up in the same steps
+                self._lv[fi][s] = lv + min(max(tgt - lv, -dn), rise)
         L = [self._lv[fi][side] for fi in range(_N_FAULTS)]
         lk, hs, os_ = L[_FI[Fault.LOCKED_KNEE]], L[_FI[Fault.HEEL_STRIKE]], \
             L[_FI[Fault.OVERSTRIDE]]
