@@ -1,9 +1,10 @@
 """Cue engine on simulated runs: silence on fault-free running, time to cue on injected faults.
 
 Run: ``uv run python benchmarks/coaching_sim.py [--hours 1] [--seeds 10] [--seed0 0]
-[--pipeline] [--personal-baselines] [--log] [--jobs N]``. Seeds ``--seed0`` … (dev seeds are 0–999,
-``stridecore.simulate.session.split_of``; test seeds from 1000). ``--log`` prints the decision
-log of every detector-output run that spoke a form cue. Runs go to ``--jobs`` processes.
+[--pipeline] [--personal-baselines] [--log] [--gross-only] [--jobs N]``. Seeds ``--seed0`` …
+(dev seeds are 0–999, ``stridecore.simulate.session.split_of``; test seeds from 1000).
+``--log`` prints the decision log of every detector-output run that spoke a form cue. Runs go
+to ``--jobs`` processes.
 Fault-free: the trail runner's default session (scaled to ``--hours``) with every fault source
 removed (``stridecore.coaching.simtools``), every section on one terrain (dirt, rocky, soft),
 seeds 0…N−1; form cues per hour by kit. Faulted: one persistent episode (40 s) per fault on a
@@ -251,6 +252,8 @@ def main() -> int:
     ap.add_argument("--personal-baselines", action="store_true",
                     help="experimental grade-banded impact / shank-angle baselines")
     ap.add_argument("--log", action="store_true", help="decision logs of detector runs")
+    ap.add_argument("--gross-only", action="store_true",
+                    help="only the gross faults on kits without a foot sensor")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="worker processes (runs are independent)")
     a = ap.parse_args()
@@ -270,8 +273,9 @@ def main() -> int:
           f"{cfg.cadence_persist_steps} and {cfg.cadence_persist_s:g} s), floor "
           f"{cfg.floor_s:g} s, cooldown {cfg.cooldown_s:g} s × {cfg.cooldown_growth:g}")
     with ProcessPoolExecutor(a.jobs) as pool:
-        fault_free(a.hours, seeds, a.pipeline, cfg, pool)
-        faulted(seeds, a.pipeline, cfg, pool)
+        if not a.gross_only:
+            fault_free(a.hours, seeds, a.pipeline, cfg, pool)
+            faulted(seeds, a.pipeline, cfg, pool)
         for sev in GROSS_SEVERITIES:
             faulted(seeds, a.pipeline, cfg, pool, severity=sev)
     print(f"\n({time.time() - t0:.0f} s)")
