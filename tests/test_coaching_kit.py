@@ -109,3 +109,7 @@ def test_a_shin_range_below_the_setting_turns_light_feet_off():
     assert "blind on descents steeper than −15 %" in k.why(Cue.SOFTER_LANDING)
     assert "blind" not in Kit.from_placements(fs, dict.fromkeys(fs, 32)).why(
         Cue.SOFTER_LANDING)
+    # a ±8 g shin clips below even the flat threshold (10.4 g): off with feet too
+    at8 = Kit.from_placements(fs, dict.fromkeys(fs, 8))
+    assert not at8.enabled(Cue.SOFTER_LANDING)
+    assert "on the flat" in at8.why(Cue.SOFTER_LANDING)

@@ -78,13 +78,18 @@ class Kit:
     def clipped_out(self, rule: Rule, cfg: CoachConfig | None = None) -> str:
         """Why the shins' range hides ``rule``'s tibial impact wherever it could fire, or "".
         Without a grade the impact rule holds its 20 g setting on every slope, above a ±16 g
-        sensor's reach (a clipped peak reads 16 g, a floor): it could never fire."""
-        if rule.metric != "peak_tibial_acc_g" or rule.baseline or self.grade_known():
+        sensor's reach (a clipped peak reads 16 g, a floor): it could never fire. With a grade
+        its lowest setting (the flat's) must be within reach."""
+        if rule.metric != "peak_tibial_acc_g" or rule.baseline:
             return ""
-        t = rule.thresholds(cfg or CoachConfig(), math.nan)
+        cfg = cfg or CoachConfig()
+        t = rule.thresholds(cfg, math.nan if not self.grade_known() else 0.0)
         rng = self.tibial_range_g()
         if t is None or t[0] < CLIP_FRACTION * rng:
             return ""
+        if self.grade_known():
+            return (f"the shins' ±{rng:g} g range clips below its {t[0]:g} g setting on the "
+                    f"flat: needs a wider range")
         return (f"the shins' ±{rng:g} g range clips below its {t[0]:g} g setting (no grade "
                 f"without a foot sensor): needs a range above ±{t[0]:g} g or a foot sensor")
 
@@ -95,8 +100,8 @@ class Kit:
         if rule.metric != "peak_tibial_acc_g" or rule.baseline or not self.grade_known():
             return -math.inf
         clip = CLIP_FRACTION * self.tibial_range_g()
-        if not math.isfinite(clip) or cfg.tibial_cap_g < clip:
-            return -math.inf
+        if not math.isfinite(clip) or cfg.tibial_cap_g < clip or clip <= cfg.tibial_max_g:
+            return -math.inf  # never reached, or blind everywhere (clipped_out)
         return -math.log(clip / cfg.tibial_max_g) / cfg.impact_prior_per_deg
 
     # --- what the kit measures ---------------------------------------------------------------
