@@ -36,7 +36,7 @@ from stridecore.coaching.phrases import SYSTEM_CUES
 from stridecore.knee_join import KneeJoins
 from stridecore.record import SessionRun, device_key, record_transports
 from stridecore.replay import ReplayResult
-from stridecore.schema import CUE_LOG, STEPS, Placement
+from stridecore.schema import CUE_LOG, STEPS
 from stridecore.session_coach import HOLD_S, SessionCoach
 from stridecore.symmetry import Symmetry
 from stridecore.tables import Columns, concat, write_csv
@@ -66,10 +66,6 @@ def cue_log_csv(log: Columns) -> bytes:
         path = Path(d) / "cues.csv"
         write_csv(path, log, CUE_LOG)
         return path.read_bytes()
-
-
-def placements_of(run_or_streams) -> list[Placement]:
-    return [p for p in (s.placement for s in run_or_streams) if p is not None]
 
 
 def kit_of(streams) -> Kit:

@@ -182,8 +182,8 @@ class Kit:
                if r.disabled and self._meets(r.needs)
                and not (r.fallback_of and self.rule_enabled(RULES_BY_NAME[r.fallback_of],
                                                             cfg=cfg))]
-        off += [f"{r.metric} off: {self.clipped_out(r, cfg)}" for r in rules
-                if self._meets(r.needs) and self.clipped_out(r, cfg)]
+        off += [f"{r.metric} off: {why}" for r in rules
+                if self._meets(r.needs) and (why := self.clipped_out(r, cfg))]
         if off:
             return "; ".join(off)
         needs = dict.fromkeys(_NEEDS_TEXT[r.needs] for r in rules
@@ -192,8 +192,8 @@ class Kit:
 
     def _on_text(self, r: Rule, cfg: CoachConfig) -> str:
         out = f"{r.metric}{' (provisional)' if r.provisional else ''}"
-        if not self.grade_known() and r.describe_no_grade(cfg):
-            out += f", {r.describe_no_grade(cfg)}"
+        if not self.grade_known() and (setting := r.describe_no_grade(cfg)):
+            out += f", {setting}"
         steep = self.steepest_measured_deg(r, cfg)
         if math.isfinite(steep):
             out += (f", blind on descents steeper than −{100 * math.tan(math.radians(-steep)):.0f}"
